@@ -1,0 +1,235 @@
+//! Learning-rate distributions per group on a log scale: (a) the combined distribution
+//! against the flat rate (the paper's average-LR figure), (b) the best distribution of
+//! each searched pair.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::Result;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{colour, index_label, log_range, rate_label, Figure, FONT};
+use crate::combined::{read_combined, yaml_path};
+use crate::runs::read_runs;
+use crate::runs::FLAT;
+use crate::studies::read_studies;
+use crate::MissingInput;
+
+/// The paper's flat baseline rate (PAPER.md "Baselines"), drawn when no flat run record
+/// says which flat rate was used.
+pub(crate) const PAPER_FLAT_RATE: f64 = 2e-5;
+
+/// Rates per group, one line each.
+pub(crate) struct Distributions {
+    title: String,
+    x_desc: String,
+    lines: Vec<Line>,
+    /// Horizontal reference rates (label, rate).
+    flat: Vec<(String, f64)>,
+}
+
+struct Line {
+    label: String,
+    rates: Vec<f64>,
+    /// Thick with points (the distribution the figure is about) or thin.
+    emphasis: bool,
+    dashed: bool,
+    colour: RGBColor,
+}
+
+/// Figure (a) from `results/combined/` and the flat run records.
+pub(crate) fn combined(results: &Path) -> Result<Distributions> {
+    let Some(combined) = read_combined(results)? else {
+        let missing = format!(
+            "no combined distribution at {}",
+            yaml_path(results).display()
+        );
+        return Err(MissingInput::new("figure combined", missing));
+    };
+    let mut lines: Vec<Line> = combined
+        .per_input
+        .iter()
+        .enumerate()
+        .map(|(i, (input, rates))| Line {
+            label: study_label(input),
+            rates: rates.clone(),
+            emphasis: false,
+            dashed: false,
+            colour: colour(i + 1),
+        })
+        .collect();
+    let name = combined
+        .name
+        .clone()
+        .unwrap_or_else(|| "combined".to_string());
+    let label = match &combined.method {
+        Some(method) => format!("{name} ({method})"),
+        None => name,
+    };
+    lines.push(Line {
+        label,
+        rates: combined.rates.clone(),
+        emphasis: true,
+        dashed: false,
+        colour: colour(0),
+    });
+    let grouping = combined
+        .grouping
+        .clone()
+        .unwrap_or_else(|| "groups".to_string());
+    Ok(Distributions {
+        title: "Combined learning-rate distribution vs flat".to_string(),
+        x_desc: format!("group ({grouping}; 0 = embeddings, last = head)"),
+        lines,
+        flat: flat_rates(results)?,
+    })
+}
+
+/// The flat rates of the flat run records, or the paper's when there are none.
+fn flat_rates(results: &Path) -> Result<Vec<(String, f64)>> {
+    let runs = read_runs(results)?;
+    let rates: BTreeSet<u64> = runs
+        .runs
+        .iter()
+        .filter(|r| r.record.method == FLAT)
+        .filter_map(|r| r.record.distribution.as_ref()?.rates.first().copied())
+        .map(f64::to_bits)
+        .collect();
+    if rates.is_empty() {
+        return Ok(vec![(
+            format!("flat {PAPER_FLAT_RATE:e} (paper baseline)"),
+            PAPER_FLAT_RATE,
+        )]);
+    }
+    Ok(rates
+        .into_iter()
+        .map(f64::from_bits)
+        .map(|r| (format!("flat {r:e} (runs)"), r))
+        .collect())
+}
+
+/// `results/search/sst2_mrpc.csv` → `sst2_mrpc`.
+fn study_label(input: &str) -> String {
+    Path::new(input)
+        .file_stem()
+        .map_or(input.to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// Figure (b) from the study exports.
+pub(crate) fn best(results: &Path) -> Result<Distributions> {
+    let studies = read_studies(results)?;
+    let lines: Vec<Line> = studies
+        .iter()
+        .filter_map(|s| Some((s, s.best()?)))
+        .filter(|(_, best)| !best.rates.is_empty())
+        .enumerate()
+        .map(|(i, (study, best))| Line {
+            label: format!("{} (trial {})", study.name, best.trial),
+            rates: best.rates.clone(),
+            emphasis: true,
+            dashed: false,
+            colour: colour(i),
+        })
+        .collect();
+    if lines.is_empty() {
+        let missing = format!(
+            "no complete trial with rates in {}",
+            results.join("search").join("*.csv").display()
+        );
+        return Err(MissingInput::new("figure best-distributions", missing));
+    }
+    Ok(Distributions {
+        title: "Best distribution of each search".to_string(),
+        x_desc: "group (0 = embeddings, last = head)".to_string(),
+        lines,
+        flat: Vec::new(),
+    })
+}
+
+impl Figure for Distributions {
+    fn size(&self) -> (u32, u32) {
+        (900, 560)
+    }
+
+    fn draw<DB>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+    {
+        draw_distributions(root, &self.title, &self.x_desc, &self.lines, &self.flat)
+    }
+}
+
+fn draw_distributions<DB>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    x_desc: &str,
+    lines: &[Line],
+    flat: &[(String, f64)],
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let groups = lines.iter().map(|l| l.rates.len()).max().unwrap_or(1);
+    let all = lines
+        .iter()
+        .flat_map(|l| l.rates.iter().copied())
+        .chain(flat.iter().map(|f| f.1));
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5f64..groups as f64 - 0.5, log_range(all).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc("learning rate")
+        .light_line_style(TRANSPARENT)
+        .y_labels(8)
+        .x_labels(groups + 1)
+        .x_label_formatter(&index_label)
+        .y_label_formatter(&rate_label)
+        .label_style((FONT, 13))
+        .draw()?;
+    for line in lines {
+        let points: Vec<(f64, f64)> = line
+            .rates
+            .iter()
+            .enumerate()
+            .map(|(g, &r)| (g as f64, r))
+            .collect();
+        let width = if line.emphasis { 3 } else { 1 };
+        let style = line.colour.stroke_width(width);
+        let c = line.colour;
+        let series = if line.dashed {
+            chart.draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))?
+        } else {
+            chart.draw_series(LineSeries::new(points.clone(), style))?
+        };
+        series.label(&line.label).legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(width))
+        });
+        if line.emphasis {
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+        }
+    }
+    for (i, (label, rate)) in flat.iter().enumerate() {
+        let c = colour(3 + i);
+        let ends = vec![(-0.5, *rate), (groups as f64 - 0.5, *rate)];
+        chart
+            .draw_series(DashedLineSeries::new(ends, 8, 5, c.stroke_width(2)))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font((FONT, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! The figures, each drawn twice from the same code: PNG (bitmap) and SVG.
+//!
+//! Text is laid out with `ab_glyph` from DejaVu Sans embedded in the binary (the `dejavu`
+//! crate), so no system font or fontconfig is needed.
+
+mod authors;
+mod distributions;
+mod embeddings;
+mod search;
+
+use std::fs;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use anyhow::{anyhow, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::Inputs;
+
+pub(crate) const NAMES: &[&str] = &[
+    "combined",
+    "best-distributions",
+    "search-progress",
+    "pareto",
+    "embedding-shift",
+    "authors",
+];
+
+pub(crate) fn write(name: &str, inputs: &Inputs, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    register_font()?;
+    let stem = name.replace('-', "_");
+    match name {
+        "combined" => render(&distributions::combined(&inputs.results)?, out_dir, &stem),
+        "best-distributions" => render(&distributions::best(&inputs.results)?, out_dir, &stem),
+        "search-progress" => render(&search::progress(&inputs.results)?, out_dir, &stem),
+        "pareto" => render(&search::pareto(&inputs.results)?, out_dir, &stem),
+        "embedding-shift" => {
+            let mut written = Vec::new();
+            for (task, figure) in embeddings::figures(&inputs.results)? {
+                written.extend(render(&figure, out_dir, &format!("{stem}_{task}"))?);
+            }
+            Ok(written)
+        }
+        "authors" => render(&authors::figure(inputs)?, out_dir, &stem),
+        _ => unreachable!("names are checked by the caller"),
+    }
+    .with_context(|| format!("figure {name}"))
+}
+
+/// Something drawable on any plotters backend.
+pub(crate) trait Figure {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32);
+    fn draw<DB>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static;
+}
+
+/// Draws `figure` into `<out_dir>/<stem>.png` and `<out_dir>/<stem>.svg`.
+fn render(figure: &impl Figure, out_dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
+    fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let png = out_dir.join(format!("{stem}.png"));
+    let svg = out_dir.join(format!("{stem}.svg"));
+    {
+        let root = BitMapBackend::new(&png, figure.size()).into_drawing_area();
+        draw_on(figure, &root).with_context(|| format!("drawing {}", png.display()))?;
+    }
+    {
+        let root = SVGBackend::new(&svg, figure.size()).into_drawing_area();
+        draw_on(figure, &root).with_context(|| format!("drawing {}", svg.display()))?;
+    }
+    Ok(vec![png, svg])
+}
+
+fn draw_on<DB>(figure: &impl Figure, root: &DrawingArea<DB, Shift>) -> Result<()>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    figure.draw(root)?;
+    root.present()?;
+    Ok(())
+}
+
+/// The family every text style names.
+pub(crate) const FONT: &str = "sans-serif";
+
+fn register_font() -> Result<()> {
+    static REGISTER: Once = Once::new();
+    let mut result = Ok(());
+    REGISTER.call_once(|| {
+        result = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
+            .map_err(|_| anyhow!("the embedded DejaVu Sans font could not be parsed"));
+    });
+    result
+}
+
+/// Distinct colours (matplotlib's "tab10").
+pub(crate) fn colour(i: usize) -> RGBColor {
+    const TAB10: [(u8, u8, u8); 10] = [
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
+    ];
+    let (r, g, b) = TAB10[i % TAB10.len()];
+    RGBColor(r, g, b)
+}
+
+/// A log-axis range covering `values` with some room (a factor of 1.5 each side).
+pub(crate) fn log_range(values: impl IntoIterator<Item = f64>) -> Range<f64> {
+    let (lo, hi) = values
+        .into_iter()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((f64::INFINITY, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if hi <= 0.0 {
+        return 1e-7..1e-3;
+    }
+    lo / 1.5..hi * 1.5
+}
+
+/// A linear range covering `values` with 5% room each side.
+pub(crate) fn padded_range(values: impl IntoIterator<Item = f64>) -> Range<f64> {
+    let (lo, hi) = values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if lo > hi {
+        return 0.0..1.0;
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-3);
+    lo - pad..hi + pad
+}
+
+/// `n` panels in a grid of at most `columns` columns.
+pub(crate) fn panels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    n: usize,
+    columns: usize,
+) -> Vec<DrawingArea<DB, Shift>> {
+    let columns = columns.min(n).max(1);
+    let rows = n.div_ceil(columns).max(1);
+    root.split_evenly((rows, columns))
+        .into_iter()
+        .take(n)
+        .collect()
+}
+
+/// Size of a grid of `n` panels of `panel` pixels with at most `columns` columns.
+pub(crate) fn grid_size(n: usize, columns: usize, panel: (u32, u32)) -> (u32, u32) {
+    let columns = columns.min(n).max(1);
+    let rows = n.div_ceil(columns).max(1);
+    (panel.0 * columns as u32, panel.1 * rows as u32)
+}
+
+/// Label for a learning rate on a log axis.
+pub(crate) fn rate_label(rate: &f64) -> String {
+    format!("{rate:.0e}")
+}
+
+/// Label for an integer position on a linear axis (empty between integers).
+pub(crate) fn index_label(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-6 {
+        format!("{:.0}", x.round())
+    } else {
+        String::new()
+    }
+}

@@ -1,0 +1,264 @@
+//! Run records: `results/runs/*.jsonl`, one JSON object per line, written by
+//! `lrdist-train` (its `record` module owns the format; this reader takes the fields the
+//! tables need and ignores the rest).
+//!
+//! Records with the same (scenario, method, scale) and different seeds are repetitions.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use polars::prelude::{Column, DataFrame};
+use serde::Deserialize;
+
+use crate::shown_path;
+
+/// The record schema version this reader understands.
+pub const SCHEMA: u64 = 1;
+
+/// The method label of the flat learning-rate baseline (PAPER.md "Baselines"), the
+/// reference every other method is compared with.
+pub const FLAT: &str = "flat";
+
+/// The fields of a run record that the analysis uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Record {
+    pub id: String,
+    #[serde(default)]
+    pub kind: Option<String>,
+    pub scenario: String,
+    pub method: String,
+    #[serde(default)]
+    pub distribution_spec: Option<String>,
+    #[serde(default)]
+    pub distribution: Option<Distribution>,
+    pub seed: i64,
+    pub scale: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub git_commit: Option<String>,
+    #[serde(default)]
+    pub seconds: Option<f64>,
+    #[serde(default)]
+    pub tasks: Vec<String>,
+    pub a1: Option<f64>,
+    pub p_s: Option<f64>,
+    pub p_o: Option<f64>,
+    pub forgetting: Option<f64>,
+    /// p_o + p_s, the search objective (PAPER.md "Forgetting protocol").
+    pub objective: Option<f64>,
+    #[serde(default)]
+    pub cl: Option<ClMetrics>,
+}
+
+/// The learning-rate distribution a run used.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Distribution {
+    #[serde(default)]
+    pub grouping: Option<String>,
+    #[serde(default)]
+    pub rates: Vec<f64>,
+}
+
+/// Continual-learning metrics over the accuracy matrix (Chaudhry et al.; PAPER.md
+/// "Related baselines and metrics worth having").
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClMetrics {
+    pub avg_accuracy: Option<f64>,
+    pub backward_transfer: Option<f64>,
+    pub forgetting: Option<f64>,
+}
+
+/// One record and where it was read.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The file, shown relative to the results directory's parent (`results/runs/a.jsonl`).
+    pub source: String,
+    /// 1-based line number.
+    pub line: usize,
+    pub record: Record,
+}
+
+/// All records under `results/runs`, in file then line order.
+#[derive(Debug, Clone, Default)]
+pub struct RunSet {
+    pub runs: Vec<Run>,
+    /// Every file read, with the number of records taken from it.
+    pub files: Vec<(String, usize)>,
+    /// Lines skipped because of another schema version, as messages.
+    pub skipped: Vec<String>,
+}
+
+impl RunSet {
+    /// One line naming the records a table came from, for its footer.
+    pub fn provenance(&self) -> String {
+        let files: Vec<String> = self
+            .files
+            .iter()
+            .map(|(file, n)| format!("{file} ({n})"))
+            .collect();
+        let commits: BTreeSet<&str> = self
+            .runs
+            .iter()
+            .filter_map(|r| r.record.git_commit.as_deref())
+            .collect();
+        let mut line = format!("{} run records from {}", self.runs.len(), files.join(", "));
+        if !commits.is_empty() {
+            let commits: Vec<&str> = commits.into_iter().collect();
+            line.push_str(&format!("; git commits {}", commits.join(", ")));
+        }
+        if !self.skipped.is_empty() {
+            line.push_str(&format!(
+                "; skipped (another schema): {}",
+                self.skipped.len()
+            ));
+        }
+        line
+    }
+}
+
+/// The `*.jsonl` files under `<results>/runs`, sorted by name (empty if the folder is absent).
+pub fn run_files(results: &Path) -> Result<Vec<PathBuf>> {
+    let dir = results.join("runs");
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    for entry in fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("listing {}", dir.display()))?
+            .path();
+        if path.extension().is_some_and(|ext| ext == "jsonl") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads every run record under `<results>/runs`. Records of another schema are skipped
+/// with a warning on stderr; a malformed line is an error naming file and line; two
+/// records for the same (scenario, method, scale, seed) are an error naming both.
+pub fn read_runs(results: &Path) -> Result<RunSet> {
+    let mut set = RunSet::default();
+    for path in run_files(results)? {
+        let source = shown_path(results, &path);
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let before = set.runs.len();
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let at = format!("{}:{}", path.display(), index + 1);
+            match parse_line(line).with_context(|| format!("malformed run record at {at}"))? {
+                Some(record) => set.runs.push(Run {
+                    source: source.clone(),
+                    line: index + 1,
+                    record,
+                }),
+                None => {
+                    let message = format!("{at}: schema is not {SCHEMA}, record skipped");
+                    eprintln!("warning: {message}");
+                    set.skipped.push(message);
+                }
+            }
+        }
+        set.files.push((source, set.runs.len() - before));
+    }
+    check_unique(&set.runs)?;
+    Ok(set)
+}
+
+fn parse_line(line: &str) -> Result<Option<Record>> {
+    let value: serde_json::Value = serde_json::from_str(line)?;
+    match value.get("schema").and_then(|s| s.as_u64()) {
+        Some(SCHEMA) => Ok(Some(serde_json::from_value(value)?)),
+        Some(_) => Ok(None),
+        None => bail!("no integer field \"schema\""),
+    }
+}
+
+fn check_unique(runs: &[Run]) -> Result<()> {
+    let mut seen: BTreeMap<(&str, &str, &str, i64), &Run> = BTreeMap::new();
+    for run in runs {
+        let r = &run.record;
+        let key = (
+            r.scenario.as_str(),
+            r.method.as_str(),
+            r.scale.as_str(),
+            r.seed,
+        );
+        if let Some(first) = seen.insert(key, run) {
+            bail!(
+                "two run records for scenario {:?}, method {:?}, scale {:?}, seed {}: \
+                 {}:{} (id {}) and {}:{} (id {}); remove one",
+                r.scenario,
+                r.method,
+                r.scale,
+                r.seed,
+                first.source,
+                first.line,
+                first.record.id,
+                run.source,
+                run.line,
+                r.id
+            );
+        }
+    }
+    Ok(())
+}
+
+/// All run records under `<results>/runs` as one row per record, flat columns:
+/// `source, line, id, kind, scenario, method, distribution_spec, seed, scale, model,
+/// git_commit, seconds, a1, p_s, p_o, forgetting, objective, cl_avg_accuracy,
+/// cl_backward_transfer, cl_forgetting`.
+pub fn load_runs(results: &Path) -> Result<DataFrame> {
+    to_frame(&read_runs(results)?)
+}
+
+/// The records of `set` as a [`DataFrame`] (see [`load_runs`] for the columns).
+pub fn to_frame(set: &RunSet) -> Result<DataFrame> {
+    let runs = &set.runs;
+    let text = |name: &str, get: &dyn Fn(&Run) -> Option<String>| {
+        Column::new(name.into(), runs.iter().map(get).collect::<Vec<_>>())
+    };
+    let number = |name: &str, get: &dyn Fn(&Record) -> Option<f64>| {
+        Column::new(
+            name.into(),
+            runs.iter().map(|r| get(&r.record)).collect::<Vec<_>>(),
+        )
+    };
+    let cl = |get: fn(&ClMetrics) -> Option<f64>| move |r: &Record| r.cl.as_ref().and_then(get);
+    let columns = vec![
+        text("source", &|r| Some(r.source.clone())),
+        Column::new(
+            "line".into(),
+            runs.iter().map(|r| r.line as i64).collect::<Vec<_>>(),
+        ),
+        text("id", &|r| Some(r.record.id.clone())),
+        text("kind", &|r| r.record.kind.clone()),
+        text("scenario", &|r| Some(r.record.scenario.clone())),
+        text("method", &|r| Some(r.record.method.clone())),
+        text("distribution_spec", &|r| r.record.distribution_spec.clone()),
+        Column::new(
+            "seed".into(),
+            runs.iter().map(|r| r.record.seed).collect::<Vec<_>>(),
+        ),
+        text("scale", &|r| Some(r.record.scale.clone())),
+        text("model", &|r| r.record.model.clone()),
+        text("git_commit", &|r| r.record.git_commit.clone()),
+        number("seconds", &|r| r.seconds),
+        number("a1", &|r| r.a1),
+        number("p_s", &|r| r.p_s),
+        number("p_o", &|r| r.p_o),
+        number("forgetting", &|r| r.forgetting),
+        number("objective", &|r| r.objective),
+        number("cl_avg_accuracy", &cl(|c| c.avg_accuracy)),
+        number("cl_backward_transfer", &cl(|c| c.backward_transfer)),
+        number("cl_forgetting", &cl(|c| c.forgetting)),
+    ];
+    DataFrame::new(runs.len(), columns).context("building the run-record table")
+}

@@ -1,0 +1,94 @@
+//! The paired t-test used to compare a method with the flat learning rate across seeds.
+
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// Outcome of a two-sided paired t-test on per-seed differences (method − flat).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PairedTest {
+    /// Fewer than two pairs: no test is possible.
+    TooFew { n: usize },
+    /// All differences equal: the statistic is undefined.
+    NoVariance { n: usize },
+    /// A test with `n - 1` degrees of freedom.
+    Tested { n: usize, t: f64, p: f64 },
+}
+
+impl PairedTest {
+    /// The test from the mean, sample standard deviation (ddof 1) and count of the
+    /// differences; equals `scipy.stats.ttest_rel` on the paired samples.
+    pub fn from_summary(mean: f64, sd: f64, n: usize) -> Self {
+        if n < 2 {
+            return PairedTest::TooFew { n };
+        }
+        if sd == 0.0 || !sd.is_finite() {
+            return PairedTest::NoVariance { n };
+        }
+        let t = mean / (sd / (n as f64).sqrt());
+        let dist = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+            .expect("degrees of freedom n - 1 >= 1 are valid");
+        PairedTest::Tested {
+            n,
+            t,
+            p: 2.0 * dist.sf(t.abs()),
+        }
+    }
+
+    /// The test on paired differences.
+    pub fn from_differences(differences: &[f64]) -> Self {
+        let n = differences.len();
+        let mean = differences.iter().sum::<f64>() / n.max(1) as f64;
+        let sd = sample_sd(differences).unwrap_or(f64::NAN);
+        Self::from_summary(mean, sd, n)
+    }
+
+    /// The p-value, if a test was possible.
+    pub fn p(&self) -> Option<f64> {
+        match self {
+            PairedTest::Tested { p, .. } => Some(*p),
+            _ => None,
+        }
+    }
+}
+
+/// Sample standard deviation (ddof 1); `None` for fewer than two values.
+pub fn sample_sd(values: &[f64]) -> Option<f64> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let ss: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
+    Some((ss / (n - 1) as f64).sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_closed_form_for_two_degrees_of_freedom() {
+        // d = [.03, .02, .04]: mean .03, sd .01, t = .03 / (.01 / sqrt 3) = 5.196152.
+        // With 2 df, P(T > t) = 1/2 - t / (2 sqrt(2 + t^2)) = 0.0175490, so p = 0.0350980
+        // (scipy.stats.ttest_rel gives the same).
+        let test = PairedTest::from_differences(&[0.03, 0.02, 0.04]);
+        let PairedTest::Tested { n, t, p } = test else {
+            panic!("{test:?}")
+        };
+        assert_eq!(n, 3);
+        assert!((t - 5.196152).abs() < 1e-5, "t = {t}");
+        assert!((p - 0.0350980).abs() < 1e-6, "p = {p}");
+    }
+
+    #[test]
+    fn one_pair_or_no_variance_is_no_test() {
+        assert_eq!(
+            PairedTest::from_differences(&[0.1]),
+            PairedTest::TooFew { n: 1 }
+        );
+        assert_eq!(
+            PairedTest::from_differences(&[0.1, 0.1]),
+            PairedTest::NoVariance { n: 2 }
+        );
+        assert_eq!(sample_sd(&[1.0, 3.0]), Some(2f64.sqrt()));
+    }
+}

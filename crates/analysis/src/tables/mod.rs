@@ -1,0 +1,28 @@
+//! The tables: each reads its inputs, builds a [`Table`](crate::table::Table) and writes it.
+
+mod authors;
+mod methods;
+mod search;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::Inputs;
+
+pub(crate) use authors::{comparisons, Comparison};
+
+pub(crate) const NAMES: &[&str] = &["main", "cl", "search", "authors"];
+
+pub(crate) fn write(name: &str, inputs: &Inputs, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    let table = match name {
+        "main" => methods::main_table(&inputs.results),
+        "cl" => methods::cl_table(&inputs.results),
+        "search" => search::search_table(&inputs.results),
+        "authors" => authors::authors_table(inputs),
+        _ => unreachable!("names are checked by the caller"),
+    }?;
+    table
+        .write(out_dir, name)
+        .with_context(|| format!("writing table {name}"))
+}

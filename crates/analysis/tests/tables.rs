@@ -1,0 +1,276 @@
+mod common;
+
+use std::fs;
+
+use common::*;
+use lrdist_analysis::{is_missing_input, load_runs, write_all_tables, write_table, Inputs};
+
+fn num(row: &std::collections::BTreeMap<String, String>, column: &str) -> f64 {
+    row[column]
+        .parse()
+        .unwrap_or_else(|_| panic!("{column} = {:?}", row[column]))
+}
+
+fn assert_close(row: &std::collections::BTreeMap<String, String>, column: &str, expected: f64) {
+    let value = num(row, column);
+    assert!(
+        (value - expected).abs() < 2e-6,
+        "{column}: {value} != {expected}"
+    );
+}
+
+#[test]
+fn main_table_means_sds_and_paired_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    write_fixture_runs(&results);
+    let inputs = Inputs {
+        results,
+        authors_logs: None,
+    };
+    let out = dir.path().join("paper");
+    let written = write_table("main", &inputs, &out).unwrap();
+    assert_eq!(written, vec![out.join("main.md"), out.join("main.csv")]);
+
+    let rows = read_table_csv(&out.join("main.csv"));
+    let order: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["scenario"].as_str(), r["method"].as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("length-shift:sst2", "llrd"),
+            ("sst2->mrpc", "flat"),
+            ("sst2->mrpc", "ewc"),
+            ("sst2->mrpc", "llrd")
+        ]
+    );
+    let flat = &rows[1];
+    // flat: a1 .90/.92/.91 → .91 ± .01; objective 1.65/1.68/1.65 → 1.66 ± .0173205.
+    assert_eq!(flat["seeds"], "3");
+    assert_close(flat, "a1_mean", 0.91);
+    assert_close(flat, "a1_sd", 0.01);
+    assert_close(flat, "objective_mean", 1.66);
+    assert_close(flat, "objective_sd", 0.017_320_5);
+    assert_eq!(flat["d_p_o_p"], "", "flat is the reference, no test");
+
+    let llrd = &rows[3];
+    // llrd p_s .84/.85/.84 → .843333 ± .0057735; a1 .91/.94/.92 → .923333 ± .0152753.
+    assert_close(llrd, "p_s_mean", 0.843_333);
+    assert_close(llrd, "p_s_sd", 0.005_773_5);
+    assert_close(llrd, "a1_sd", 0.015_275_3);
+    // Paired by seed. Δp_o = .03/.02/.04: mean .03, sd .01, t = 5.196152 with 2 df;
+    // P(T > t) = 1/2 - t / (2 sqrt(2 + t²)), so p = 0.0350987 (= scipy.stats.ttest_rel).
+    assert_close(llrd, "d_p_o_mean", 0.03);
+    assert_close(llrd, "d_p_o_sd", 0.01);
+    assert_eq!(llrd["d_p_o_n"], "3");
+    assert_close(llrd, "d_p_o_t", 5.196_152);
+    assert_close(llrd, "d_p_o_p", 0.035_098_7);
+    // Δp_s = -.01/-.01/0: mean -.0066667, t = -2, p = 2 (1/2 - 2 / (2 sqrt 6)) = 0.1835034.
+    assert_close(llrd, "d_p_s_mean", -0.006_666_7);
+    assert_close(llrd, "d_p_s_p", 0.183_503_4);
+    // Δ(p_o + p_s) = .02/.01/.04: t = 2.6457513 (t² = 7), p = 2 (1/2 - t/6) = 0.1180829.
+    assert_close(llrd, "d_objective_p", 0.118_082_9);
+    // Δforgetting (a1 - p_o) = -.02/0/-.03: mean -.0166667, sd .0152753, t = -1.8898224
+    // (t² = 25/7), p = 2 (1/2 - |t| / (2 sqrt(2 + t²))) = 0.1993587.
+    assert_close(llrd, "d_forgetting_mean", -0.016_666_7);
+    assert_close(llrd, "d_forgetting_p", 0.199_358_7);
+
+    let ewc = &rows[2];
+    assert_eq!(ewc["d_p_o_n"], "1");
+    assert_close(ewc, "d_p_o_mean", 0.06);
+    assert_eq!(ewc["d_p_o_p"], "", "one seed: no test");
+    let lone = &rows[0];
+    assert_eq!(lone["d_p_o_mean"], "", "no flat run in that scenario");
+
+    let md = fs::read_to_string(out.join("main.md")).unwrap();
+    assert!(
+        md.contains("| sst2->mrpc | llrd | quick | 3 | 0.9233 ± 0.0153 | 0.8433 ± 0.0058 |"),
+        "{md}"
+    );
+    assert!(md.contains("+0.0300 (p=0.0351, n=3)"), "{md}");
+    assert!(md.contains("+0.0600 (n=1, no test)"), "{md}");
+    assert!(md.contains("no flat pair"), "{md}");
+    // The footer names the record files and counts, and the skipped record.
+    assert!(
+        md.contains("8 run records from results/runs/a.jsonl (7), results/runs/b.jsonl (1); git commits abc123; skipped (another schema): 1"),
+        "{md}"
+    );
+    let csv = fs::read_to_string(out.join("main.csv")).unwrap();
+    assert!(
+        csv.contains("# Source: 8 run records from results/runs/a.jsonl (7)"),
+        "{csv}"
+    );
+}
+
+#[test]
+fn cl_table_compares_matrix_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    write_fixture_runs(&results);
+    let out = dir.path().join("paper");
+    write_table(
+        "cl",
+        &Inputs {
+            results,
+            authors_logs: None,
+        },
+        &out,
+    )
+    .unwrap();
+    let rows = read_table_csv(&out.join("cl.csv"));
+    let llrd = rows
+        .iter()
+        .find(|r| r["scenario"] == "sst2->mrpc" && r["method"] == "llrd")
+        .unwrap();
+    // Backward transfer = p_o - a1: flat -.10/-.10/-.10, llrd -.08/-.10/-.07; Δ .02/0/.03,
+    // mean .0166667.
+    assert_close(llrd, "d_cl_backward_transfer_mean", 0.016_666_7);
+    // Average accuracy (p_o + p_s)/2: Δ = Δobjective / 2, same t, p = 0.1180829.
+    assert_close(llrd, "d_cl_avg_accuracy_p", 0.118_082_9);
+}
+
+#[test]
+fn tables_are_byte_identical_across_runs_and_locations() {
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let a = full_fixture(first.path());
+    let b = full_fixture(second.path());
+    let out_a = first.path().join("paper");
+    let out_b = second.path().join("paper");
+    let written = write_all_tables(&a, &out_a).unwrap();
+    write_all_tables(&b, &out_b).unwrap();
+    write_all_tables(&a, &first.path().join("again")).unwrap();
+    assert_eq!(written.len(), 8, "{written:?}");
+    for path in written {
+        let name = path.file_name().unwrap();
+        let bytes = fs::read(&path).unwrap();
+        assert!(!bytes.is_empty());
+        assert_eq!(
+            bytes,
+            fs::read(out_b.join(name)).unwrap(),
+            "{name:?} differs"
+        );
+        assert_eq!(
+            bytes,
+            fs::read(first.path().join("again").join(name)).unwrap()
+        );
+    }
+}
+
+#[test]
+fn search_table_counts_states_and_finds_the_best() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    write_study(&results);
+    let out = dir.path().join("paper");
+    write_table(
+        "search",
+        &Inputs {
+            results,
+            authors_logs: None,
+        },
+        &out,
+    )
+    .unwrap();
+    let rows = read_table_csv(&out.join("search.csv"));
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    let counts: Vec<&str> = [
+        "trials", "complete", "pruned", "failed", "running", "queued",
+    ]
+    .iter()
+    .map(|c| row[*c].as_str())
+    .collect();
+    assert_eq!(counts, ["5", "2", "1", "1", "1", "0"]);
+    assert_eq!(row["best_trial"], "2");
+    assert_close(row, "objective", 1.70);
+    assert_close(row, "p_o", 0.86);
+    // 1800 + 600 + 1800 + 30 s (the running trial has none) = 4230 s = 1.175 h.
+    assert_close(row, "hours", 1.175);
+}
+
+#[test]
+fn authors_table_compares_flat_and_best() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = full_fixture(dir.path());
+    let out = dir.path().join("paper");
+    write_table("authors", &inputs, &out).unwrap();
+    let rows = read_table_csv(&out.join("authors.csv"));
+    let who: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["pair"].as_str(), r["who"].as_str()))
+        .collect();
+    assert_eq!(who, [("sst2mrpc", "authors"), ("sst2mrpc", "ours")]);
+    // Authors' log: flat .9/.85/.8, best .91/.84/.86 (the incomplete tail is dropped).
+    assert_close(&rows[0], "d_p_o", 0.06);
+    assert_close(&rows[0], "d_p_s", -0.01);
+    assert_eq!(rows[0]["trials"], "2 of 2");
+    // Ours: flat trial 0 (.80/.85), best trial 2 (.86/.84).
+    assert_close(&rows[1], "d_p_o", 0.06);
+    assert_close(&rows[1], "d_p_s", -0.01);
+}
+
+#[test]
+fn missing_inputs_are_reported_or_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = Inputs {
+        results: dir.path().join("results"),
+        authors_logs: None,
+    };
+    let out = dir.path().join("paper");
+    for name in lrdist_analysis::table_names() {
+        let err = write_table(name, &inputs, &out).unwrap_err();
+        assert!(is_missing_input(&err), "{name}: {err:#}");
+    }
+    let err = write_table("main", &inputs, &out).unwrap_err();
+    assert!(format!("{err}").contains("no run records in"), "{err}");
+    assert!(write_all_tables(&inputs, &out).unwrap().is_empty());
+    assert!(!out.exists(), "nothing is written without inputs");
+    assert!(write_table("nope", &inputs, &out).is_err());
+}
+
+#[test]
+fn malformed_and_duplicate_records_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let good = record("a->b", "flat", 0, 0.9, 0.8, 0.7).to_string();
+    write_runs(
+        &results,
+        "a.jsonl",
+        &[good.clone(), "{not json".to_string()],
+    );
+    let err = load_runs(&results).unwrap_err();
+    assert!(format!("{err:#}").contains("a.jsonl:2"), "{err:#}");
+
+    write_runs(&results, "a.jsonl", &[good.clone(), good]);
+    let err = load_runs(&results).unwrap_err();
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("results/runs/a.jsonl:1") && message.contains("results/runs/a.jsonl:2"),
+        "{message}"
+    );
+}
+
+#[test]
+fn load_runs_gives_one_flat_row_per_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    write_fixture_runs(&results);
+    let frame = load_runs(&results).unwrap();
+    assert_eq!(frame.height(), 8, "the record of schema 2 is skipped");
+    for column in [
+        "scenario",
+        "method",
+        "seed",
+        "a1",
+        "p_s",
+        "p_o",
+        "forgetting",
+        "objective",
+        "cl_backward_transfer",
+    ] {
+        assert!(frame.column(column).is_ok(), "{column}");
+    }
+}

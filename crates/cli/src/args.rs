@@ -1,0 +1,363 @@
+//! Command-line arguments. `--help` on every command explains what it does.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use lrdist_data::{DataSpec, Task};
+use lrdist_train::{ExperimentConfig, PenaltySpec, RunRequest, ScaleSpec, ScenarioSpec};
+
+#[derive(Parser)]
+#[command(
+    name = "lrdist",
+    version,
+    about = "Learning-rate distributions against catastrophic forgetting in transformers",
+    long_about = "Reproduces and extends Kenneweg et al., \"Intelligent Learning Rate Distribution to \
+reduce Catastrophic Forgetting in Transformers\" (IDEAL 2022): fine-tune a BERT encoder with one \
+learning rate per layer group on two GLUE tasks in sequence, and measure what the first task forgot.\n\n\
+Typical use:\n  lrdist finetune --task sst2 --max-train 2000 --epochs 1\n  lrdist run --first sst2 --second mrpc \
+--distribution paper-combined --scale quick\n  lrdist groups --grouping paper10 --model path/to/bert-base\n\n\
+Data comes from --glue-dir or GLUE_DIR (the standard GLUE TSV layout); the model from --model or \
+LRDIST_MODEL (any local Hugging Face BERT folder)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Args)]
+pub struct Common {
+    /// Model folder: config.json, model.safetensors, tokenizer.json (HF BERT layout).
+    #[arg(long, global = true, env = "LRDIST_MODEL", default_value = "models/all-MiniLM-L6-v2")]
+    pub model: PathBuf,
+    /// GLUE folder (one sub-folder per task, GLUE TSV layout).
+    #[arg(long, global = true, env = "GLUE_DIR")]
+    pub glue_dir: Option<PathBuf>,
+    /// Results folder: run records go to RESULTS/runs/*.jsonl.
+    #[arg(long, global = true, default_value = "results")]
+    pub results: PathBuf,
+    /// auto (CUDA when available), cpu, or cuda[:N].
+    #[arg(long, global = true, default_value = "auto")]
+    pub device: String,
+    /// Intra-op threads (default: all cores).
+    #[arg(long, global = true)]
+    pub threads: Option<i32>,
+    /// No progress bars or summaries on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+impl Common {
+    pub fn device(&self) -> Result<tch::Device> {
+        Ok(match self.device.as_str() {
+            "auto" => tch::Device::cuda_if_available(),
+            "cpu" => tch::Device::Cpu,
+            "cuda" => tch::Device::Cuda(0),
+            other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
+                Some(n) => tch::Device::Cuda(n),
+                None => bail!("unknown device `{other}` (auto, cpu, cuda, cuda:N)"),
+            },
+        })
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Fine-tune on one GLUE task and print its dev metrics (last stdout line: JSON).
+    Finetune(FinetuneArgs),
+    /// Print the last layer's [CLS] vector of texts as JSON arrays, one line per input.
+    Encode(EncodeArgs),
+    /// Show how the model's parameters fall into learning-rate groups.
+    Groups(GroupsArgs),
+    /// Run the forgetting protocol once: train on A, then B; report a1, p_s, p_o.
+    Run(RunArgs),
+    /// The main job: quick SST-2 -> MRPC, flat 2e-5 against the paper's combined distribution.
+    Demo(DemoArgs),
+    /// Inspect data selections.
+    Data {
+        #[command(subcommand)]
+        cmd: DataCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DataCmd {
+    /// Write the train rows a selection picks as TSV (e.g. to feed another tool the same rows).
+    Sample(DataArgs),
+}
+
+/// Sizes and hyperparameters: a scale (built-in or from --config) with overrides.
+#[derive(Args, Clone)]
+pub struct ScaleArgs {
+    /// Scale: `quick` (minutes) or `cpu` (the committed results), from --config or built in.
+    #[arg(long, default_value = "quick")]
+    pub scale: String,
+    /// Train rows per task (label-stratified, seeded sample).
+    #[arg(long)]
+    pub max_train: Option<usize>,
+    /// Dev rows per task (same sampling).
+    #[arg(long)]
+    pub max_dev: Option<usize>,
+    /// Use N held-out train rows of each task as its dev set (for tasks whose dev file is partial).
+    #[arg(long)]
+    pub dev_from_train: Option<usize>,
+    /// Epochs per training stage.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Max tokens per row (rows are padded per batch, never to this length).
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// AdamW weight decay (never on biases and LayerNorm; paper: 0).
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Clip the global gradient norm.
+    #[arg(long)]
+    pub clip_norm: Option<f64>,
+    /// Shuffle without length bucketing.
+    #[arg(long)]
+    pub no_bucketing: bool,
+}
+
+impl ScaleArgs {
+    /// The scale: `base` if given, else from `config`, else built in; then the overrides.
+    pub fn resolve(&self, config: Option<&ExperimentConfig>, base: Option<ScaleSpec>) -> Result<ScaleSpec> {
+        let mut s = match (base, config) {
+            (Some(b), _) => b,
+            (None, Some(c)) => c.scale(&self.scale)?,
+            (None, None) => ScaleSpec::builtin(&self.scale)?,
+        };
+        if self.max_train.is_some() {
+            s.max_train = self.max_train;
+        }
+        if self.max_dev.is_some() {
+            s.max_dev = self.max_dev;
+        }
+        if let Some(n) = self.dev_from_train {
+            for t in Task::all() {
+                s.dev_from_train.insert(t, n);
+            }
+        }
+        s.epochs = self.epochs.unwrap_or(s.epochs);
+        s.batch_size = self.batch_size.unwrap_or(s.batch_size);
+        s.max_len = self.max_len.unwrap_or(s.max_len);
+        s.weight_decay = self.weight_decay.unwrap_or(s.weight_decay);
+        if self.clip_norm.is_some() {
+            s.clip_norm = self.clip_norm;
+        }
+        if self.no_bucketing {
+            s.bucketing = false;
+        }
+        Ok(s)
+    }
+}
+
+/// `finetune`'s base: all rows, 3 epochs, batch 32 (overridden by flags; --scale is ignored).
+pub fn finetune_base() -> ScaleSpec {
+    let mut s = ScaleSpec::builtin("quick").expect("built-in scale");
+    s.max_train = None;
+    s.max_dev = None;
+    s.epochs = 3;
+    s.batch_size = 32;
+    s
+}
+
+#[derive(Args)]
+pub struct FinetuneArgs {
+    /// cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte or wnli.
+    #[arg(long)]
+    pub task: Task,
+    /// Learning rates: flat:LR, llrd:LR:DECAY, paper-combined, paper-rounded:BASE or a YAML/JSON file.
+    #[arg(long, default_value = "flat:2e-5")]
+    pub distribution: String,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub scale: ScaleArgs,
+}
+
+#[derive(Args)]
+pub struct EncodeArgs {
+    /// A text (repeat for several).
+    #[arg(long)]
+    pub text: Vec<String>,
+    /// Second sentence for each --text (sentence pairs).
+    #[arg(long)]
+    pub text_pair: Vec<String>,
+    /// File with one text per line; a tab separates a pair.
+    #[arg(long, conflicts_with = "text")]
+    pub input: Option<PathBuf>,
+    #[arg(long, default_value_t = 128)]
+    pub max_len: usize,
+}
+
+impl EncodeArgs {
+    pub fn texts(&self) -> Result<Vec<(String, Option<String>)>> {
+        if let Some(path) = &self.input {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            return Ok(text
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(|l| match l.split_once('\t') {
+                    Some((a, b)) => (a.to_string(), Some(b.to_string())),
+                    None => (l.to_string(), None),
+                })
+                .collect());
+        }
+        if self.text.is_empty() {
+            bail!("give --text \"...\" (and optionally --text-pair \"...\") or --input FILE");
+        }
+        if !self.text_pair.is_empty() && self.text_pair.len() != self.text.len() {
+            bail!("{} --text but {} --text-pair: give one pair per text", self.text.len(), self.text_pair.len());
+        }
+        Ok(self
+            .text
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), self.text_pair.get(i).cloned()))
+            .collect())
+    }
+}
+
+#[derive(Args)]
+pub struct GroupsArgs {
+    /// Number of groups K (split depths as evenly as possible); default: one per depth.
+    #[arg(long, conflicts_with = "grouping")]
+    pub groups: Option<usize>,
+    /// per-layer, paper10 (the paper's 10-group split of a 12-layer model) or even:K.
+    #[arg(long)]
+    pub grouping: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl GroupsArgs {
+    pub fn grouping(&self) -> String {
+        match (&self.grouping, self.groups) {
+            (Some(g), _) => g.clone(),
+            (None, Some(k)) => format!("even:{k}"),
+            (None, None) => "per-layer".into(),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Experiment config (experiments/*.yaml): scenario, scales, methods.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// First task (task A).
+    #[arg(long, requires = "second")]
+    pub first: Option<Task>,
+    /// Second task (task B).
+    #[arg(long, requires = "first")]
+    pub second: Option<Task>,
+    /// A sequence of N tasks, comma-separated (continual-learning metrics).
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["first", "scenario"])]
+    pub tasks: Vec<Task>,
+    /// embedding-shift:TASK or length-shift:TASK.
+    #[arg(long, conflicts_with = "first")]
+    pub scenario: Option<String>,
+    /// Learning rates: flat:LR, llrd:LR:DECAY, paper-combined, paper-rounded:BASE or a YAML/JSON file;
+    /// with --config, also the name of one of its methods.
+    #[arg(long, default_value = "flat:2e-5")]
+    pub distribution: String,
+    /// Label of this method in records and tables (default: the distribution).
+    #[arg(long)]
+    pub method: Option<String>,
+    /// How depths map to the distribution's groups: per-layer, paper10, even:K.
+    #[arg(long, default_value = "per-layer")]
+    pub grouping: String,
+    /// ewc:LAMBDA[:ROWS] or l2sp:ALPHA.
+    #[arg(long)]
+    pub penalty: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Apply the distribution to the second stage only (the first is flat, trained once and cached).
+    #[arg(long)]
+    pub stage2_only: bool,
+    /// JSONL file to append the record to (default: RESULTS/runs/<config or scenario>.jsonl).
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    #[command(flatten)]
+    pub scale: ScaleArgs,
+}
+
+impl RunArgs {
+    pub fn request(&self) -> Result<RunRequest> {
+        let config = self.config.as_deref().map(ExperimentConfig::from_file).transpose()?;
+        let scenario = match (&config, self.first, self.second, &self.scenario) {
+            (_, Some(a), Some(b), _) => ScenarioSpec::Pair { first: a, second: b },
+            _ if !self.tasks.is_empty() => ScenarioSpec::Sequence { tasks: self.tasks.clone() },
+            (_, _, _, Some(s)) => parse_scenario(s)?,
+            (Some(c), ..) => c.scenario.clone(),
+            _ => bail!("say what to run: --first A --second B, --tasks a,b,c, --scenario KIND:TASK or --config FILE"),
+        };
+        let scale = self.scale.resolve(config.as_ref(), None)?;
+        let method_spec = config.as_ref().and_then(|c| c.method(&self.distribution)).cloned();
+        let (method, distribution, penalty) = match method_spec {
+            Some(m) => (m.name, m.distribution, m.penalty),
+            None => (
+                self.method.clone().unwrap_or_else(|| self.distribution.clone()),
+                self.distribution.clone(),
+                None,
+            ),
+        };
+        let penalty = match &self.penalty {
+            Some(p) => Some(PenaltySpec::parse(p)?),
+            None => penalty,
+        };
+        let mut req = RunRequest::new(scenario, &self.scale.scale, scale, &method, &distribution, self.seed);
+        req.grouping = self.grouping.clone();
+        req.penalty = penalty;
+        req.stage2_only = self.stage2_only;
+        req.config_file = self.config.as_ref().map(|p| p.display().to_string());
+        Ok(req)
+    }
+}
+
+/// `embedding-shift:TASK` or `length-shift:TASK`.
+pub fn parse_scenario(s: &str) -> Result<ScenarioSpec> {
+    let (kind, task) = s.split_once(':').context("scenario must look like embedding-shift:TASK or length-shift:TASK")?;
+    let task: Task = task.parse()?;
+    match kind {
+        "embedding-shift" => Ok(ScenarioSpec::EmbeddingShift { task }),
+        "length-shift" => Ok(ScenarioSpec::LengthShift { task }),
+        other => bail!("unknown scenario kind `{other}` (embedding-shift, length-shift)"),
+    }
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value = "quick")]
+    pub scale: String,
+    #[arg(long, default_value = "sst2")]
+    pub first: Task,
+    #[arg(long, default_value = "mrpc")]
+    pub second: Task,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Args)]
+pub struct DataArgs {
+    #[arg(long)]
+    pub task: Task,
+    #[arg(long)]
+    pub max_train: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// TSV to write: text_a, [text_b,] label.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+impl DataArgs {
+    pub fn spec(&self) -> DataSpec {
+        DataSpec { max_train: self.max_train, max_dev: None, dev_from_train: None, seed: self.seed }
+    }
+}

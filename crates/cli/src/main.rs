@@ -1,0 +1,165 @@
+//! `lrdist`: the command-line face of the lrdist crates. Argument parsing and output only;
+//! every computation lives in the library crates.
+
+mod args;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use lrdist_train::runner::comparison_table;
+use lrdist_train::{append_record, Env, RunRequest, Runner};
+
+use args::{Cli, Cmd, Common, DataCmd};
+
+/// An error and whose fault it is: bad input exits 2, a failure while working exits 1.
+enum Failure {
+    Input(anyhow::Error),
+    Runtime(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Runtime(e)
+    }
+}
+
+/// Marks errors of a step that only checks the user's input.
+fn input<T>(r: Result<T>) -> Result<T, Failure> {
+    r.map_err(Failure::Input)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let common = cli.common;
+    if let Some(n) = common.threads {
+        tch::set_num_threads(n);
+    } else {
+        tch::set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get() as i32));
+    }
+    match cli.cmd {
+        Cmd::Finetune(a) => {
+            let mut runner = Runner::new(input(env(&common))?);
+            let scale = input(a.scale.resolve(None, Some(args::finetune_base())))?;
+            let report = runner.finetune(a.task, &scale, &a.distribution, a.seed)?;
+            if !common.quiet {
+                let m: Vec<String> = report.metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+                eprintln!(
+                    "{}: {} train rows, {:.1} samples/s; dev ({} rows): {}",
+                    report.task,
+                    report.train_rows,
+                    report.train_samples_per_s,
+                    report.dev_rows,
+                    m.join(", ")
+                );
+            }
+            println!("{}", serde_json::to_string(&report).context("serialising the report")?);
+        }
+        Cmd::Encode(a) => {
+            let env = input(env_no_data(&common))?;
+            let texts = input(a.texts())?;
+            let vectors = lrdist_train::embed::encode_texts(&env.model_dir, env.device, &texts, a.max_len)?;
+            for v in vectors {
+                println!("{}", serde_json::to_string(&v).context("serialising a vector")?);
+            }
+        }
+        Cmd::Groups(a) => {
+            let rows = input(lrdist_train::groups::group_rows(&common.model, &a.grouping()))?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&rows).context("serialising groups")?);
+            } else {
+                print!("{}", lrdist_train::groups::format_group_rows(&rows));
+            }
+        }
+        Cmd::Run(a) => {
+            let env = input(env(&common))?;
+            let req = input(a.request())?;
+            let record_path = a.record.clone().unwrap_or_else(|| default_record_path(&env.results_dir, &req));
+            let mut runner = Runner::new(env);
+            input(runner.validate(&req))?;
+            let record = runner.run(&req, &mut |_| lrdist_train::Decision::Continue)?;
+            append_record(&record_path, &record)?;
+            if !common.quiet {
+                eprint!("{}", comparison_table(std::slice::from_ref(&record)));
+                eprintln!("appended to {}", record_path.display());
+            }
+            println!("{}", serde_json::to_string(&record).context("serialising the record")?);
+        }
+        Cmd::Demo(a) => {
+            let env = input(env(&common))?;
+            let scale = input(lrdist_train::ScaleSpec::builtin(&a.scale))?;
+            let path = env.results_dir.join("runs").join("demo.jsonl");
+            let mut runner = Runner::new(env);
+            let mut records = Vec::new();
+            for (method, dist) in [("flat", "flat:2e-5"), ("paper-combined", "paper-combined")] {
+                let scenario = lrdist_train::ScenarioSpec::Pair { first: a.first, second: a.second };
+                let req = RunRequest::new(scenario, &a.scale, scale.clone(), method, dist, a.seed);
+                input(runner.validate(&req))?;
+                eprintln!("==> {} with {dist} ({} scale, seed {})", req.scenario.label(), a.scale, a.seed);
+                let record = runner.run(&req, &mut |_| lrdist_train::Decision::Continue)?;
+                append_record(&path, &record)?;
+                records.push(record);
+            }
+            println!("{}", comparison_table(&records));
+            println!("records appended to {}", path.display());
+        }
+        Cmd::Data { cmd: DataCmd::Sample(a) } => {
+            let glue = input(lrdist_data::resolve_glue_dir(common.glue_dir.as_deref()))?;
+            let n = lrdist_train::prep::export_sample(&glue, a.task, &a.spec(), &a.out)?;
+            eprintln!("wrote {n} {} train rows to {}", a.task, a.out.display());
+        }
+    }
+    Ok(())
+}
+
+/// Where run records go by default: one JSONL file per experiment config (or scenario).
+fn default_record_path(results: &Path, req: &RunRequest) -> PathBuf {
+    let stem = req
+        .config_file
+        .as_deref()
+        .and_then(|c| Path::new(c).file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| req.scenario.label().replace("->", "_").replace(':', "_"));
+    results.join("runs").join(format!("{stem}.jsonl"))
+}
+
+/// The environment a command that reads GLUE needs.
+fn env(common: &Common) -> Result<Env> {
+    let mut env = env_no_data(common)?;
+    env.glue_dir = lrdist_data::resolve_glue_dir(common.glue_dir.as_deref())?;
+    Ok(env)
+}
+
+/// The environment of a command that needs only the model.
+fn env_no_data(common: &Common) -> Result<Env> {
+    let model_dir = common.model.clone();
+    if !model_dir.join(lrdist_model::CONFIG_FILE).is_file() {
+        anyhow::bail!(
+            "no model at {}: pass --model DIR or set LRDIST_MODEL to a Hugging Face BERT folder (config.json, model.safetensors, tokenizer.json); `make model` fetches the default one",
+            model_dir.display()
+        );
+    }
+    Ok(Env {
+        model_dir,
+        glue_dir: PathBuf::new(),
+        device: common.device()?,
+        cache_dir: lrdist_train::runner::default_cache_dir(&common.results),
+        results_dir: common.results.clone(),
+        progress: !common.quiet,
+    })
+}

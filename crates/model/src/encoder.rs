@@ -1,0 +1,231 @@
+//! The encoder's `VarStore`: pretrained Hugging Face weights in, task heads beside it.
+
+use std::collections::btree_map::{BTreeMap, Entry};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use tch::{nn, Device, Tensor};
+
+use crate::bert::Bert;
+use crate::config::BertConfig;
+use crate::head::Head;
+use crate::vars::InitMode;
+
+/// File names inside a Hugging Face model directory.
+pub const CONFIG_FILE: &str = "config.json";
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+
+/// A BERT encoder and the `VarStore` that owns its variables.
+#[derive(Debug)]
+pub struct Encoder {
+    pub vs: nn::VarStore,
+    pub bert: Bert,
+    pub config: BertConfig,
+    /// The model directory it was loaded from, if any.
+    pub dir: Option<PathBuf>,
+    /// Tensors of the weights file that are known not to belong to the encoder and were
+    /// skipped (`embeddings.position_ids`, the `cls.*` pre-training heads), file names.
+    pub ignored_tensors: Vec<String>,
+}
+
+impl Encoder {
+    /// Loads `config.json` and `model.safetensors` from a Hugging Face model directory.
+    ///
+    /// Tensor names may carry a `bert.` prefix, and LayerNorm's old `gamma`/`beta` names
+    /// are accepted. Buffers and pre-training heads (see [`is_ignored`]) are skipped and
+    /// listed in `ignored_tensors`. The encoder gets a pooler exactly when the file has
+    /// pooler tensors (the task heads never use it). Any other difference is an error of
+    /// type [`WeightsMismatch`] listing missing, unexpected and wrongly shaped tensors.
+    pub fn pretrained(model_dir: &Path, device: Device) -> anyhow::Result<Encoder> {
+        let config = BertConfig::from_file(&model_dir.join(CONFIG_FILE))?;
+        let weights_path = model_dir.join(WEIGHTS_FILE);
+        let tensors = Tensor::read_safetensors(&weights_path)
+            .with_context(|| format!("reading weights {}", weights_path.display()))?;
+        let weights = Weights::sort(tensors);
+        let vs = nn::VarStore::new(device);
+        let has_pooler = weights.model.keys().any(|n| n.starts_with("pooler."));
+        let bert = Bert::with_options(&vs.root(), &config, has_pooler, InitMode::Placeholder);
+        copy_weights(&vs, weights.model, weights.duplicates, &weights_path)?;
+        Ok(Encoder {
+            vs,
+            bert,
+            config,
+            dir: Some(model_dir.to_path_buf()),
+            ignored_tensors: weights.ignored,
+        })
+    }
+
+    /// A randomly initialised encoder (Hugging Face init, with pooler), reproducible from
+    /// `seed`.
+    pub fn random(cfg: &BertConfig, device: Device, seed: i64) -> Encoder {
+        let vs = nn::VarStore::new(device);
+        let bert = Bert::with_options(&vs.root(), cfg, true, InitMode::Seed(seed as u64));
+        Encoder {
+            vs,
+            bert,
+            config: cfg.clone(),
+            dir: None,
+            ignored_tensors: Vec::new(),
+        }
+    }
+
+    /// A new task head in its own `VarStore` on the encoder's device, variables
+    /// `head.weight` and `head.bias` (depth = number of layers + 1), reproducible from
+    /// `seed`.
+    pub fn new_head(&self, num_labels: usize, seed: i64) -> (nn::VarStore, Head) {
+        let vs = nn::VarStore::new(self.vs.device());
+        let p = vs.root().sub("head");
+        let head = Head::with_init(&p, &self.config, num_labels, InitMode::Seed(seed as u64));
+        (vs, head)
+    }
+
+    /// Every variable of the encoder with its Hugging Face name, sorted by name.
+    pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut params: Vec<_> = self.vs.variables().into_iter().collect();
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        params
+    }
+
+    /// Writes `config.json` and `model.safetensors` (Hugging Face names, no prefix) into
+    /// `dir`, which [`Encoder::pretrained`] reads back.
+    pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let config_path = dir.join(CONFIG_FILE);
+        let json = serde_json::to_string_pretty(&self.config)?;
+        std::fs::write(&config_path, json)
+            .with_context(|| format!("writing {}", config_path.display()))?;
+        let weights_path = dir.join(WEIGHTS_FILE);
+        Tensor::write_safetensors(&self.named_parameters(), &weights_path)
+            .with_context(|| format!("writing {}", weights_path.display()))
+    }
+}
+
+/// True for tensors of a BERT checkpoint that are not encoder parameters: the
+/// `position_ids`/`token_type_ids` buffers and the `cls.*` pre-training heads.
+pub fn is_ignored(name: &str) -> bool {
+    name.starts_with("cls.")
+        || name == "embeddings.position_ids"
+        || name == "embeddings.token_type_ids"
+}
+
+/// The Hugging Face name of a checkpoint tensor: without `bert.`, with LayerNorm
+/// `gamma`/`beta` renamed `weight`/`bias` (as `transformers` does on load).
+fn canonical_name(name: &str) -> String {
+    let name = name.strip_prefix("bert.").unwrap_or(name);
+    if let Some(stem) = name.strip_suffix("LayerNorm.gamma") {
+        format!("{stem}LayerNorm.weight")
+    } else if let Some(stem) = name.strip_suffix("LayerNorm.beta") {
+        format!("{stem}LayerNorm.bias")
+    } else {
+        name.to_string()
+    }
+}
+
+/// A checkpoint's tensors by canonical name, the names of those it skips, and those whose
+/// canonical name was already taken (e.g. both `x` and `bert.x`).
+struct Weights {
+    model: BTreeMap<String, (String, Tensor)>,
+    ignored: Vec<String>,
+    duplicates: Vec<String>,
+}
+
+impl Weights {
+    fn sort(mut tensors: Vec<(String, Tensor)>) -> Weights {
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut model = BTreeMap::new();
+        let (mut ignored, mut duplicates) = (Vec::new(), Vec::new());
+        for (file_name, tensor) in tensors {
+            let name = canonical_name(&file_name);
+            if is_ignored(&name) {
+                ignored.push(file_name);
+            } else if let Entry::Vacant(slot) = model.entry(name) {
+                slot.insert((file_name, tensor));
+            } else {
+                duplicates.push(file_name);
+            }
+        }
+        Weights {
+            model,
+            ignored,
+            duplicates,
+        }
+    }
+}
+
+/// The weights file and the model disagree. Names are the file's own for unexpected and
+/// duplicate tensors, the model's for missing ones.
+#[derive(Debug, thiserror::Error)]
+pub struct WeightsMismatch {
+    pub path: PathBuf,
+    pub missing: Vec<String>,
+    pub unexpected: Vec<String>,
+    /// `(name, model shape, file shape)`.
+    pub wrong_shape: Vec<(String, Vec<i64>, Vec<i64>)>,
+    /// File tensors whose name, without `bert.`, another file tensor already has.
+    pub duplicates: Vec<String>,
+}
+
+impl fmt::Display for WeightsMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} does not match the BERT config:", self.path.display())?;
+        if !self.missing.is_empty() {
+            write!(f, " missing tensors [{}];", self.missing.join(", "))?;
+        }
+        if !self.unexpected.is_empty() {
+            write!(f, " unexpected tensors [{}];", self.unexpected.join(", "))?;
+        }
+        if !self.duplicates.is_empty() {
+            write!(f, " tensors given twice [{}];", self.duplicates.join(", "))?;
+        }
+        for (name, want, got) in &self.wrong_shape {
+            write!(f, " {name} has shape {got:?}, the model needs {want:?};")?;
+        }
+        Ok(())
+    }
+}
+
+/// Copies every file tensor into the variable of the same name, after checking that the
+/// two name sets and all shapes agree (`duplicates` are unexpected file tensors).
+fn copy_weights(
+    vs: &nn::VarStore,
+    mut file: BTreeMap<String, (String, Tensor)>,
+    duplicates: Vec<String>,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let mut vars: Vec<_> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut mismatch = WeightsMismatch {
+        path: path.to_path_buf(),
+        missing: Vec::new(),
+        unexpected: Vec::new(),
+        wrong_shape: Vec::new(),
+        duplicates: Vec::new(),
+    };
+    let mut pairs = Vec::with_capacity(vars.len());
+    for (name, var) in vars {
+        match file.remove(&name) {
+            None => mismatch.missing.push(name),
+            Some((_, t)) if t.size() != var.size() => {
+                mismatch.wrong_shape.push((name, var.size(), t.size()))
+            }
+            Some((_, t)) => pairs.push((var, t)),
+        }
+    }
+    mismatch.unexpected = file.into_values().map(|(file_name, _)| file_name).collect();
+    mismatch.duplicates = duplicates;
+    if !(mismatch.missing.is_empty()
+        && mismatch.unexpected.is_empty()
+        && mismatch.wrong_shape.is_empty()
+        && mismatch.duplicates.is_empty())
+    {
+        return Err(mismatch.into());
+    }
+    tch::no_grad(|| {
+        for (mut var, t) in pairs {
+            var.f_copy_(&t)
+                .with_context(|| format!("copying a tensor of {}", path.display()))?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,21 @@
+//! BERT encoder on libtorch (tch) for lrdist: Hugging Face compatible weights, task heads,
+//! and the depth index / optimiser group of every parameter.
+mod bert;
+mod config;
+mod encoder;
+mod head;
+mod layers;
+pub mod params;
+mod vars;
+
+pub use bert::Bert;
+pub use config::BertConfig;
+pub use encoder::{is_ignored, Encoder, WeightsMismatch, CONFIG_FILE, WEIGHTS_FILE};
+pub use head::Head;
+pub use params::{depth_of, group_depth, is_no_decay, num_optimizer_groups, optimizer_group};
+pub use vars::{variable_groups, InitMode};
+
+/// The CUDA device when one is available, else the CPU.
+pub fn default_device() -> tch::Device {
+    tch::Device::cuda_if_available()
+}

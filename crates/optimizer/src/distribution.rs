@@ -1,0 +1,521 @@
+//! Learning-rate distributions as data: one rate per group, read and written as YAML or
+//! JSON, and transferred between models of different depth.
+//!
+//! PAPER.md, "Search" and "Combination": the paper searches one learning rate per group
+//! and combines the rates found on several task pairs into one distribution. A file looks
+//! like
+//!
+//! ```yaml
+//! name: paper-combined
+//! grouping: paper10        # or per-layer, or even:K
+//! source_layers: 12        # L of the model the rates were found on
+//! rates: [3.295e-6, 4.363e-6, 9.215e-7, 1.923e-6, 2.849e-6, 2.143e-6, 3.267e-6, 3.699e-6, 3.186e-6, 1.119e-5]
+//! ```
+//!
+//! # Depth transfer
+//!
+//! A distribution found on a model of L layers in K groups is applied to a model of L'
+//! layers in K' groups by placing both on a relative-depth axis and interpolating
+//! linearly in log(rate). Depth `d` of a model of L layers sits at `d / (L + 1)`
+//! (embeddings at 0, pooler and heads at 1), and a group sits at the mean relative depth
+//! of the depths it covers; for the paper's split this is the centre of the group's
+//! layers (group 1, layers 0-1 = depths 1-2, sits at 1.5/13). Each target group takes the
+//! rate interpolated at its own relative depth; beyond the outermost source groups the
+//! nearest one's rate is held. Consequences: a flat or one-group distribution transfers to
+//! flat exactly, a distribution applied to its own grouping and depth is unchanged, and
+//! going to a finer model whose groups include the source positions and back returns the
+//! original rates.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{check_positive, DistributionError};
+use crate::grouping::{Grouping, GroupingSpec};
+use crate::presets::{Preset, PresetRates};
+
+/// A learning-rate distribution: one rate per group of `grouping` on a model of
+/// `source_layers` encoder layers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Distribution {
+    pub name: String,
+    pub grouping: GroupingSpec,
+    /// L of the model the rates were found on.
+    pub source_layers: usize,
+    pub rates: Vec<f64>,
+}
+
+/// A distribution applied to one model: the rate of each of its groups and of each depth.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedDistribution {
+    /// What was asked for: a preset string or a file path.
+    pub spec: String,
+    pub name: String,
+    pub num_layers: usize,
+    pub grouping: GroupingSpec,
+    /// One rate per group of `grouping`.
+    pub rates: Vec<f64>,
+    /// One rate per depth (`num_layers + 2`): `per_depth[d] = rates[group_of(d)]`.
+    pub per_depth: Vec<f64>,
+    /// `Some(K)` when the rates were resampled from a K-group distribution of another
+    /// grouping or depth (see the module docs), `None` when used as given.
+    pub transferred_from: Option<usize>,
+}
+
+impl Distribution {
+    /// A validated distribution.
+    pub fn new(
+        name: impl Into<String>,
+        grouping: GroupingSpec,
+        source_layers: usize,
+        rates: Vec<f64>,
+    ) -> Result<Self, DistributionError> {
+        let dist = Distribution {
+            name: name.into(),
+            grouping,
+            source_layers,
+            rates,
+        };
+        dist.source_grouping()?;
+        Ok(dist)
+    }
+
+    /// The grouping the rates are given in, after checking that it fits `source_layers`,
+    /// that there is one rate per group and that every rate is finite and positive.
+    pub fn source_grouping(&self) -> Result<Grouping, DistributionError> {
+        let grouping = Grouping::new(self.grouping, self.source_layers)?;
+        if grouping.len() != self.rates.len() {
+            return Err(DistributionError::GroupCount {
+                context: self.name.clone(),
+                rates: self.rates.len(),
+                grouping: self.grouping.to_string(),
+                groups: grouping.len(),
+            });
+        }
+        for (k, &rate) in self.rates.iter().enumerate() {
+            check_positive(&self.name, &format!("rate {k}"), rate)?;
+        }
+        Ok(grouping)
+    }
+
+    /// Reads and validates a `.yaml`, `.yml` or `.json` distribution file.
+    pub fn load(path: &Path) -> Result<Self, DistributionError> {
+        let format = Format::of(path)?;
+        let text = std::fs::read_to_string(path).map_err(|source| DistributionError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let dist: Distribution = match format {
+            Format::Yaml => {
+                serde_yaml::from_str(&text).map_err(|e| DistributionError::parse(path, e))?
+            }
+            Format::Json => {
+                serde_json::from_str(&text).map_err(|e| DistributionError::parse(path, e))?
+            }
+        };
+        dist.source_grouping()
+            .map_err(|e| DistributionError::parse(path, e))?;
+        Ok(dist)
+    }
+
+    /// Writes the distribution as YAML or JSON, chosen by the extension of `path`.
+    pub fn save(&self, path: &Path) -> Result<(), DistributionError> {
+        let text = match Format::of(path)? {
+            Format::Yaml => {
+                serde_yaml::to_string(self).map_err(|e| DistributionError::parse(path, e))?
+            }
+            Format::Json => {
+                serde_json::to_string_pretty(self).map_err(|e| DistributionError::parse(path, e))?
+                    + "\n"
+            }
+        };
+        std::fs::write(path, text).map_err(|source| DistributionError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// The rates for each group of `target`, transferred by log-linear interpolation over
+    /// relative depth unless `target` is the distribution's own grouping (module docs).
+    /// Also returns whether a transfer happened.
+    pub fn rates_for(&self, target: &Grouping) -> Result<(Vec<f64>, bool), DistributionError> {
+        let source = self.source_grouping()?;
+        if source.num_layers() == target.num_layers()
+            && source.depth_ranges() == target.depth_ranges()
+        {
+            return Ok((self.rates.clone(), false));
+        }
+        let rates = resample_log_linear(
+            &source.relative_depths(),
+            &self.rates,
+            &target.relative_depths(),
+        );
+        Ok((rates, true))
+    }
+
+    /// Applies this distribution to the model `target` was built for.
+    pub fn apply(
+        &self,
+        spec: &str,
+        target: &Grouping,
+    ) -> Result<ResolvedDistribution, DistributionError> {
+        let (rates, transferred) = self.rates_for(target)?;
+        let transferred_from = transferred.then_some(self.rates.len());
+        Ok(ResolvedDistribution::new(
+            spec,
+            &self.name,
+            target,
+            rates,
+            transferred_from,
+        ))
+    }
+
+    /// Resolves `spec` (a preset, see [`Preset::parse`], or a path ending in .yaml, .yml or
+    /// .json) against a model of `num_layers` layers split by `grouping`.
+    ///
+    /// `flat` and `llrd` are computed per depth of this model; where a group covers
+    /// several depths it takes the geometric mean of their rates (for `llrd`, the rate at
+    /// the group's mean depth). Distributions over groups are transferred (module docs).
+    pub fn resolve(
+        spec: &str,
+        num_layers: usize,
+        grouping: &Grouping,
+    ) -> Result<ResolvedDistribution, DistributionError> {
+        grouping.check_layers(num_layers)?;
+        if Format::of(Path::new(spec)).is_ok() {
+            return Distribution::load(Path::new(spec))?.apply(spec, grouping);
+        }
+        let preset = Preset::parse(spec).map_err(|err| match err {
+            DistributionError::UnknownPreset { .. } if Path::new(spec).is_file() => {
+                DistributionError::UnknownExtension { path: spec.into() }
+            }
+            other => other,
+        })?;
+        match preset.rates(num_layers) {
+            PresetRates::PerDepth(per_depth) => {
+                let rates = group_geometric_means(&per_depth, grouping);
+                Ok(ResolvedDistribution::new(
+                    spec,
+                    spec.trim(),
+                    grouping,
+                    rates,
+                    None,
+                ))
+            }
+            PresetRates::Groups(dist) => dist.apply(spec, grouping),
+        }
+    }
+}
+
+impl ResolvedDistribution {
+    fn new(
+        spec: &str,
+        name: &str,
+        grouping: &Grouping,
+        rates: Vec<f64>,
+        transferred_from: Option<usize>,
+    ) -> Self {
+        let per_depth = grouping
+            .depth_ranges()
+            .iter()
+            .zip(&rates)
+            .flat_map(|(range, &rate)| range.clone().map(move |_| rate))
+            .collect();
+        ResolvedDistribution {
+            spec: spec.to_string(),
+            name: name.to_string(),
+            num_layers: grouping.num_layers(),
+            grouping: grouping.spec(),
+            rates,
+            per_depth,
+            transferred_from,
+        }
+    }
+
+    /// The resolved rates as a distribution of this model, e.g. to save beside a run.
+    pub fn to_distribution(&self) -> Distribution {
+        Distribution {
+            name: self.name.clone(),
+            grouping: self.grouping,
+            source_layers: self.num_layers,
+            rates: self.rates.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Yaml,
+    Json,
+}
+
+impl Format {
+    fn of(path: &Path) -> Result<Self, DistributionError> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("yaml" | "yml") => Ok(Format::Yaml),
+            Some("json") => Ok(Format::Json),
+            _ => Err(DistributionError::UnknownExtension {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
+}
+
+/// Geometric mean of the per-depth rates over each group's depths (exact when they are
+/// all equal).
+fn group_geometric_means(per_depth: &[f64], grouping: &Grouping) -> Vec<f64> {
+    grouping
+        .depth_ranges()
+        .into_iter()
+        .map(|range| {
+            let rates = &per_depth[range];
+            if rates.iter().all(|&r| r == rates[0]) {
+                return rates[0];
+            }
+            let mean_log = rates.iter().map(|r| r.ln()).sum::<f64>() / rates.len() as f64;
+            mean_log.exp()
+        })
+        .collect()
+}
+
+/// Resamples `rates`, given at the increasing positions `from`, at the positions `to`,
+/// linearly in log(rate); outside `from`'s span the nearest end's rate is held.
+fn resample_log_linear(from: &[f64], rates: &[f64], to: &[f64]) -> Vec<f64> {
+    to.iter()
+        .map(|&x| {
+            let above = from.partition_point(|&p| p <= x);
+            if above == 0 {
+                return rates[0];
+            }
+            if above == from.len() {
+                return rates[from.len() - 1];
+            }
+            let (lo, hi) = (above - 1, above);
+            let t = (x - from[lo]) / (from[hi] - from[lo]);
+            geometric_lerp(rates[lo], rates[hi], t)
+        })
+        .collect()
+}
+
+/// `a^(1-t) * b^t`, exact at t = 0, t = 1 and when `a == b`.
+fn geometric_lerp(a: f64, b: f64, t: f64) -> f64 {
+    if a == b || t <= 0.0 {
+        a
+    } else if t >= 1.0 {
+        b
+    } else {
+        a.powf(1.0 - t) * b.powf(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presets::paper_combined;
+
+    /// The authors' combined rates, groups 0..9 (PAPER.md, "Combination").
+    const PAPER: [f64; 10] = [
+        3.295e-6, 4.363e-6, 9.215e-7, 1.923e-6, 2.849e-6, 2.143e-6, 3.267e-6, 3.699e-6, 3.186e-6,
+        1.119e-5,
+    ];
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+    }
+
+    #[test]
+    fn paper_combined_on_its_own_model_is_used_as_given() {
+        let r = Distribution::resolve("paper-combined", 12, &Grouping::paper10()).unwrap();
+        assert_eq!(r.rates, PAPER.to_vec());
+        assert_eq!(r.transferred_from, None);
+        assert_eq!(r.per_depth.len(), 14);
+        // Layers 0-1 (depths 1, 2) share group 1; layer 11 (depth 12) is group 8.
+        assert_eq!(r.per_depth[1], PAPER[1]);
+        assert_eq!(r.per_depth[2], PAPER[1]);
+        assert_eq!(r.per_depth[12], PAPER[8]);
+        assert_eq!(r.per_depth[13], PAPER[9]);
+    }
+
+    #[test]
+    fn transfer_is_log_linear_in_relative_depth() {
+        // Two depths (L = 0) at relative depths 0 and 1, resampled at d / 4.
+        let d = Distribution::new("two", GroupingSpec::PerLayer, 0, vec![1e-6, 1e-4]).unwrap();
+        let (rates, transferred) = d.rates_for(&Grouping::per_layer(3)).unwrap();
+        assert!(transferred);
+        let expected = [1e-6, 10f64.powf(-5.5), 1e-5, 10f64.powf(-4.5), 1e-4];
+        for (r, e) in rates.iter().zip(expected) {
+            assert!(close(*r, e), "{rates:?}");
+        }
+    }
+
+    #[test]
+    fn paper_combined_transfers_to_twelve_single_layers() {
+        let r = Distribution::resolve("paper-combined", 12, &Grouping::per_layer(12)).unwrap();
+        assert_eq!(r.transferred_from, Some(10));
+        assert_eq!(r.rates, r.per_depth);
+        // Single-depth groups sit exactly on a target depth and keep their rate.
+        for (depth, group) in [(0, 0), (3, 2), (6, 4), (9, 6), (12, 8), (13, 9)] {
+            assert_eq!(r.per_depth[depth], PAPER[group], "depth {depth}");
+        }
+        // Layer 0 (depth 1) lies a third of the way from group 1 (1.5/13) back to group 0.
+        let expected = PAPER[0].powf(1.0 / 3.0) * PAPER[1].powf(2.0 / 3.0);
+        assert!(close(r.per_depth[1], expected));
+    }
+
+    #[test]
+    fn paper_combined_transfers_to_six_layers() {
+        let r = Distribution::resolve("paper-combined", 6, &Grouping::per_layer(6)).unwrap();
+        assert_eq!(r.transferred_from, Some(10));
+        assert_eq!(r.per_depth.len(), 8);
+        assert_eq!(r.per_depth[0], PAPER[0]);
+        assert_eq!(r.per_depth[7], PAPER[9]);
+        let (lo, hi) = (PAPER[2], PAPER[9]);
+        assert!(
+            r.per_depth.iter().all(|&x| lo <= x && x <= hi),
+            "{:?}",
+            r.per_depth
+        );
+    }
+
+    #[test]
+    fn transfer_round_trips_through_a_finer_model() {
+        // Depth d / 7 of a 6-layer model is depth 2d / 14 of a 13-layer one.
+        let rates = vec![3e-6, 1e-5, 2e-6, 4e-5, 7e-6, 1e-6, 5e-6, 2e-5];
+        let six = Distribution::new("six", GroupingSpec::PerLayer, 6, rates.clone()).unwrap();
+        let fine = six
+            .apply("six", &Grouping::per_layer(13))
+            .unwrap()
+            .to_distribution();
+        assert_eq!(fine.rates.len(), 15);
+        let back = fine.apply("fine", &Grouping::per_layer(6)).unwrap();
+        assert_eq!(back.transferred_from, Some(15));
+        for (a, b) in back.rates.iter().zip(&rates) {
+            assert!(close(*a, *b), "{:?} vs {rates:?}", back.rates);
+        }
+        // And the identity: a distribution applied to its own grouping is untouched.
+        let same = fine.apply("fine", &Grouping::per_layer(13)).unwrap();
+        assert_eq!((same.rates, same.transferred_from), (fine.rates, None));
+    }
+
+    #[test]
+    fn flat_and_single_group_distributions_transfer_to_flat() {
+        let one = Distribution::new("one", GroupingSpec::Even(1), 12, vec![3e-5]).unwrap();
+        let r = one.apply("one", &Grouping::per_layer(6)).unwrap();
+        assert_eq!(r.per_depth, vec![3e-5; 8]);
+        let flat = Distribution::new("flat", GroupingSpec::PerLayer, 6, vec![2e-5; 8]).unwrap();
+        let r = flat.apply("flat", &Grouping::paper10()).unwrap();
+        assert_eq!(r.rates, vec![2e-5; 10]);
+    }
+
+    #[test]
+    fn per_depth_presets_need_no_transfer() {
+        let r =
+            Distribution::resolve("flat:2e-5", 6, &Grouping::parse("even:3", 6).unwrap()).unwrap();
+        assert_eq!((r.rates.clone(), r.transferred_from), (vec![2e-5; 3], None));
+        assert_eq!(r.per_depth, vec![2e-5; 8]);
+
+        let r = Distribution::resolve("llrd:1e-4:0.5", 2, &Grouping::per_layer(2)).unwrap();
+        assert_eq!(r.per_depth, vec![1.25e-5, 2.5e-5, 5e-5, 1e-4]);
+        // Depths 0-1 grouped: the geometric mean, i.e. llrd at depth 0.5.
+        let r = Distribution::resolve("llrd:1e-4:0.5", 2, &Grouping::even(2, 2).unwrap()).unwrap();
+        assert!(close(r.rates[0], 1e-4 * 0.5f64.powf(2.5)));
+        assert!(close(r.rates[1], 1e-4 * 0.5f64.powf(0.5)));
+    }
+
+    #[test]
+    fn files_round_trip_in_yaml_and_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let dist = paper_combined();
+        for file in ["d.yaml", "d.yml", "d.json"] {
+            let path = dir.path().join(file);
+            dist.save(&path).unwrap();
+            assert_eq!(Distribution::load(&path).unwrap(), dist);
+            let r =
+                Distribution::resolve(path.to_str().unwrap(), 12, &Grouping::paper10()).unwrap();
+            assert_eq!(r.rates, dist.rates);
+            assert_eq!(r.spec, path.to_str().unwrap());
+        }
+        let yaml = std::fs::read_to_string(dir.path().join("d.yaml")).unwrap();
+        assert!(yaml.contains("grouping: paper10"), "{yaml}");
+        assert!(yaml.contains("source_layers: 12"), "{yaml}");
+    }
+
+    #[test]
+    fn bad_files_give_one_line_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                "count.yaml",
+                "name: x\ngrouping: paper10\nsource_layers: 12\nrates: [1e-5, 1e-5]\n",
+                "2 rates given, but grouping `paper10` has 10 groups",
+            ),
+            (
+                "neg.yaml",
+                "name: x\ngrouping: even:2\nsource_layers: 6\nrates: [1e-5, -1e-5]\n",
+                "rate 1 is -1e-5",
+            ),
+            (
+                "fit.yaml",
+                "name: x\ngrouping: paper10\nsource_layers: 6\nrates: [1e-5]\n",
+                "does not fit a 6-layer model",
+            ),
+            (
+                "group.json",
+                r#"{"name": "x", "grouping": "layers", "source_layers": 6, "rates": [1e-5]}"#,
+                "unknown grouping `layers`",
+            ),
+            (
+                "typo.yaml",
+                "name: x\ngrouping: per-layer\nsource_layer: 6\nrates: [1e-5]\n",
+                "unknown field `source_layer`",
+            ),
+            (
+                "nan.json",
+                r#"{"name": "x", "grouping": "even:1", "source_layers": 6, "rates": ["a"]}"#,
+                "invalid type",
+            ),
+        ];
+        for (file, text, expected) in cases {
+            let path = dir.path().join(file);
+            std::fs::write(&path, text).unwrap();
+            let msg = Distribution::resolve(path.to_str().unwrap(), 6, &Grouping::per_layer(6))
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(expected), "{file}: {msg}");
+            assert!(msg.contains(file), "{file}: {msg}");
+            assert!(!msg.contains('\n'), "{file}: {msg}");
+        }
+        let missing = dir.path().join("missing.yaml");
+        let msg = Distribution::resolve(missing.to_str().unwrap(), 6, &Grouping::per_layer(6))
+            .unwrap_err();
+        assert!(matches!(msg, DistributionError::Read { .. }), "{msg}");
+        let txt = dir.path().join("rates.txt");
+        std::fs::write(&txt, "1e-5").unwrap();
+        let msg =
+            Distribution::resolve(txt.to_str().unwrap(), 6, &Grouping::per_layer(6)).unwrap_err();
+        assert!(
+            matches!(msg, DistributionError::UnknownExtension { .. }),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn grouping_must_match_the_model() {
+        let err = Distribution::resolve("flat:1e-5", 6, &Grouping::paper10()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("built for 12 layers, but the model has 6"),
+            "{err}"
+        );
+        let err = Distribution::resolve("nonsense", 6, &Grouping::per_layer(6)).unwrap_err();
+        assert!(
+            matches!(err, DistributionError::UnknownPreset { .. }),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! Layer-wise learning rates for lrdist (PAPER.md, "Learning-rate groups", "Search",
+//! "Combination").
+//!
+//! - [`grouping`]: which depths share a rate (per-layer, the paper's 10 groups, even:K).
+//! - [`distribution`]: one rate per group as data (YAML/JSON), presets, depth transfer.
+//! - [`schedule`]: cosine schedule with linear warm-up, restarted per stage.
+//! - [`adamw`]: AdamW with one rate per depth over the encoder and the active head.
+
+pub mod adamw;
+pub mod distribution;
+pub mod error;
+pub mod grouping;
+pub mod presets;
+pub mod schedule;
+
+pub use adamw::{clip_global_norm, AdamWConfig, LayerwiseAdamW};
+pub use distribution::{Distribution, ResolvedDistribution};
+pub use error::DistributionError;
+pub use grouping::{group_table, GroupRow, Grouping, GroupingSpec};
+pub use presets::{flat, llrd, paper_combined, paper_rounded, Preset};
+pub use schedule::Schedule;

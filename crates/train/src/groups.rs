@@ -1,0 +1,40 @@
+//! `lrdist groups`: how a model's parameters fall into learning-rate groups.
+
+use std::path::Path;
+
+use anyhow::Result;
+use lrdist_model::{BertConfig, Encoder, CONFIG_FILE};
+use lrdist_optimizer::{group_table, GroupRow, Grouping};
+use tch::Device;
+
+/// The group table of the model in `model_dir` (read from its config; weights are not
+/// loaded) with one task head, under `grouping` (`per-layer`, `paper10`, `even:K`).
+pub fn group_rows(model_dir: &Path, grouping: &str) -> Result<Vec<GroupRow>> {
+    let cfg = BertConfig::from_file(&model_dir.join(CONFIG_FILE))?;
+    let grouping = Grouping::parse(grouping, cfg.num_hidden_layers)?;
+    let encoder = Encoder::random(&cfg, Device::Cpu, 0);
+    let (head_vs, _head) = encoder.new_head(2, 0);
+    let mut names: Vec<(String, usize)> = encoder
+        .named_parameters()
+        .into_iter()
+        .map(|(n, t)| (n, t.numel()))
+        .collect();
+    names.extend(head_vs.variables().into_iter().map(|(n, t)| (n, t.numel())));
+    Ok(group_table(&names, cfg.num_hidden_layers, &grouping)?)
+}
+
+/// A plain-text table of group rows.
+pub fn format_group_rows(rows: &[GroupRow]) -> String {
+    let mut out = format!("{:>5}  {:>11}  {:>7}  {:>12}\n", "group", "depths", "tensors", "parameters");
+    for r in rows {
+        let depths = if r.depth_lo == r.depth_hi {
+            format!("{}", r.depth_lo)
+        } else {
+            format!("{}-{}", r.depth_lo, r.depth_hi)
+        };
+        out.push_str(&format!("{:>5}  {:>11}  {:>7}  {:>12}\n", r.group, depths, r.tensors, r.params));
+    }
+    let total: usize = rows.iter().map(|r| r.params).sum();
+    out.push_str(&format!("{:>5}  {:>11}  {:>7}  {:>12}\n", "all", "", rows.iter().map(|r| r.tensors).sum::<usize>(), total));
+    out
+}

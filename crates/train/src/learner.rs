@@ -1,0 +1,291 @@
+//! The training loop and evaluation: one shared encoder, one head per task (or per
+//! scenario), trained stage by stage (PAPER.md "Forgetting protocol").
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use lrdist_data::{make_batches, metrics, BatchOrder, Task};
+use lrdist_model::{Encoder, Head};
+use lrdist_optimizer::{AdamWConfig, LayerwiseAdamW};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Kind, Reduction, Tensor};
+
+use crate::penalty::Penalty;
+use crate::prep::{BatchTensors, RowSet};
+
+/// Hyperparameters of one training stage.
+#[derive(Clone, Debug)]
+pub struct StageHp {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub eval_batch_size: usize,
+    pub bucketing: bool,
+    pub optimizer: AdamWConfig,
+    /// Seed of this stage's batch order.
+    pub seed: u64,
+    pub progress: bool,
+}
+
+/// Metrics of one evaluation: every official metric and the task's primary score.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Scores {
+    pub metrics: BTreeMap<String, f64>,
+    pub primary: f64,
+}
+
+/// One finished epoch.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochStats {
+    pub epoch: usize,
+    pub loss: f64,
+    /// Training seconds of this epoch (evaluation excluded).
+    pub seconds: f64,
+    /// Primary score of each evaluated set after this epoch, by set name.
+    pub scores: BTreeMap<String, f64>,
+}
+
+/// What the caller wants after an epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Continue,
+    Stop,
+}
+
+/// One finished training stage.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StageStats {
+    pub name: String,
+    pub task: Task,
+    pub train_rows: usize,
+    pub epochs: Vec<EpochStats>,
+    /// Training seconds (evaluation excluded).
+    pub seconds: f64,
+    pub samples_per_s: f64,
+    pub tokens_per_s: f64,
+    /// Real tokens / padded tokens of the training batches.
+    pub padding_efficiency: f64,
+    pub stopped_early: bool,
+}
+
+/// A task head in its own VarStore, so a stage's optimiser can leave it out.
+pub struct TaskHead {
+    pub task: Task,
+    pub vs: nn::VarStore,
+    pub head: Head,
+}
+
+/// The encoder and its heads.
+pub struct Learner {
+    pub encoder: Encoder,
+    pub heads: Vec<TaskHead>,
+    pad_id: i64,
+}
+
+impl Learner {
+    pub fn new(encoder: Encoder, pad_id: i64) -> Self {
+        Self { encoder, heads: Vec::new(), pad_id }
+    }
+
+    /// Adds a freshly initialised head for `task`; returns its index.
+    pub fn add_head(&mut self, task: Task, seed: i64) -> usize {
+        let (vs, head) = self.encoder.new_head(task.num_labels(), seed);
+        self.heads.push(TaskHead { task, vs, head });
+        self.heads.len() - 1
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.encoder.config.num_hidden_layers
+    }
+
+    fn logits(&self, head: usize, t: &BatchTensors, train: bool) -> Tensor {
+        let cls = self.encoder.bert.cls_t(&t.input_ids, &t.token_type_ids, &t.attention_mask, train);
+        self.heads[head].head.forward_t(&cls, train)
+    }
+
+    /// The task loss of a batch: cross-entropy, or mean squared error for regression.
+    fn loss(&self, head: usize, t: &BatchTensors, labels: &[f32], train: bool) -> Tensor {
+        let logits = self.logits(head, t, train);
+        let device = logits.device();
+        if self.heads[head].task.is_regression() {
+            let y = Tensor::from_slice(labels).to_device(device);
+            logits.squeeze_dim(-1).mse_loss(&y, Reduction::Mean)
+        } else {
+            let y: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+            logits.cross_entropy_for_logits(&Tensor::from_slice(&y).to_device(device))
+        }
+    }
+
+    /// Predictions for every row of `set` with head `head`, in row order: the predicted
+    /// class as f32, or the regression score.
+    pub fn predict(&self, head: usize, set: &RowSet, batch_size: usize) -> Vec<f32> {
+        let device = self.encoder.vs.device();
+        let regression = self.heads[head].task.is_regression();
+        let mut preds = vec![0f32; set.len()];
+        tch::no_grad(|| {
+            for batch in make_batches(&set.rows, batch_size, BatchOrder::ByLength, self.pad_id) {
+                let t = BatchTensors::new(&batch, device);
+                let logits = self.logits(head, &t, false);
+                let out = if regression { logits.squeeze_dim(-1) } else { logits.argmax(-1, false) };
+                let out: Vec<f32> = Vec::<f32>::try_from(out.to_kind(Kind::Float).to_device(tch::Device::Cpu))
+                    .expect("predictions are a 1-D float tensor");
+                for (row, p) in batch.rows.iter().zip(out) {
+                    preds[*row] = p;
+                }
+            }
+        });
+        preds
+    }
+
+    /// Official metrics of head `head` on `set`.
+    pub fn evaluate(&self, head: usize, set: &RowSet, batch_size: usize) -> Scores {
+        let preds = self.predict(head, set, batch_size);
+        let metrics = metrics::compute(set.task, &preds, &set.labels());
+        let primary = metrics.get(set.task.primary_metric()).copied().unwrap_or(f64::NAN);
+        Scores { metrics, primary }
+    }
+
+    /// Trains head `head` and the encoder on `set` with one learning rate per depth.
+    ///
+    /// Only the encoder and this head are in the optimiser: other heads are neither
+    /// updated nor decayed. After each epoch `on_epoch` is called: it may evaluate (and
+    /// fill the epoch's `scores`), log, or stop the stage early. A non-finite loss is an error naming where it happened.
+    pub fn train_stage(
+        &mut self,
+        head: usize,
+        set: &RowSet,
+        per_depth_rates: &[f64],
+        hp: &StageHp,
+        penalty: Option<&Penalty>,
+        on_epoch: &mut dyn FnMut(&Learner, &mut EpochStats) -> Result<Decision>,
+    ) -> Result<StageStats> {
+        if set.is_empty() {
+            bail!("{}: no training rows", set.name);
+        }
+        let steps_per_epoch = set.len().div_ceil(hp.batch_size);
+        let total_steps = steps_per_epoch * hp.epochs;
+        let mut opt = LayerwiseAdamW::new(
+            &[&self.encoder.vs, &self.heads[head].vs],
+            per_depth_rates,
+            &hp.optimizer,
+            total_steps,
+        )?;
+        let device = self.encoder.vs.device();
+        let bar = progress_bar(hp.progress, total_steps as u64, &set.name);
+        let mut stats = StageStats {
+            name: set.name.clone(),
+            task: set.task,
+            train_rows: set.len(),
+            epochs: Vec::new(),
+            seconds: 0.0,
+            samples_per_s: 0.0,
+            tokens_per_s: 0.0,
+            padding_efficiency: 0.0,
+            stopped_early: false,
+        };
+        let (mut real_tokens, mut pad_tokens) = (0usize, 0usize);
+        for epoch in 1..=hp.epochs {
+            let order = if hp.bucketing {
+                BatchOrder::Bucketed { seed: hp.seed.wrapping_add(epoch as u64) }
+            } else {
+                BatchOrder::Shuffled { seed: hp.seed.wrapping_add(epoch as u64) }
+            };
+            let batches = make_batches(&set.rows, hp.batch_size, order, self.pad_id);
+            let (real, pad) = lrdist_data::padding_stats(&batches);
+            real_tokens += real;
+            pad_tokens += pad;
+            let start = Instant::now();
+            let mut loss_sum = 0.0;
+            for (step, batch) in batches.iter().enumerate() {
+                let t = BatchTensors::new(batch, device);
+                let mut loss = self.loss(head, &t, &batch.labels, true);
+                if let Some(p) = penalty {
+                    loss = loss + p.value();
+                }
+                let value = f64::try_from(&loss)?;
+                if !value.is_finite() {
+                    bar.abandon();
+                    bail!(
+                        "{}: loss became {value} at epoch {epoch}, step {} (diverged)",
+                        set.name,
+                        step + 1
+                    );
+                }
+                opt.step(&loss);
+                loss_sum += value;
+                bar.inc(1);
+                if step % 10 == 0 {
+                    bar.set_message(format!("epoch {epoch} loss {:.4}", loss_sum / (step + 1) as f64));
+                }
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            stats.seconds += seconds;
+            let mut epoch_stats = EpochStats {
+                epoch,
+                loss: loss_sum / batches.len() as f64,
+                seconds,
+                scores: BTreeMap::new(),
+            };
+            let decision = on_epoch(self, &mut epoch_stats)?;
+            stats.epochs.push(epoch_stats);
+            if decision == Decision::Stop && epoch < hp.epochs {
+                stats.stopped_early = true;
+                break;
+            }
+        }
+        bar.finish_and_clear();
+        let trained_rows = set.len() * stats.epochs.len();
+        stats.samples_per_s = trained_rows as f64 / stats.seconds.max(1e-9);
+        stats.tokens_per_s = real_tokens as f64 / stats.seconds.max(1e-9);
+        stats.padding_efficiency = real_tokens as f64 / (real_tokens + pad_tokens).max(1) as f64;
+        Ok(stats)
+    }
+
+    /// Gradients of the task loss for single rows, for the diagonal Fisher (EWC).
+    /// Calls `visit` after each row's backward pass with the encoder parameters.
+    pub(crate) fn per_row_gradients(
+        &self,
+        head: usize,
+        set: &RowSet,
+        rows: &[usize],
+        mut visit: impl FnMut(&[Tensor]),
+    ) {
+        let device = self.encoder.vs.device();
+        let params = self.encoder.vs.trainable_variables();
+        for &i in rows {
+            for p in &params {
+                let mut g = p.grad();
+                if g.defined() {
+                    let _ = g.zero_();
+                }
+            }
+            let batch = make_batches(&set.rows[i..=i], 1, BatchOrder::Sequential, self.pad_id)
+                .pop()
+                .expect("one row makes one batch");
+            let t = BatchTensors::new(&batch, device);
+            self.loss(head, &t, &batch.labels, false).backward();
+            visit(&params);
+        }
+        for p in &params {
+            let mut g = p.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+    }
+}
+
+fn progress_bar(show: bool, len: u64, name: &str) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} steps {msg} ({elapsed}<{eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(name.to_string());
+    bar
+}

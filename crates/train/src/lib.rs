@@ -1,0 +1,25 @@
+//! Fine-tuning, the paper's forgetting protocol, its scenarios and baselines.
+//!
+//! - [`learner`]: the training loop and evaluation (one encoder, one head per task);
+//! - [`protocol`]: N stages in sequence, the accuracy matrix, a1 / p_s / p_o;
+//! - [`scenario`]: task pairs and sequences, embedding shift, length shift;
+//! - [`penalty`]: EWC and L2-SP;
+//! - [`runner`]: one run end to end, producing a [`record::RunRecord`];
+//! - [`config`]: the experiment YAML files under `experiments/`.
+
+pub mod config;
+pub mod embed;
+pub mod groups;
+pub mod learner;
+pub mod penalty;
+pub mod prep;
+pub mod protocol;
+pub mod record;
+pub mod runner;
+pub mod scenario;
+
+pub use config::{ExperimentConfig, MethodSpec, PenaltySpec, ScaleSpec, ScenarioSpec};
+pub use learner::{Decision, Learner, StageHp};
+pub use protocol::{EpochEvent, Outcome};
+pub use record::{append_record, read_records, RunRecord};
+pub use runner::{Env, FinetuneReport, RunRequest, Runner};

@@ -1,0 +1,240 @@
+//! The forgetting protocol (PAPER.md "Forgetting protocol (one trial)") for N stages.
+//!
+//! Stage i trains the shared encoder and its own head on its train rows; after every
+//! epoch the dev sets of all stages trained so far are scored with their own heads. The
+//! scores after the last epoch of stage i form row i of the accuracy matrix `R[i][j]`.
+//! For two stages: a1 = R[0][0], p_s = R[1][1], p_o = R[1][0], forgetting = a1 - p_o, and
+//! the search objective is p_o + p_s.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::learner::{Decision, Learner, StageHp, StageStats};
+use crate::penalty::Penalty;
+use crate::prep::RowSet;
+
+/// One stage of a plan: what is trained, what is scored, and with which head.
+#[derive(Clone, Debug)]
+pub struct StagePlan {
+    pub train: RowSet,
+    pub dev: RowSet,
+    /// Index of the learner head this stage trains and is scored with.
+    pub head: usize,
+}
+
+/// Scores reported after an epoch: stage `stage` (0-based), epoch `epoch` (1-based), and
+/// the primary dev score of every stage trained so far (`scores[j]` for stage j ≤ stage).
+#[derive(Clone, Debug)]
+pub struct EpochEvent<'a> {
+    pub stage: usize,
+    pub epoch: usize,
+    pub last_epoch: bool,
+    pub scores: &'a [f64],
+    /// `R[0][0]` once stage 0 is finished.
+    pub a1: Option<f64>,
+}
+
+/// The result of running a plan.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Outcome {
+    pub stages: Vec<StageStats>,
+    /// `matrix[i][j]`: primary dev score of stage j after stage i (`None` for j > i).
+    pub matrix: Vec<Vec<Option<f64>>>,
+    /// Every official metric, same layout as `matrix`.
+    pub metrics: Vec<Vec<Option<BTreeMap<String, f64>>>>,
+    /// True when a caller stopped the run early (successive halving).
+    pub stopped_early: bool,
+}
+
+impl Outcome {
+    fn last_row(&self) -> &[Option<f64>] {
+        self.matrix.last().map(|r| r.as_slice()).unwrap_or(&[])
+    }
+
+    /// Score of the first task right after training on it.
+    pub fn a1(&self) -> Option<f64> {
+        self.matrix.first().and_then(|r| r[0])
+    }
+
+    /// Score of the last task trained (p_s for a pair).
+    pub fn p_s(&self) -> Option<f64> {
+        let n = self.matrix.len();
+        (n >= 2).then(|| self.last_row()[n - 1]).flatten()
+    }
+
+    /// Score of the first task after the last stage (p_o for a pair).
+    pub fn p_o(&self) -> Option<f64> {
+        (self.matrix.len() >= 2).then(|| self.last_row()[0]).flatten()
+    }
+
+    pub fn cl_metrics(&self) -> Option<ClMetrics> {
+        cl_metrics(&self.matrix)
+    }
+}
+
+/// Continual-learning metrics over N tasks (Chaudhry et al. 2018).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClMetrics {
+    /// Mean of the last row: `1/N sum_j R[N-1][j]`.
+    pub avg_accuracy: f64,
+    /// Backward transfer: `1/(N-1) sum_{j<N-1} (R[N-1][j] - R[j][j])`.
+    pub backward_transfer: f64,
+    /// Forgetting: `1/(N-1) sum_{j<N-1} max_{l in j..N-1} (R[l][j] - R[N-1][j])`.
+    pub forgetting: f64,
+}
+
+/// Average accuracy, backward transfer and forgetting of a complete accuracy matrix.
+/// `None` when the matrix has fewer than two complete rows.
+pub fn cl_metrics(r: &[Vec<Option<f64>>]) -> Option<ClMetrics> {
+    let n = r.len();
+    if n < 2 {
+        return None;
+    }
+    let at = |i: usize, j: usize| r[i].get(j).copied().flatten();
+    let last: Vec<f64> = (0..n).map(|j| at(n - 1, j)).collect::<Option<_>>()?;
+    let diag: Vec<f64> = (0..n).map(|j| at(j, j)).collect::<Option<_>>()?;
+    let avg_accuracy = last.iter().sum::<f64>() / n as f64;
+    let backward_transfer = (0..n - 1).map(|j| last[j] - diag[j]).sum::<f64>() / (n - 1) as f64;
+    let mut forgetting = 0.0;
+    for j in 0..n - 1 {
+        let best = (j..n - 1).filter_map(|l| at(l, j)).fold(f64::NEG_INFINITY, f64::max);
+        forgetting += best - last[j];
+    }
+    Some(ClMetrics { avg_accuracy, backward_transfer, forgetting: forgetting / (n - 1) as f64 })
+}
+
+/// How a plan is run: one learning rate per depth for each stage, shared hyperparameters,
+/// and a penalty whose `before_training` the caller has already called.
+pub struct RunSettings<'a> {
+    /// `rates[i]`: per-depth rates of stage i.
+    pub rates: Vec<Vec<f64>>,
+    pub hp: StageHp,
+    pub penalty: Option<&'a mut Penalty>,
+}
+
+/// Runs every stage of `plan` on `learner`.
+///
+/// `on_epoch` sees every epoch's scores and may stop the run (successive halving);
+/// `skip_first` = Some(stats) means stage 0 was restored from the stage-1 cache, so it is
+/// scored but not trained.
+pub fn run_plan(
+    learner: &mut Learner,
+    plan: &[StagePlan],
+    settings: RunSettings<'_>,
+    skip_first: Option<StageStats>,
+    on_epoch: &mut dyn FnMut(&EpochEvent) -> Decision,
+) -> Result<Outcome> {
+    let RunSettings { rates, hp, mut penalty } = settings;
+    let n = plan.len();
+    let mut out = Outcome {
+        stages: Vec::new(),
+        matrix: vec![vec![None; n]; n],
+        metrics: vec![vec![None; n]; n],
+        stopped_early: false,
+    };
+    let eval_bs = hp.eval_batch_size;
+    for (i, stage) in plan.iter().enumerate() {
+        let mut stage_hp = hp.clone();
+        stage_hp.seed = hp.seed.wrapping_add(1000 * i as u64);
+        // Each stage draws its dropout masks from its own seed, so a stage's numbers do not
+        // depend on how the previous one was obtained (trained now, or the stage-1 cache).
+        tch::manual_seed(stage_hp.seed as i64);
+        let a1 = out.matrix[0][0];
+        let mut stop_all = false;
+        let mut score_row = |learner: &Learner, epoch: usize, last: bool| {
+            let scores: Vec<_> = plan[..=i].iter().map(|s| learner.evaluate(s.head, &s.dev, eval_bs)).collect();
+            let primary: Vec<f64> = scores.iter().map(|s| s.primary).collect();
+            let decision = on_epoch(&EpochEvent { stage: i, epoch, last_epoch: last, scores: &primary, a1 });
+            (scores, decision)
+        };
+        let stats = match (i, &skip_first) {
+            (0, Some(cached)) => {
+                let (scores, decision) = score_row(learner, cached.epochs.len(), true);
+                record_row(&mut out, i, &scores);
+                stop_all = decision == Decision::Stop;
+                cached.clone()
+            }
+            _ => {
+                let active_penalty = penalty.as_deref().filter(|p| p.is_active());
+                let epochs = stage_hp.epochs;
+                let mut last_scores = Vec::new();
+                let stats = learner.train_stage(
+                    stage.head,
+                    &stage.train,
+                    &rates[i],
+                    &stage_hp,
+                    active_penalty,
+                    &mut |l, epoch_stats| {
+                        let last = epoch_stats.epoch == epochs;
+                        let (scores, decision) = score_row(l, epoch_stats.epoch, last);
+                        for (s, sc) in plan[..=i].iter().zip(&scores) {
+                            epoch_stats.scores.insert(s.dev.name.clone(), sc.primary);
+                        }
+                        last_scores = scores;
+                        if decision == Decision::Stop {
+                            stop_all = true;
+                        }
+                        Ok(decision)
+                    },
+                )?;
+                record_row(&mut out, i, &last_scores);
+                stats
+            }
+        };
+        out.stages.push(stats);
+        if stop_all {
+            out.stopped_early = true;
+            break;
+        }
+        if i + 1 < n {
+            if let Some(p) = penalty.as_deref_mut() {
+                p.after_stage(learner, stage.head, &stage.train, hp.seed.wrapping_add(i as u64));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn record_row(out: &mut Outcome, i: usize, scores: &[crate::learner::Scores]) {
+    for (j, s) in scores.iter().enumerate() {
+        out.matrix[i][j] = Some(s.primary);
+        out.metrics[i][j] = Some(s.metrics.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chaudhry_metrics_on_a_hand_matrix() {
+        // R = [[.9, -, -], [.7, .8, -], [.6, .75, .85]]
+        let r = vec![
+            vec![Some(0.9), None, None],
+            vec![Some(0.7), Some(0.8), None],
+            vec![Some(0.6), Some(0.75), Some(0.85)],
+        ];
+        let m = cl_metrics(&r).unwrap();
+        assert!((m.avg_accuracy - (0.6 + 0.75 + 0.85) / 3.0).abs() < 1e-12);
+        // BWT = ((.6-.9) + (.75-.8)) / 2 = -0.175
+        assert!((m.backward_transfer + 0.175).abs() < 1e-12);
+        // forgetting: task0 max(.9,.7)-.6 = .3 ; task1 .8-.75 = .05 → .175
+        assert!((m.forgetting - 0.175).abs() < 1e-12);
+        assert!(cl_metrics(&r[..1]).is_none());
+    }
+
+    #[test]
+    fn pair_quantities_come_from_the_matrix() {
+        let out = Outcome {
+            stages: vec![],
+            matrix: vec![vec![Some(0.92), None], vec![Some(0.81), Some(0.86)]],
+            metrics: vec![vec![None, None], vec![None, None]],
+            stopped_early: false,
+        };
+        assert_eq!(out.a1(), Some(0.92));
+        assert_eq!(out.p_s(), Some(0.86));
+        assert_eq!(out.p_o(), Some(0.81));
+    }
+}

@@ -1,0 +1,141 @@
+//! Run records: one JSON object per run, appended as one line to a JSONL file under
+//! `results/runs/`. These files are the raw data every table in `paper/` is computed from.
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{PenaltySpec, ScaleSpec};
+use crate::learner::StageStats;
+use crate::protocol::ClMetrics;
+
+/// Version of the record layout; bump it when a field changes meaning.
+pub const SCHEMA: u32 = 1;
+
+/// The distribution a run used, resolved for the model it ran on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DistributionRecord {
+    pub grouping: String,
+    /// One rate per group of `grouping`.
+    pub rates: Vec<f64>,
+    /// One rate per depth (embeddings, layers, heads).
+    pub per_depth: Vec<f64>,
+    /// Group count of the source distribution when it was depth-transferred.
+    pub transferred_from: Option<usize>,
+}
+
+/// One run of the protocol.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema: u32,
+    pub id: String,
+    pub kind: String,
+    pub scenario: String,
+    pub method: String,
+    pub distribution_spec: String,
+    pub distribution: DistributionRecord,
+    /// Stage-1 distribution when it differs (search with `--stage2-only`).
+    pub stage1_distribution_spec: Option<String>,
+    pub penalty: Option<PenaltySpec>,
+    pub seed: u64,
+    pub scale: String,
+    pub scale_spec: ScaleSpec,
+    pub config_file: Option<String>,
+    pub model: String,
+    pub model_dir: String,
+    pub device: String,
+    pub threads: i32,
+    pub git_commit: String,
+    pub command: String,
+    pub started_at: String,
+    pub seconds: f64,
+    pub tasks: Vec<String>,
+    /// Where each task's dev set came from.
+    pub dev_sources: BTreeMap<String, String>,
+    pub stages: Vec<StageStats>,
+    pub matrix: Vec<Vec<Option<f64>>>,
+    pub metrics: Vec<Vec<Option<BTreeMap<String, f64>>>>,
+    pub a1: Option<f64>,
+    pub p_s: Option<f64>,
+    pub p_o: Option<f64>,
+    pub forgetting: Option<f64>,
+    pub objective: Option<f64>,
+    pub cl: Option<ClMetrics>,
+    pub stopped_early: bool,
+    pub stage1_cached: bool,
+}
+
+/// Appends `record` as one line to `path` (created with its folder if needed) and syncs
+/// it to disk, so a crash never loses a finished run or leaves half a line.
+pub fn append_record(path: &Path, record: &RunRecord) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut line = serde_json::to_string(record)?;
+    line.push('\n');
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    f.write_all(line.as_bytes())?;
+    f.sync_data()?;
+    Ok(())
+}
+
+/// Reads every record of a JSONL file (for resuming: which runs are done).
+pub fn read_records(path: &Path) -> Result<Vec<RunRecord>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).with_context(|| format!("{}:{}: not a run record", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// The current git commit (with `-dirty` when the tree has changes), or `unknown`.
+pub fn git_commit() -> String {
+    let run = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match run(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(c) if !c.is_empty() => {
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+            if dirty { format!("{c}-dirty") } else { c }
+        }
+        _ => "unknown".into(),
+    }
+}
+
+/// The command line of this process, shell-quoted where needed.
+pub fn command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            if a.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'') {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The current time as an RFC 3339 UTC timestamp (seconds).
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

@@ -1,0 +1,432 @@
+//! Running one protocol run end to end: load the pretrained encoder, build the scenario's
+//! stages, resolve the learning-rate distribution for this model, train, and produce the
+//! run record.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use lrdist_model::Encoder;
+use lrdist_optimizer::{AdamWConfig, Distribution, Grouping, ResolvedDistribution};
+use serde::{Deserialize, Serialize};
+use tch::Device;
+
+use crate::config::{PenaltySpec, ScaleSpec, ScenarioSpec};
+use crate::learner::{Decision, Learner, StageHp, StageStats};
+use crate::penalty::Penalty;
+use crate::prep::DataCache;
+use crate::protocol::{run_plan, EpochEvent, Outcome, RunSettings};
+use crate::record::{self, DistributionRecord, RunRecord, SCHEMA};
+use crate::scenario::build_plan;
+
+/// Where things are and how to run.
+#[derive(Clone, Debug)]
+pub struct Env {
+    pub model_dir: PathBuf,
+    pub glue_dir: PathBuf,
+    pub device: Device,
+    /// Root of `results/` (the embedding shift writes its projection there).
+    pub results_dir: PathBuf,
+    /// Folder of the stage-1 cache (`--stage2-only`).
+    pub cache_dir: PathBuf,
+    pub progress: bool,
+}
+
+/// One run of the protocol.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub scenario: ScenarioSpec,
+    pub scale_name: String,
+    pub scale: ScaleSpec,
+    /// Label of the method in tables (`flat`, `combined`, `ewc`, ...).
+    pub method: String,
+    /// A preset (`flat:2e-5`, `paper-combined`, ...) or a distribution file.
+    pub distribution: String,
+    /// How depths map to the distribution's groups (`per-layer`, `paper10`, `even:K`).
+    pub grouping: String,
+    pub penalty: Option<PenaltySpec>,
+    pub seed: u64,
+    pub config_file: Option<String>,
+    /// Apply the distribution to stage 2 only; stage 1 is trained with
+    /// `stage1_distribution` once and cached (search issue, "Stage-1 cache").
+    pub stage2_only: bool,
+    pub stage1_distribution: String,
+}
+
+impl RunRequest {
+    /// A request with the paper's defaults: per-layer groups, no penalty.
+    pub fn new(scenario: ScenarioSpec, scale_name: &str, scale: ScaleSpec, method: &str, distribution: &str, seed: u64) -> Self {
+        Self {
+            scenario,
+            scale_name: scale_name.into(),
+            scale,
+            method: method.into(),
+            distribution: distribution.into(),
+            grouping: "per-layer".into(),
+            penalty: None,
+            seed,
+            config_file: None,
+            stage2_only: false,
+            stage1_distribution: "flat:2e-5".into(),
+        }
+    }
+}
+
+/// Runs protocol runs, keeping tokenised data between them (a search runs many).
+pub struct Runner {
+    env: Env,
+    data: Option<DataCache>,
+}
+
+impl Runner {
+    pub fn new(env: Env) -> Self {
+        Self { env, data: None }
+    }
+
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    fn data(&mut self, max_len: usize) -> Result<&mut DataCache> {
+        let stale = self.data.as_ref().is_none_or(|d| d.tokenizer().max_len() != max_len);
+        if stale {
+            self.data = Some(DataCache::new(&self.env.glue_dir, &self.env.model_dir, max_len)?);
+        }
+        Ok(self.data.as_mut().expect("just set"))
+    }
+
+    /// Resolves the request's distribution for an encoder of `num_layers` layers.
+    pub fn resolve(spec: &str, grouping: &str, num_layers: usize) -> Result<ResolvedDistribution> {
+        let grouping = Grouping::parse(grouping, num_layers)?;
+        Ok(Distribution::resolve(spec, num_layers, &grouping)?)
+    }
+
+    /// Runs `req`; `on_epoch` sees every epoch's scores and may stop the run.
+    pub fn run(&mut self, req: &RunRequest, on_epoch: &mut dyn FnMut(&EpochEvent) -> Decision) -> Result<RunRecord> {
+        let started_at = record::now_rfc3339();
+        let start = Instant::now();
+        tch::manual_seed(req.seed as i64);
+        let encoder = Encoder::pretrained(&self.env.model_dir, self.env.device)?;
+        let num_layers = encoder.config.num_hidden_layers;
+        let dist = Self::resolve(&req.distribution, &req.grouping, num_layers)?;
+        let stage1 = if req.stage2_only {
+            Some(Self::resolve(&req.stage1_distribution, "per-layer", num_layers)?)
+        } else {
+            None
+        };
+        let env = self.env.clone();
+        let data = self.data(req.scale.max_len)?;
+        let pad_id = data.tokenizer().pad_id();
+        let mut learner = Learner::new(encoder, pad_id);
+        let embeddings_out = match &req.scenario {
+            ScenarioSpec::EmbeddingShift { task } => Some(env.results_dir.join("embeddings").join(format!("{task}.csv"))),
+            _ => None,
+        };
+        let plan = build_plan(&req.scenario, &req.scale, req.seed, data, &mut learner, embeddings_out.as_deref())?;
+        let mut dev_sources = BTreeMap::new();
+        for task in req.scenario.tasks() {
+            let p = data.task(task, &req.scale.data_spec(task))?;
+            dev_sources.insert(task.to_string(), p.dev_source.clone());
+        }
+        let mut rates = vec![dist.per_depth.clone(); plan.len()];
+        if let Some(s1) = &stage1 {
+            rates[0] = s1.per_depth.clone();
+        }
+        let hp = stage_hp(&req.scale, req.seed, env.progress);
+        let mut penalty = req.penalty.clone().map(Penalty::new);
+        if let Some(p) = penalty.as_mut() {
+            p.before_training(&learner); // L2-SP anchors at the pretrained weights
+        }
+
+        // Stage-1 cache: restore stage 0 when an identical flat stage 1 was trained before.
+        let cache = req.stage2_only.then(|| Stage1Cache::new(&env, req, &hp));
+        let cached = match &cache {
+            Some(c) => c.load(&mut learner, plan[0].head)?,
+            None => None,
+        };
+        let stage1_cached = cached.is_some();
+        let settings = RunSettings { rates, hp, penalty: penalty.as_mut() };
+        let outcome = match cache.as_ref().filter(|_| !stage1_cached) {
+            // First use of this cache entry: train stage 1 alone, save it, then go on.
+            Some(c) => {
+                let mut first = run_plan(&mut learner, &plan[..1], clone_settings(&settings), None, on_epoch)?;
+                c.save(&learner, plan[0].head, &first.stages[0])?;
+                if first.stopped_early {
+                    first
+                } else {
+                    let stats = first.stages.remove(0);
+                    run_plan(&mut learner, &plan, settings, Some(stats), on_epoch)?
+                }
+            }
+            None => run_plan(&mut learner, &plan, settings, cached, on_epoch)?,
+        };
+        Ok(self.record(req, &dist, stage1.is_some(), &learner, outcome, dev_sources, started_at, start, stage1_cached))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        req: &RunRequest,
+        dist: &ResolvedDistribution,
+        stage2_only: bool,
+        learner: &Learner,
+        outcome: Outcome,
+        dev_sources: BTreeMap<String, String>,
+        started_at: String,
+        start: Instant,
+        stage1_cached: bool,
+    ) -> RunRecord {
+        let (a1, p_s, p_o) = (outcome.a1(), outcome.p_s(), outcome.p_o());
+        let forgetting = a1.zip(p_o).map(|(a, o)| a - o);
+        let objective = p_o.zip(p_s).map(|(o, s)| o + s);
+        let cl = outcome.cl_metrics();
+        let kind = match req.scenario {
+            ScenarioSpec::Pair { .. } => "pair",
+            ScenarioSpec::Sequence { .. } => "sequence",
+            ScenarioSpec::EmbeddingShift { .. } => "embedding-shift",
+            ScenarioSpec::LengthShift { .. } => "length-shift",
+        };
+        let model = self.env.model_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        RunRecord {
+            schema: SCHEMA,
+            id: format!("{}-{}-{}-s{}-{}", req.scenario.label(), req.method, req.scale_name, req.seed, started_at),
+            kind: kind.into(),
+            scenario: req.scenario.label(),
+            method: req.method.clone(),
+            distribution_spec: req.distribution.clone(),
+            distribution: DistributionRecord {
+                grouping: req.grouping.clone(),
+                rates: dist.rates.clone(),
+                per_depth: dist.per_depth.clone(),
+                transferred_from: dist.transferred_from,
+            },
+            stage1_distribution_spec: stage2_only.then(|| req.stage1_distribution.clone()),
+            penalty: req.penalty.clone(),
+            seed: req.seed,
+            scale: req.scale_name.clone(),
+            scale_spec: req.scale.clone(),
+            config_file: req.config_file.clone(),
+            model,
+            model_dir: self.env.model_dir.display().to_string(),
+            device: format!("{:?}", learner.encoder.vs.device()),
+            threads: tch::get_num_threads(),
+            git_commit: record::git_commit(),
+            command: record::command_line(),
+            started_at,
+            seconds: start.elapsed().as_secs_f64(),
+            tasks: req.scenario.tasks().iter().map(|t| t.to_string()).collect(),
+            dev_sources,
+            stages: outcome.stages,
+            matrix: outcome.matrix,
+            metrics: outcome.metrics,
+            a1,
+            p_s,
+            p_o,
+            forgetting,
+            objective,
+            cl,
+            stopped_early: outcome.stopped_early,
+            stage1_cached,
+        }
+    }
+}
+
+fn clone_settings<'a>(s: &RunSettings<'a>) -> RunSettings<'a> {
+    RunSettings { rates: s.rates.clone(), hp: s.hp.clone(), penalty: None }
+}
+
+/// The stage hyperparameters a scale implies.
+pub fn stage_hp(scale: &ScaleSpec, seed: u64, progress: bool) -> StageHp {
+    StageHp {
+        epochs: scale.epochs,
+        batch_size: scale.batch_size,
+        eval_batch_size: scale.eval_batch_size,
+        bucketing: scale.bucketing,
+        optimizer: AdamWConfig {
+            weight_decay: scale.weight_decay,
+            clip_norm: scale.clip_norm,
+            warmup_frac: scale.warmup_frac,
+            ..AdamWConfig::default()
+        },
+        seed,
+        progress,
+    }
+}
+
+/// A trained flat stage 1 on disk, keyed by everything that determines it: model, task
+/// data, scale, seed and the stage-1 distribution.
+struct Stage1Cache {
+    dir: PathBuf,
+}
+
+impl Stage1Cache {
+    fn new(env: &Env, req: &RunRequest, hp: &StageHp) -> Self {
+        let first = req.scenario.tasks()[0];
+        let key = format!(
+            "{}|{}|{:?}|{:?}|{:?}|{}|{}",
+            env.model_dir.display(),
+            first,
+            req.scale.data_spec(first),
+            req.scale,
+            hp.optimizer,
+            req.seed,
+            req.stage1_distribution
+        );
+        let name = format!("{first}-s{}-{:016x}", req.seed, fnv1a(key.as_bytes()));
+        Self { dir: env.cache_dir.join("stage1").join(name) }
+    }
+
+    fn load(&self, learner: &mut Learner, head: usize) -> Result<Option<StageStats>> {
+        let stats_path = self.dir.join("stage.json");
+        if !stats_path.exists() {
+            return Ok(None);
+        }
+        learner.encoder.vs.load(self.dir.join("encoder.safetensors")).context("stage-1 cache: encoder")?;
+        learner.heads[head].vs.load(self.dir.join("head.safetensors")).context("stage-1 cache: head")?;
+        let stats = serde_json::from_str(&std::fs::read_to_string(&stats_path)?)?;
+        Ok(Some(stats))
+    }
+
+    fn save(&self, learner: &Learner, head: usize, stats: &StageStats) -> Result<()> {
+        let tmp = self.dir.with_extension("partial");
+        std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        learner.encoder.vs.save(tmp.join("encoder.safetensors"))?;
+        learner.heads[head].vs.save(tmp.join("head.safetensors"))?;
+        std::fs::write(tmp.join("stage.json"), serde_json::to_string_pretty(stats)?)?;
+        // Rename last, so a crash never leaves a half-written entry that looks complete.
+        let _ = std::fs::remove_dir_all(&self.dir);
+        std::fs::rename(&tmp, &self.dir)?;
+        Ok(())
+    }
+}
+
+/// 64-bit FNV-1a, a stable hash for cache keys (std's hasher is not stable across builds).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+}
+
+/// Resolves the default folders from the environment.
+pub fn default_cache_dir(results_dir: &Path) -> PathBuf {
+    std::env::var_os("LRDIST_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| results_dir.parent().unwrap_or(Path::new(".")).join(".cache").join("lrdist"))
+}
+
+/// The result of `lrdist finetune`: one task, one stage.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FinetuneReport {
+    pub task: String,
+    pub metrics: BTreeMap<String, f64>,
+    pub train_rows: usize,
+    pub dev_rows: usize,
+    pub dev_source: String,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub max_len: usize,
+    pub distribution_spec: String,
+    pub seed: u64,
+    pub model: String,
+    pub device: String,
+    pub threads: i32,
+    /// Training rows per second of training-loop wall time (evaluation excluded).
+    pub train_samples_per_s: f64,
+    pub train_tokens_per_s: f64,
+    pub padding_efficiency: f64,
+    pub train_seconds: f64,
+    /// Wall time of the whole command part (load, tokenise, train, evaluate).
+    pub seconds: f64,
+    pub loss_per_epoch: Vec<f64>,
+}
+
+impl Runner {
+    /// Fine-tunes the pretrained encoder and a fresh head on one task.
+    pub fn finetune(&mut self, task: lrdist_data::Task, scale: &ScaleSpec, distribution: &str, seed: u64) -> Result<FinetuneReport> {
+        let start = Instant::now();
+        tch::manual_seed(seed as i64);
+        let encoder = Encoder::pretrained(&self.env.model_dir, self.env.device)?;
+        let num_layers = encoder.config.num_hidden_layers;
+        let dist = Self::resolve(distribution, "per-layer", num_layers)?;
+        let progress = self.env.progress;
+        let data = self.data(scale.max_len)?;
+        let prepared = data.task(task, &scale.data_spec(task))?;
+        let mut learner = Learner::new(encoder, data.tokenizer().pad_id());
+        let head = learner.add_head(task, seed as i64);
+        let plan = [crate::protocol::StagePlan { train: prepared.train.clone(), dev: prepared.dev.clone(), head }];
+        let settings = RunSettings { rates: vec![dist.per_depth.clone()], hp: stage_hp(scale, seed, progress), penalty: None };
+        let outcome = run_plan(&mut learner, &plan, settings, None, &mut |_| Decision::Continue)?;
+        let stage = &outcome.stages[0];
+        Ok(FinetuneReport {
+            task: task.to_string(),
+            metrics: outcome.metrics[0][0].clone().unwrap_or_default(),
+            train_rows: prepared.train.len(),
+            dev_rows: prepared.dev.len(),
+            dev_source: prepared.dev_source.clone(),
+            epochs: stage.epochs.len(),
+            batch_size: scale.batch_size,
+            max_len: scale.max_len,
+            distribution_spec: distribution.to_string(),
+            seed,
+            model: self.env.model_dir.display().to_string(),
+            device: format!("{:?}", self.env.device),
+            threads: tch::get_num_threads(),
+            train_samples_per_s: stage.samples_per_s,
+            train_tokens_per_s: stage.tokens_per_s,
+            padding_efficiency: stage.padding_efficiency,
+            train_seconds: stage.seconds,
+            seconds: start.elapsed().as_secs_f64(),
+            loss_per_epoch: stage.epochs.iter().map(|e| e.loss).collect(),
+        })
+    }
+}
+
+impl Runner {
+    /// Checks a request before any work: the model config, the distribution against it,
+    /// and the data folders. Every error here is the user's input (the CLI exits 2).
+    pub fn validate(&self, req: &RunRequest) -> Result<()> {
+        let cfg_path = self.env.model_dir.join(lrdist_model::CONFIG_FILE);
+        let cfg = lrdist_model::BertConfig::from_file(&cfg_path)?;
+        let layers = cfg.num_hidden_layers;
+        Self::resolve(&req.distribution, &req.grouping, layers)?;
+        if req.stage2_only {
+            Self::resolve(&req.stage1_distribution, "per-layer", layers)?;
+        }
+        req.scenario.validate()?;
+        for task in req.scenario.tasks() {
+            let dir = self.env.glue_dir.join(task.dir_name());
+            if !dir.is_dir() {
+                anyhow::bail!(
+                    "no folder for task {task} at {}: GLUE_DIR (or --glue-dir) must name the folder holding the GLUE tasks",
+                    dir.display()
+                );
+            }
+        }
+        if req.scale.epochs == 0 || req.scale.batch_size == 0 {
+            anyhow::bail!("epochs and batch size must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// A fixed-width table of a1, p_s, p_o, forgetting and p_o + p_s, one row per record.
+pub fn comparison_table(records: &[RunRecord]) -> String {
+    let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.4}"));
+    let mut out = format!(
+        "{:<22} {:<18} {:>4} {:>8} {:>8} {:>8} {:>10} {:>8}\n",
+        "scenario", "method", "seed", "a1", "p_s", "p_o", "forgetting", "p_o+p_s"
+    );
+    for r in records {
+        out.push_str(&format!(
+            "{:<22} {:<18} {:>4} {:>8} {:>8} {:>8} {:>10} {:>8}\n",
+            r.scenario,
+            r.method,
+            r.seed,
+            f(r.a1),
+            f(r.p_s),
+            f(r.p_o),
+            f(r.forgetting),
+            f(r.objective)
+        ));
+    }
+    out
+}

@@ -1,0 +1,504 @@
+#!/usr/bin/env python3
+"""Peer comparison, one run: lrdist against the Hugging Face transformers Trainer.
+
+Fine-tunes the default model (all-MiniLM-L6-v2) on the same 2000 SST-2 train rows with the
+same hyperparameters three ways, each in its own process, one after the other:
+
+  lrdist     target/release/lrdist finetune ... --distribution flat:<lr>
+  run_glue   transformers Trainer as run_glue.py runs it by default: every sequence
+             padded to max_length=128
+  dynamic    transformers Trainer with dynamic padding (DataCollatorWithPadding)
+
+All three use the torch of the project venv (lrdist links its libtorch), on CPU with
+torch.set_num_threads(os.cpu_count()), and are evaluated on the full SST-2 dev set
+(872 rows). The train rows are the ones lrdist itself picks (`lrdist data sample`, a
+label-stratified seeded sample), so every runner sees exactly the same data.
+
+Prints a Markdown table (train samples/s, dev accuracy, seconds, speed ratios) and writes
+the same, with the commands, versions, date and CPU count, as JSON (--out). Exits 1 when
+the dev accuracies differ by more than --tolerance (2 points), or when a runner did not
+beat the majority-class rate by 5 points: a speed comparison between runs that did not
+learn the same thing says little.
+
+Run it through `make bench-peer`, which builds lrdist and installs
+scripts/requirements-peer.txt into the venv first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SST2_DEV_ROWS = 872
+# A runner has learned when its dev accuracy beats always predicting the most frequent
+# dev label by this much; below it, agreeing accuracies say nothing.
+LEARNED_MARGIN = 0.05
+RUNNERS = {
+    "lrdist": "lrdist finetune, flat rate",
+    "run_glue": "transformers Trainer, run_glue defaults (pad to max_length=128)",
+    "dynamic": "transformers Trainer, dynamic padding (DataCollatorWithPadding)",
+}
+RATIOS = (("lrdist", "run_glue"), ("lrdist", "dynamic"))
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The hyperparameters every runner shares. lrdist's cosine schedule with 10% linear
+    warm-up and AdamW without weight decay are matched by the Trainer's `cosine`
+    scheduler with `warmup_steps=0.1` and `weight_decay=0`."""
+
+    task: str = "sst2"
+    train_rows: int = 2000
+    epochs: int = 1
+    batch_size: int = 32
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.0
+    warmup_fraction: float = 0.1
+    schedule: str = "cosine"
+    max_len: int = 128
+    seed: int = 0
+    eval_batch_size: int = 64
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+def read_sst2_tsv(path: Path, header: bool) -> list[tuple[str, int]]:
+    """Rows of an SST-2 style TSV (`sentence<TAB>label`); `header` says whether the first
+    line is the `sentence<TAB>label` header, which is then checked and skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise SystemExit(f"cannot read {path}: {e.strerror} (set GLUE_DIR or --glue-dir)")
+    if header:
+        if not lines or lines[0].split("\t") != ["sentence", "label"]:
+            raise SystemExit(f"{path}:1: expected the header 'sentence<TAB>label'")
+        lines = lines[1:]
+    rows = []
+    for number, line in enumerate(lines, start=2 if header else 1):
+        fields = line.split("\t")
+        if len(fields) != 2 or fields[1] not in ("0", "1"):
+            raise SystemExit(f"{path}:{number}: expected 'sentence<TAB>0|1', got {line!r}")
+        rows.append((fields[0], int(fields[1])))
+    return rows
+
+
+def read_sample(path: Path) -> list[tuple[str, int]]:
+    """The train rows written by `lrdist data sample` (a header line is optional)."""
+    with open(path, encoding="utf-8") as f:
+        first = f.readline().rstrip("\n")
+    return read_sst2_tsv(path, header=first == "sentence\tlabel")
+
+
+def read_dev(glue_dir: Path) -> list[tuple[str, int]]:
+    path = glue_dir / "SST-2" / "dev.tsv"
+    rows = read_sst2_tsv(path, header=True)
+    if len(rows) != SST2_DEV_ROWS:
+        raise SystemExit(f"{path}: {len(rows)} rows, expected {SST2_DEV_ROWS}")
+    return rows
+
+
+def majority_rate(rows: list[tuple[str, int]]) -> float:
+    """Accuracy of always predicting the most frequent label."""
+    return max(Counter(label for _, label in rows).values()) / len(rows)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- processes --------------------------------------------------------------------------
+
+
+def run(command: list[str], env: dict[str, str]) -> str:
+    """Run a command (its stderr goes to ours) and return its stdout."""
+    print("   $ " + " ".join(command), flush=True)
+    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"exit code {done.returncode} from: {' '.join(command)}")
+    return done.stdout
+
+
+def last_json_line(stdout: str, command: list[str]) -> dict:
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    if not lines:
+        raise SystemExit(f"no output on stdout from: {' '.join(command)}")
+    try:
+        return json.loads(lines[-1])
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"last stdout line is not JSON ({e}): {lines[-1]!r}\nfrom: {' '.join(command)}")
+
+
+def short_float(x: float) -> str:
+    """2e-05 -> 2e-5, as distributions are written on lrdist's command line."""
+    return f"{x:g}".replace("e-0", "e-").replace("e+0", "e+")
+
+
+# --- runners ----------------------------------------------------------------------------
+
+
+def sample_with_lrdist(setup: Setup, lrdist: Path, out: Path, env: dict[str, str]) -> list[str]:
+    """Have lrdist write the train rows it uses to `out`; returns the command."""
+    command = [
+        str(lrdist), "data", "sample",
+        "--task", setup.task,
+        "--max-train", str(setup.train_rows),
+        "--seed", str(setup.seed),
+        "--out", str(out),
+    ]  # fmt: skip
+    run(command, env)
+    return command
+
+
+def lrdist_command(setup: Setup, lrdist: Path) -> list[str]:
+    return [
+        str(lrdist), "finetune",
+        "--task", setup.task,
+        "--max-train", str(setup.train_rows),
+        "--epochs", str(setup.epochs),
+        "--batch-size", str(setup.batch_size),
+        "--max-len", str(setup.max_len),
+        "--seed", str(setup.seed),
+        "--distribution", f"flat:{short_float(setup.learning_rate)}",
+    ]  # fmt: skip
+
+
+def run_lrdist(setup: Setup, lrdist: Path, env: dict[str, str]) -> dict:
+    """lrdist's own report: the last stdout line of `finetune` is a JSON object with
+    `task`, `metrics`, `train_rows`, `train_samples_per_s` and `seconds`."""
+    command = lrdist_command(setup, lrdist)
+    start = time.perf_counter()
+    report = last_json_line(run(command, env), command)
+    total = time.perf_counter() - start
+    for key in ("task", "metrics", "train_rows", "train_samples_per_s", "seconds"):
+        if key not in report:
+            raise SystemExit(f"lrdist finetune's JSON line has no '{key}': {report}")
+    if report["task"] != setup.task or report["train_rows"] != setup.train_rows:
+        raise SystemExit(
+            f"lrdist trained {report['task']} on {report['train_rows']} rows, "
+            f"expected {setup.task} on {setup.train_rows}"
+        )
+    return {
+        "command": command,
+        "train_samples_per_s": report["train_samples_per_s"],
+        "accuracy": report["metrics"]["accuracy"],
+        "train_seconds": setup.train_rows * setup.epochs / report["train_samples_per_s"],
+        "total_seconds": total,
+        "report": report,
+    }
+
+
+def run_hf(setup: Setup, runner: str, args: argparse.Namespace, sample: Path, env: dict[str, str]) -> dict:
+    """One Trainer run in a fresh python process (see `hf_worker`)."""
+    command = [
+        sys.executable, str(Path(__file__).resolve()),
+        "--worker", runner,
+        "--lr", repr(setup.learning_rate),
+        "--epochs", str(setup.epochs),
+        "--sample", str(sample),
+        "--model", str(args.model),
+        "--glue-dir", str(args.glue_dir),
+    ]  # fmt: skip
+    start = time.perf_counter()
+    report = last_json_line(run(command, env), command)
+    report["total_seconds"] = time.perf_counter() - start
+    report["command"] = command
+    return report
+
+
+def hf_worker(setup: Setup, runner: str, sample: Path, model_dir: Path, glue_dir: Path) -> None:
+    """Fine-tune with the transformers Trainer and print one JSON line with the result.
+
+    `run_glue`: tokenise with padding="max_length" (run_glue.py's default
+    pad_to_max_length=True) and the default collator. `dynamic`: tokenise without padding
+    and pad each batch to its longest row with DataCollatorWithPadding. Everything else
+    is the Trainer's default, as run_glue.py leaves it (AdamW, max_grad_norm 1.0)."""
+    import torch
+    import transformers
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+        default_data_collator,
+    )
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    transformers.logging.set_verbosity_error()
+    worker_start = time.perf_counter()
+    train_rows, dev_rows = read_sample(sample), read_dev(glue_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    padding = "max_length" if runner == "run_glue" else False
+
+    def encode(rows: list[tuple[str, int]]) -> list[dict]:
+        enc = tokenizer(
+            [sentence for sentence, _ in rows],
+            padding=padding,
+            max_length=setup.max_len,
+            truncation=True,
+        )
+        return [
+            {**{key: enc[key][i] for key in enc.keys()}, "labels": label}
+            for i, (_, label) in enumerate(rows)
+        ]
+
+    train, dev = encode(train_rows), encode(dev_rows)
+    transformers.set_seed(setup.seed)  # the fresh classifier's initialisation
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2)
+
+    with tempfile.TemporaryDirectory() as output_dir:
+        args = TrainingArguments(
+            output_dir=output_dir,
+            per_device_train_batch_size=setup.batch_size,
+            per_device_eval_batch_size=setup.eval_batch_size,
+            num_train_epochs=setup.epochs,
+            learning_rate=setup.learning_rate,
+            weight_decay=setup.weight_decay,
+            lr_scheduler_type=setup.schedule,
+            warmup_steps=setup.warmup_fraction,
+            seed=setup.seed,
+            use_cpu=True,
+            report_to="none",
+            save_strategy="no",
+            eval_strategy="no",
+            logging_strategy="no",
+            disable_tqdm=True,
+            dataloader_pin_memory=False,
+        )
+        collator = default_data_collator if runner == "run_glue" else DataCollatorWithPadding(tokenizer)
+        trainer = Trainer(
+            model=model,
+            args=args,
+            data_collator=collator,
+            train_dataset=train,
+            processing_class=tokenizer,
+        )
+        start = time.perf_counter()
+        metrics = trainer.train().metrics
+        train_seconds = time.perf_counter() - start
+
+        start = time.perf_counter()
+        prediction = trainer.predict(dev)
+        eval_seconds = time.perf_counter() - start
+
+    predicted = prediction.predictions.argmax(axis=-1)
+    report = {
+        "runner": runner,
+        "task": setup.task,
+        "train_rows": len(train_rows),
+        "dev_rows": len(dev_rows),
+        "train_samples_per_s": len(train_rows) * setup.epochs / train_seconds,
+        "accuracy": float((predicted == prediction.label_ids).mean()),
+        "predicted_label_counts": {str(k): int(v) for k, v in Counter(predicted.tolist()).items()},
+        "train_seconds": train_seconds,
+        "eval_seconds": eval_seconds,
+        "worker_seconds": time.perf_counter() - worker_start,
+        "trainer_metrics": metrics,
+        "optimizer": str(getattr(args.optim, "value", args.optim)),
+        "max_grad_norm": args.max_grad_norm,
+        "torch_threads": torch.get_num_threads(),
+    }
+    print(json.dumps(report))
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def versions(lrdist: Path | None, env: dict[str, str]) -> dict:
+    import accelerate
+    import tokenizers
+    import torch
+    import transformers
+
+    found = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_lib": str(Path(torch.__file__).parent / "lib"),
+        "transformers": transformers.__version__,
+        "accelerate": accelerate.__version__,
+        "tokenizers": tokenizers.__version__,
+    }
+    if lrdist is not None:
+        found["lrdist"] = run([str(lrdist), "--version"], env).strip()
+        found["lrdist_libtorch_cpu"] = linked_libtorch(lrdist)
+    return found
+
+
+def linked_libtorch(binary: Path) -> str | None:
+    """The libtorch_cpu.so that the dynamic loader picks for `binary` (from ldd)."""
+    out = subprocess.run(["ldd", str(binary)], stdout=subprocess.PIPE, text=True).stdout
+    for line in out.splitlines():
+        if "libtorch_cpu.so" in line and "=>" in line:
+            return line.split("=>")[1].split("(")[0].strip()
+    return None
+
+
+def cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def ratios(results: dict[str, dict]) -> dict[str, float]:
+    """Train throughput of lrdist over each Trainer runner (> 1: lrdist is faster)."""
+    return {
+        f"{a} / {b}": results[a]["train_samples_per_s"] / results[b]["train_samples_per_s"]
+        for a, b in RATIOS
+        if a in results and b in results
+    }
+
+
+def accuracy_check(results: dict[str, dict], tolerance: float, majority: float) -> dict:
+    """Do the runners agree on dev accuracy, and did each of them learn at all?"""
+    accuracies = [r["accuracy"] for r in results.values()]
+    gap = max(accuracies) - min(accuracies)
+    not_learned = [name for name, r in results.items() if r["accuracy"] < majority + LEARNED_MARGIN]
+    return {
+        "tolerance": tolerance,
+        "gap": gap,
+        "agree": gap <= tolerance + 1e-12,
+        "majority_rate": majority,
+        "learned_margin": LEARNED_MARGIN,
+        "not_learned": not_learned,
+    }
+
+
+def markdown(results: dict[str, dict], speed: dict[str, float], check: dict, setup: Setup) -> str:
+    lines = [
+        f"{setup.task}, {setup.train_rows} train rows, {setup.epochs} epoch(s), batch {setup.batch_size}, "
+        f"lr {short_float(setup.learning_rate)}, max length {setup.max_len}, seed {setup.seed}, "
+        f"{os.cpu_count()} CPU threads",
+        "",
+        "| runner | train samples/s | dev accuracy | train s | total s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {RUNNERS[name]} | {r['train_samples_per_s']:.1f} | {r['accuracy']:.4f} "
+            f"| {r['train_seconds']:.1f} | {r['total_seconds']:.1f} |"
+        )
+    lines.append("")
+    for name, value in speed.items():
+        lines.append(f"- train samples/s, {name}: {value:.2f}x")
+    if len(results) > 1:
+        verdict = "agree" if check["agree"] else "DO NOT agree"
+        lines.append(
+            f"- dev accuracies {verdict} within {100 * check['tolerance']:.0f} points "
+            f"(largest gap {100 * check['gap']:.2f} points)"
+        )
+    for name in check["not_learned"]:
+        lines.append(
+            f"- {name} did NOT learn: dev accuracy {results[name]['accuracy']:.4f} is within "
+            f"{100 * LEARNED_MARGIN:.0f} points of always predicting the majority label "
+            f"({check['majority_rate']:.4f})"
+        )
+    return "\n".join(lines)
+
+
+# --- main -------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    default = Setup()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--lrdist", type=Path, default=ROOT / "target/release/lrdist")
+    p.add_argument("--model", type=Path, default=Path(os.environ.get("LRDIST_MODEL", ROOT / "models/all-MiniLM-L6-v2")))
+    p.add_argument("--glue-dir", type=Path, default=Path(os.environ.get("GLUE_DIR", ROOT.parent / "shared/glue")))
+    p.add_argument("--out", type=Path, default=ROOT / "results/bench/peer.json")
+    p.add_argument("--runners", nargs="+", choices=list(RUNNERS), default=list(RUNNERS),
+                   help="which runners to run (default: all three)")
+    p.add_argument("--lr", type=float, default=default.learning_rate,
+                   help=f"the flat learning rate (default {short_float(default.learning_rate)})")
+    p.add_argument("--epochs", type=int, default=default.epochs, help=f"default {default.epochs}")
+    p.add_argument("--sample", type=Path,
+                   help="train rows as sentence<TAB>label, instead of asking `lrdist data sample`")
+    p.add_argument("--tolerance", type=float, default=0.02,
+                   help="largest dev-accuracy gap accepted, as a fraction (default 0.02 = 2 points)")
+    p.add_argument("--worker", choices=["run_glue", "dynamic"], help=argparse.SUPPRESS)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    args.model, args.glue_dir = args.model.resolve(), args.glue_dir.resolve()
+    setup = replace(Setup(), learning_rate=args.lr, epochs=args.epochs)
+    if args.worker:
+        hf_worker(setup, args.worker, args.sample, args.model, args.glue_dir)
+        return
+
+    if not (args.model / "config.json").is_file():
+        raise SystemExit(f"model not found: {args.model}/config.json (set LRDIST_MODEL or --model)")
+    dev = read_dev(args.glue_dir)
+    needs_lrdist = "lrdist" in args.runners or args.sample is None
+    if needs_lrdist and not args.lrdist.is_file():
+        raise SystemExit(f"{args.lrdist} not found: run `make build`")
+    env = {**os.environ, "GLUE_DIR": str(args.glue_dir), "LRDIST_MODEL": str(args.model)}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sample, sample_command = args.sample, None
+        if sample is None:
+            sample = Path(tmp) / f"{setup.task}-train-{setup.train_rows}-seed{setup.seed}.tsv"
+            print(f"==> asking lrdist for its {setup.train_rows} {setup.task} train rows", flush=True)
+            sample_command = sample_with_lrdist(setup, args.lrdist, sample, env)
+        rows = read_sample(sample)
+        labels = sorted({label for _, label in rows})
+        if len(rows) != setup.train_rows or labels != [0, 1]:
+            raise SystemExit(f"{sample}: {len(rows)} rows with labels {labels}, expected {setup.train_rows} rows of both labels")
+
+        results: dict[str, dict] = {}
+        for runner in args.runners:
+            print(f"==> {runner}: {RUNNERS[runner]}", flush=True)
+            if runner == "lrdist":
+                results[runner] = run_lrdist(setup, args.lrdist, env)
+            else:
+                results[runner] = run_hf(setup, runner, args, sample, env)
+            r = results[runner]
+            print(f"    {r['train_samples_per_s']:.1f} train samples/s, dev accuracy {r['accuracy']:.4f}", flush=True)
+        sample_sha = sha256(sample)
+
+    speed = ratios(results)
+    check = accuracy_check(results, args.tolerance, majority_rate(dev))
+    table = markdown(results, speed, check, setup)
+    print()
+    print(table)
+
+    report = {
+        "issue": "Performance: peer comparison, one run",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": [sys.executable, *sys.argv],
+        "machine": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "platform": platform.platform()},
+        "versions": versions(args.lrdist if needs_lrdist else None, env),
+        "setup": {**asdict(setup), "dev_rows": len(dev), "device": "cpu", "torch_threads": os.cpu_count()},
+        "train_rows": {"sample_command": sample_command, "file": None if sample_command else str(sample), "sha256": sample_sha},
+        "runners": {name: {"description": RUNNERS[name], **r} for name, r in results.items()},
+        "ratios": speed,
+        "accuracy_check": check,
+        "markdown": table,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\n==> wrote {args.out}")
+    if not check["agree"] or check["not_learned"]:
+        raise SystemExit("the runners did not all learn SST-2 to the same accuracy: see the lines above")
+
+
+if __name__ == "__main__":
+    main()
