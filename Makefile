@@ -110,4 +110,59 @@ clean-results-tmp: ## remove results/tmp (scratch output of runs and tests)
 	@rm -rf results/tmp
 
 # --- reproduction (tables, figures, searches) ---
-# Targets that regenerate results/ (`make reproduce` and its parts) go here.
+# Every number in paper/ is computed from the raw records in results/ by these targets;
+# each run appends one JSON line (with its command, config and git commit) and a
+# re-run skips what is already there, so `make reproduce` resumes after a crash.
+
+SEARCH_CONFIGS := sst2_mrpc mrpc_sst2 qqp_mrpc mrpc_qqp
+EVAL_CONFIGS := rte_sst2 cola_sst2 sst2_rte stsb_mrpc cola_mrpc embedding_shift_sst2 \
+	embedding_shift_mrpc length_shift_sst2 qnli_mnli
+TRIALS ?= 30
+AUTHORS_LOGS ?= ../shared/reference/authors-logs
+TABLES := main cl search authors
+FIGURES := combined best-distributions search-progress pareto embedding-shift authors
+ANALYSIS := $(LRDIST) analysis --results results --out paper --authors-logs $(AUTHORS_LOGS)
+
+.PHONY: reproduce searches combine evaluations tables figures check \
+	$(addprefix table-,$(TABLES)) $(addprefix figure-,$(FIGURES))
+
+reproduce: searches combine evaluations tables figures ## searches -> combine -> evaluations -> tables -> figures (SCALE=quick|cpu), resuming
+
+searches: glue-check model build ## the paper's four searches (TRIALS per pair), resumable
+	@for c in $(SEARCH_CONFIGS); do \
+		echo "==> search $$c ($(SCALE) scale, $(TRIALS) trials)"; \
+		$(LRDIST) search --config experiments/$$c.yaml --scale $(SCALE) --trials $(TRIALS) \
+			--study results/search/$$c.sqlite --resume; \
+		$(LRDIST) search export results/search/$$c.sqlite --csv results/search/$$c.csv; \
+	done
+
+combine: build ## the 1.8^-rank combination of the four searches -> results/combined/combined.yaml
+	@echo "==> combining $(SEARCH_CONFIGS)"
+	@$(LRDIST) combine $(foreach c,$(SEARCH_CONFIGS),results/search/$(c).sqlite) \
+		-o results/combined/combined.yaml > results/combined/combined.json
+
+evaluations: glue-check model build ## every method x seed on settings never searched, resumable
+	@for c in $(EVAL_CONFIGS) $(SEARCH_CONFIGS); do \
+		echo "==> evaluating experiments/$$c.yaml ($(SCALE) scale)"; \
+		$(LRDIST) run --config experiments/$$c.yaml --scale $(SCALE) --all -q; \
+	done
+
+tables: ## every table from results/ into paper/tables (Markdown + CSV)
+	@echo "==> tables from results/"
+	@$(ANALYSIS) tables
+
+figures: ## every figure from results/ into paper/figures (PNG + SVG)
+	@echo "==> figures from results/"
+	@$(ANALYSIS) figures
+
+$(addprefix table-,$(TABLES)): table-%: ## one table (table-main, table-cl, table-search, table-authors)
+	@$(ANALYSIS) table $*
+
+$(addprefix figure-,$(FIGURES)): figure-%: ## one figure (figure-combined, figure-pareto, ...)
+	@$(ANALYSIS) figure $*
+
+check: ## regenerate the tables from results/ and fail when paper/tables differs
+	@echo "==> checking paper/tables against results/"
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(LRDIST) analysis --results results --out "$$tmp" --authors-logs $(AUTHORS_LOGS) tables >/dev/null; \
+	diff -ru paper/tables "$$tmp/tables" && echo "paper/tables matches results/"

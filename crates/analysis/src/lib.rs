@@ -49,7 +49,7 @@ pub struct MissingInput {
 }
 
 impl MissingInput {
-    pub(crate) fn new(what: &str, missing: impl Into<String>) -> anyhow::Error {
+    pub(crate) fn error(what: &str, missing: impl Into<String>) -> anyhow::Error {
         MissingInput {
             what: what.to_string(),
             missing: missing.into(),

@@ -11,7 +11,7 @@ use clap::Parser;
 use lrdist_train::runner::comparison_table;
 use lrdist_train::{append_record, Env, RunRequest, Runner};
 
-use args::{Cli, Cmd, Common, DataCmd};
+use args::{AnalysisCmd, Cli, Cmd, Common, DataCmd, SearchCmd};
 
 /// An error and whose fault it is: bad input exits 2, a failure while working exits 1.
 enum Failure {
@@ -88,17 +88,28 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Cmd::Run(a) => {
             let env = input(env(&common))?;
-            let req = input(a.request())?;
-            let record_path = a.record.clone().unwrap_or_else(|| default_record_path(&env.results_dir, &req));
+            let reqs = input(a.requests())?;
             let mut runner = Runner::new(env);
-            input(runner.validate(&req))?;
-            let record = runner.run(&req, &mut |_| lrdist_train::Decision::Continue)?;
-            append_record(&record_path, &record)?;
-            if !common.quiet {
-                eprint!("{}", comparison_table(std::slice::from_ref(&record)));
-                eprintln!("appended to {}", record_path.display());
+            for req in &reqs {
+                input(runner.validate(req))?;
             }
-            println!("{}", serde_json::to_string(&record).context("serialising the record")?);
+            for (i, req) in reqs.iter().enumerate() {
+                let record_path = a.record.clone().unwrap_or_else(|| default_record_path(&common.results, req));
+                if a.all && lrdist_train::record::has_record(&record_path, req)? {
+                    eprintln!("[{}/{}] {} {} seed {}: already in {}", i + 1, reqs.len(), req.scenario.label(), req.method, req.seed, record_path.display());
+                    continue;
+                }
+                if reqs.len() > 1 {
+                    eprintln!("[{}/{}] {} {} seed {} ({} scale)", i + 1, reqs.len(), req.scenario.label(), req.method, req.seed, req.scale_name);
+                }
+                let record = runner.run(req, &mut |_| lrdist_train::Decision::Continue)?;
+                append_record(&record_path, &record)?;
+                if !common.quiet {
+                    eprint!("{}", comparison_table(std::slice::from_ref(&record)));
+                    eprintln!("appended to {}", record_path.display());
+                }
+                println!("{}", serde_json::to_string(&record).context("serialising the record")?);
+            }
         }
         Cmd::Demo(a) => {
             let env = input(env(&common))?;
@@ -118,6 +129,59 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             println!("{}", comparison_table(&records));
             println!("records appended to {}", path.display());
         }
+        Cmd::Search(a) => match a.cmd {
+            Some(SearchCmd::Status { study }) => {
+                let (store, name) = input(lrdist_search::open_study(&study))?;
+                print!("{}", lrdist_search::status_table(&store.trials(&name)?));
+            }
+            Some(SearchCmd::Export { study, csv }) => {
+                let (store, name) = input(lrdist_search::open_study(&study))?;
+                let trials = store.trials(&name)?;
+                if let Some(dir) = csv.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+                let file = std::fs::File::create(&csv).with_context(|| format!("cannot write {}", csv.display()))?;
+                lrdist_search::export_csv(&trials, file)?;
+                eprintln!("wrote {} trials of {name} to {}", trials.len(), csv.display());
+            }
+            None => {
+                let env = input(env(&common))?;
+                let plan = input(a.run.plan(&env.model_dir))?;
+                let runner = Runner::new(env);
+                let summary = lrdist_search::protocol::run_search(runner, plan, &mut |line| eprintln!("{line}"))?;
+                println!("{}", serde_json::to_string(&summary).context("serialising the summary")?);
+            }
+        },
+        Cmd::Combine(a) => {
+            let combined = input(lrdist_search::combine::combine_inputs(&a.inputs))?;
+            if let Some(out) = &a.output {
+                let dist = input(a.distribution(&combined.rates, &common.model))?;
+                if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+                dist.save(out).map_err(anyhow::Error::from)?;
+                eprintln!("wrote {}", out.display());
+            }
+            println!("{}", serde_json::to_string(&combined).context("serialising the combination")?);
+        }
+        Cmd::Analysis(a) => {
+            let inputs = lrdist_analysis::Inputs {
+                results: common.results.clone(),
+                authors_logs: a.authors_logs.is_dir().then(|| a.authors_logs.clone()),
+            };
+            let (tables, figures) = (a.out.join("tables"), a.out.join("figures"));
+            let written = match &a.what {
+                AnalysisCmd::Tables => lrdist_analysis::write_all_tables(&inputs, &tables)?,
+                AnalysisCmd::Figures => lrdist_analysis::write_all_figures(&inputs, &figures)?,
+                AnalysisCmd::Table { name } => input(known(name, lrdist_analysis::table_names()))
+                    .and_then(|_| Ok(lrdist_analysis::write_table(name, &inputs, &tables)?))?,
+                AnalysisCmd::Figure { name } => input(known(name, lrdist_analysis::figure_names()))
+                    .and_then(|_| Ok(lrdist_analysis::write_figure(name, &inputs, &figures)?))?,
+            };
+            for path in written {
+                println!("{}", path.display());
+            }
+        }
         Cmd::Data { cmd: DataCmd::Sample(a) } => {
             let glue = input(lrdist_data::resolve_glue_dir(common.glue_dir.as_deref()))?;
             let n = lrdist_train::prep::export_sample(&glue, a.task, &a.spec(), &a.out)?;
@@ -125,6 +189,15 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Checks a table or figure name against the known ones.
+fn known(name: &str, names: &[&str]) -> Result<()> {
+    if names.contains(&name) {
+        Ok(())
+    } else {
+        anyhow::bail!("unknown name `{name}` (known: {})", names.join(", "))
+    }
 }
 
 /// Where run records go by default: one JSONL file per experiment config (or scenario).

@@ -17,10 +17,10 @@
 
 use std::path::Path;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{is_postgres_url, open_store, TrialState};
+use crate::store::{is_postgres_url, open_study, TrialState};
 
 /// The paper's weight base: trial of rank `k` weighs `1.8^-k`.
 pub const PAPER_BASE: f64 = 1.8;
@@ -177,21 +177,7 @@ fn input_trials(input: &str) -> Result<Vec<(f64, Vec<f64>)>> {
         let log = read_authors_log(input)?;
         return Ok(log.into_iter().map(|t| (t.a2 + t.a3, t.rates)).collect());
     }
-    let (spec, study) = match input.rsplit_once('#') {
-        Some((spec, study)) => (spec, Some(study)),
-        None => (input, None),
-    };
-    if !is_postgres_url(spec) && !Path::new(spec).exists() {
-        bail!("no such file {spec} (expected an authors' log_file.csv or a study store)");
-    }
-    let store = open_store(spec)?;
-    let study = match study {
-        Some(s) => s.to_string(),
-        None => match store.studies()?.as_slice() {
-            [only] => only.clone(),
-            names => bail!("{spec} holds studies {names:?}: name one as {spec}#STUDY"),
-        },
-    };
+    let (store, study) = open_study(input)?;
     crate::study::load_study(store.as_ref(), &study)?;
     Ok(store
         .trials(&study)?

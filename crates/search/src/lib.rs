@@ -13,6 +13,7 @@
 pub mod combine;
 pub mod objective;
 pub mod pareto;
+pub mod protocol;
 pub mod report;
 pub mod sampler;
 pub mod space;
@@ -24,6 +25,6 @@ pub use objective::{Decision, Objective, ObjectiveKind, RungReport, SamplerKind,
 pub use pareto::{hypervolume_2d, pareto_front};
 pub use report::{export_csv, live_line, status_table, summarize, StudySummary};
 pub use space::{asha_decision, AshaConfig, SearchSpace};
-pub use store::{open_store, RungRow, Store, TrialRow, TrialState};
+pub use store::{open_store, open_study, RungRow, Store, TrialRow, TrialState};
 pub use study::{create_study, load_study, StudyConfig};
 pub use worker::{run_worker, SearchEvent, WorkerOptions, WorkerSummary};

@@ -359,7 +359,7 @@ mod tests {
     fn live_lines_name_trial_rung_scores_and_best() {
         let trials = trials();
         let event = SearchEvent::Finished {
-            trial: trials[1].clone(),
+            trial: Box::new(trials[1].clone()),
             summary: summarize(&trials),
             n_trials: 50,
         };

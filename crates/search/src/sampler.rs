@@ -211,14 +211,8 @@ fn suggest_gp(
         })
         .min_within(&bounds)
         .map_err(|e| anyhow!("configuring the GP: {e}"))?;
-    let next = catch_unwind(AssertUnwindSafe(|| egor.suggest(&x, &y))).map_err(|p| {
-        let msg = p
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| p.downcast_ref::<&str>().copied())
-            .unwrap_or("panic");
-        anyhow!("egobox suggest: {msg}")
-    })?;
+    let next = catch_unwind(AssertUnwindSafe(|| egor.suggest(&x, &y)))
+        .map_err(|p| anyhow!("egobox suggest panicked: {}", crate::worker::panic_text(&p)))?;
     let row: Array1<f64> = next.row(0).to_owned();
     ensure!(
         row.iter().all(|v| v.is_finite()),

@@ -81,7 +81,7 @@ pub enum SearchEvent {
     /// A trial of this worker ended; `summary` covers the whole study at that moment, which
     /// will have `n_trials` trials.
     Finished {
-        trial: TrialRow,
+        trial: Box<TrialRow>,
         summary: StudySummary,
         n_trials: u64,
     },
@@ -93,7 +93,7 @@ pub enum SearchEvent {
 }
 
 /// What one worker did.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct WorkerSummary {
     pub worker: String,
     /// Trials this worker ran to an end (complete, pruned or failed).
@@ -248,17 +248,17 @@ impl TrialRun<'_> {
         let outcome = {
             let mut last = start;
             let mut report = |r: &RungReport| {
-                let decision = self.on_report(r, &mut last, lost, &mut log);
-                if let Some(value) = decision.1 {
+                let (decision, recorded) = self.on_report(r, &mut last, lost, &mut log);
+                if let Some(value) = recorded {
                     on_event(&SearchEvent::Rung {
                         number,
                         report: r.clone(),
                         value,
                         rung: self.config.asha.decides_at(r.resource),
-                        decision: decision.0,
+                        decision,
                     });
                 }
-                decision.0
+                decision
             };
             catch_unwind(AssertUnwindSafe(|| {
                 objective.run(number, &rates, &mut report)
@@ -281,7 +281,7 @@ impl TrialRun<'_> {
             .cloned()
             .with_context(|| format!("trial {number} vanished from study {study}"))?;
         on_event(&SearchEvent::Finished {
-            trial: trial.clone(),
+            trial: Box::new(trial.clone()),
             summary: summarize(&trials),
             n_trials: self.config.n_trials,
         });
@@ -314,10 +314,11 @@ impl TrialRun<'_> {
         if lost.load(Ordering::SeqCst) || log.store_error.is_some() {
             return (Decision::Stop, None);
         }
-        if !(r.p_s.is_finite() && r.p_o.is_finite() && r.a1.is_finite()) {
+        // `a1` plays no part in successive halving; only the final one must be finite.
+        if !(r.p_s.is_finite() && r.p_o.is_finite()) {
             log.bad_score = Some(format!(
-                "non-finite score after {} stage-2 epochs: a1 {}, p_s {}, p_o {}",
-                r.resource, r.a1, r.p_s, r.p_o
+                "non-finite score after {} stage-2 epochs: p_s {}, p_o {}",
+                r.resource, r.p_s, r.p_o
             ));
             return (Decision::Stop, None);
         }
@@ -417,7 +418,7 @@ impl TrialRun<'_> {
 }
 
 /// The message of a caught panic.
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<String>()
         .cloned()

@@ -93,6 +93,9 @@ fn two_worker_processes_share_one_study() {
         gp
     );
     assert!(gp > 0, "the GP took over after the initial points");
+
+    // Same server (it is stopped when this test ends): heartbeats and re-queueing.
+    common::check_requeue_of_a_dead_workers_trial(store.as_ref(), &format!("{study}-requeue"));
 }
 
 #[test]

@@ -48,7 +48,8 @@ fn killed_worker_loses_no_finished_trial_and_resume_finishes() {
     let path = dir.path().join("study.sqlite").display().to_string();
     let store = open_store(&path).unwrap();
     let mut config = StudyConfig::paper("killed", 3, 6);
-    // Decisions only at 3 stage-2 epochs: a trial seen at rung 1 or 2 surely runs on.
+    // Decisions only at 3 stage-2 epochs: a trial seen after epoch 1 runs on for 2 more
+    // epochs (300 ms) at least, time enough to kill its worker mid-trial.
     config.asha = AshaConfig {
         grace: 3,
         reduction: 2,
@@ -59,7 +60,7 @@ fn killed_worker_loses_no_finished_trial_and_resume_finishes() {
     create_study(store.as_ref(), &config).unwrap();
 
     let log = dir.path().join("a.log");
-    let mut a = common::spawn_worker(&path, "killed", "doomed", 120, 6, &log);
+    let mut a = common::spawn_worker(&path, "killed", "doomed", 150, 6, &log);
     let start = Instant::now();
     let victim = loop {
         assert!(
@@ -71,7 +72,7 @@ fn killed_worker_loses_no_finished_trial_and_resume_finishes() {
         let finished = trials.iter().filter(|t| t.state.is_finished()).count();
         let mid = trials
             .iter()
-            .find(|t| t.state == TrialState::Running && matches!(t.resource, Some(1 | 2)));
+            .find(|t| t.state == TrialState::Running && t.resource == Some(1));
         if let (true, Some(t)) = (finished >= 2, mid) {
             break t.number;
         }
@@ -127,6 +128,13 @@ fn killed_worker_loses_no_finished_trial_and_resume_finishes() {
         "a re-queued trial keeps its rates"
     );
     assert!(summary.trials.contains(&victim));
+}
+
+#[test]
+fn a_dead_workers_trial_is_requeued_and_its_late_writes_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir.path().join("s.sqlite").display().to_string()).unwrap();
+    common::check_requeue_of_a_dead_workers_trial(store.as_ref(), "ghost");
 }
 
 /// Fails on odd trials (error), panics on trial 2, reports a NaN score on trial 4.
@@ -257,7 +265,7 @@ fn resuming_checks_the_study_and_combining_a_study_uses_its_complete_trials() {
     assert_eq!(combined.rates, rank_weighted_geomean(&complete, PAPER_BASE));
     // The only study of the file is found without its name.
     assert_eq!(
-        combine_inputs(&[path.clone()]).unwrap().rates,
+        combine_inputs(std::slice::from_ref(&path)).unwrap().rates,
         combined.rates
     );
     let states: BTreeSet<&str> = trials.iter().map(|t| t.state.as_str()).collect();

@@ -95,6 +95,14 @@ impl ScenarioSpec {
         }
     }
 
+    /// Number of training stages.
+    pub fn num_stages(&self) -> usize {
+        match self {
+            Self::Sequence { tasks } => tasks.len(),
+            _ => 2,
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         if let Self::Sequence { tasks } = self {
             if tasks.len() < 2 {

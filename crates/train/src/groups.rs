@@ -3,23 +3,20 @@
 use std::path::Path;
 
 use anyhow::Result;
-use lrdist_model::{BertConfig, Encoder, CONFIG_FILE};
+use lrdist_model::{Bert, BertConfig, Head, InitMode, CONFIG_FILE};
 use lrdist_optimizer::{group_table, GroupRow, Grouping};
-use tch::Device;
+use tch::{nn, Device};
 
 /// The group table of the model in `model_dir` (read from its config; weights are not
 /// loaded) with one task head, under `grouping` (`per-layer`, `paper10`, `even:K`).
 pub fn group_rows(model_dir: &Path, grouping: &str) -> Result<Vec<GroupRow>> {
     let cfg = BertConfig::from_file(&model_dir.join(CONFIG_FILE))?;
     let grouping = Grouping::parse(grouping, cfg.num_hidden_layers)?;
-    let encoder = Encoder::random(&cfg, Device::Cpu, 0);
-    let (head_vs, _head) = encoder.new_head(2, 0);
-    let mut names: Vec<(String, usize)> = encoder
-        .named_parameters()
-        .into_iter()
-        .map(|(n, t)| (n, t.numel()))
-        .collect();
-    names.extend(head_vs.variables().into_iter().map(|(n, t)| (n, t.numel())));
+    // Placeholder init: only names and shapes are needed, not 22M random draws.
+    let vs = nn::VarStore::new(Device::Cpu);
+    let _bert = Bert::with_options(&vs.root(), &cfg, true, InitMode::Placeholder);
+    let _head = Head::with_init(&vs.root().sub("head"), &cfg, 2, InitMode::Placeholder);
+    let names: Vec<(String, usize)> = vs.variables().into_iter().map(|(n, t)| (n, t.numel())).collect();
     Ok(group_table(&names, cfg.num_hidden_layers, &grouping)?)
 }
 

@@ -102,6 +102,15 @@ pub fn read_records(path: &Path) -> Result<Vec<RunRecord>> {
         .collect()
 }
 
+/// Whether `path` already holds a finished record of the same scenario, method, scale
+/// and seed as `req` (so a batch of runs can resume).
+pub fn has_record(path: &Path, req: &crate::RunRequest) -> Result<bool> {
+    let scenario = req.scenario.label();
+    Ok(read_records(path)?.iter().any(|r| {
+        r.scenario == scenario && r.method == req.method && r.scale == req.scale_name && r.seed == req.seed
+    }))
+}
+
 /// The current git commit (with `-dirty` when the tree has changes), or `unknown`.
 pub fn git_commit() -> String {
     let run = |args: &[&str]| {

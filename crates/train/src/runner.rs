@@ -52,6 +52,10 @@ pub struct RunRequest {
     /// `stage1_distribution` once and cached (search issue, "Stage-1 cache").
     pub stage2_only: bool,
     pub stage1_distribution: String,
+    /// Explicit per-group rates under `grouping` (a search trial); overrides
+    /// `distribution`, which then only labels them.
+    #[serde(default)]
+    pub rates: Option<Vec<f64>>,
 }
 
 impl RunRequest {
@@ -69,6 +73,7 @@ impl RunRequest {
             config_file: None,
             stage2_only: false,
             stage1_distribution: "flat:2e-5".into(),
+            rates: None,
         }
     }
 }
@@ -96,10 +101,22 @@ impl Runner {
         Ok(self.data.as_mut().expect("just set"))
     }
 
-    /// Resolves the request's distribution for an encoder of `num_layers` layers.
+    /// Resolves a distribution spec for an encoder of `num_layers` layers.
     pub fn resolve(spec: &str, grouping: &str, num_layers: usize) -> Result<ResolvedDistribution> {
         let grouping = Grouping::parse(grouping, num_layers)?;
         Ok(Distribution::resolve(spec, num_layers, &grouping)?)
+    }
+
+    /// The request's distribution: its explicit rates, or its spec, for this encoder.
+    fn request_distribution(req: &RunRequest, num_layers: usize) -> Result<ResolvedDistribution> {
+        match &req.rates {
+            Some(rates) => {
+                let grouping = Grouping::parse(&req.grouping, num_layers)?;
+                let dist = Distribution::new(req.distribution.clone(), grouping.spec(), num_layers, rates.clone())?;
+                Ok(dist.apply(&req.distribution, &grouping)?)
+            }
+            None => Self::resolve(&req.distribution, &req.grouping, num_layers),
+        }
     }
 
     /// Runs `req`; `on_epoch` sees every epoch's scores and may stop the run.
@@ -109,7 +126,7 @@ impl Runner {
         tch::manual_seed(req.seed as i64);
         let encoder = Encoder::pretrained(&self.env.model_dir, self.env.device)?;
         let num_layers = encoder.config.num_hidden_layers;
-        let dist = Self::resolve(&req.distribution, &req.grouping, num_layers)?;
+        let dist = Self::request_distribution(req, num_layers)?;
         let stage1 = if req.stage2_only {
             Some(Self::resolve(&req.stage1_distribution, "per-layer", num_layers)?)
         } else {
@@ -387,7 +404,7 @@ impl Runner {
         let cfg_path = self.env.model_dir.join(lrdist_model::CONFIG_FILE);
         let cfg = lrdist_model::BertConfig::from_file(&cfg_path)?;
         let layers = cfg.num_hidden_layers;
-        Self::resolve(&req.distribution, &req.grouping, layers)?;
+        Self::request_distribution(req, layers)?;
         if req.stage2_only {
             Self::resolve(&req.stage1_distribution, "per-layer", layers)?;
         }

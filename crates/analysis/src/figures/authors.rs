@@ -21,7 +21,7 @@ pub(crate) struct Authors {
 
 pub(crate) fn figure(inputs: &Inputs) -> Result<Authors> {
     let Some(dir) = &inputs.authors_logs else {
-        return Err(MissingInput::new(
+        return Err(MissingInput::error(
             "figure authors",
             "no authors' logs directory given",
         ));
@@ -29,7 +29,7 @@ pub(crate) fn figure(inputs: &Inputs) -> Result<Authors> {
     let runs = authors_logs::read_runs(dir)?;
     if runs.is_empty() {
         let missing = format!("no *.log_file.csv in {}", dir.display());
-        return Err(MissingInput::new("figure authors", missing));
+        return Err(MissingInput::error("figure authors", missing));
     }
     let runs = runs
         .iter()

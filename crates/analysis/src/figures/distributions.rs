@@ -45,7 +45,7 @@ pub(crate) fn combined(results: &Path) -> Result<Distributions> {
             "no combined distribution at {}",
             yaml_path(results).display()
         );
-        return Err(MissingInput::new("figure combined", missing));
+        return Err(MissingInput::error("figure combined", missing));
     };
     let mut lines: Vec<Line> = combined
         .per_input
@@ -137,7 +137,7 @@ pub(crate) fn best(results: &Path) -> Result<Distributions> {
             "no complete trial with rates in {}",
             results.join("search").join("*.csv").display()
         );
-        return Err(MissingInput::new("figure best-distributions", missing));
+        return Err(MissingInput::error("figure best-distributions", missing));
     }
     Ok(Distributions {
         title: "Best distribution of each search".to_string(),

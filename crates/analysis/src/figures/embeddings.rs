@@ -37,7 +37,7 @@ pub(crate) fn figures(results: &Path) -> Result<Vec<(String, Embedding)>> {
     let files = csv_files(&dir)?;
     if files.is_empty() {
         let missing = format!("no projections in {}", dir.join("*.csv").display());
-        return Err(MissingInput::new("figure embedding-shift", missing));
+        return Err(MissingInput::error("figure embedding-shift", missing));
     }
     files
         .iter()

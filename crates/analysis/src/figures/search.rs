@@ -12,6 +12,9 @@ use crate::studies::{read_studies, Study, Trial};
 use crate::MissingInput;
 
 const COLUMNS: usize = 2;
+
+/// (x, y) points of a panel.
+type Points = Vec<(f64, f64)>;
 const PANEL: (u32, u32) = (640, 440);
 
 pub(crate) struct Progress {
@@ -32,7 +35,7 @@ fn studies_with_scores(results: &Path, what: &str) -> Result<Vec<Study>> {
             "no trial with an objective in {}",
             results.join("search").join("*.csv").display()
         );
-        return Err(MissingInput::new(what, missing));
+        return Err(MissingInput::error(what, missing));
     }
     Ok(studies)
 }
@@ -52,11 +55,8 @@ pub(crate) fn pareto(results: &Path) -> Result<Pareto> {
 }
 
 /// The points of `study` for `value`, split into complete and pruned trials.
-fn split(
-    study: &Study,
-    value: impl Fn(&Trial) -> Option<(f64, f64)>,
-) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
-    let points = |state: &str| -> Vec<(f64, f64)> {
+fn split(study: &Study, value: impl Fn(&Trial) -> Option<(f64, f64)>) -> (Points, Points) {
+    let points = |state: &str| -> Points {
         study
             .trials
             .iter()

@@ -77,7 +77,7 @@ pub(crate) fn authors_table(inputs: &Inputs) -> Result<Table> {
             ),
             None => "no authors' logs given and no study exports".to_string(),
         };
-        return Err(MissingInput::new("table authors", missing));
+        return Err(MissingInput::error("table authors", missing));
     };
     let mut table = Table {
         title: "Flat first trial vs best trial of each search: the authors' logs and ours"

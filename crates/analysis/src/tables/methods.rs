@@ -72,7 +72,7 @@ const CL: &[Metric] = &[
 pub(crate) fn main_table(results: &Path) -> Result<Table> {
     let runs = read_runs(results)?;
     if runs.runs.is_empty() {
-        return Err(MissingInput::new("table main", no_runs(results)));
+        return Err(MissingInput::error("table main", no_runs(results)));
     }
     let title =
         "Forgetting per scenario and method (mean ± sd over seeds; Δ to flat, paired by seed)";
@@ -82,7 +82,7 @@ pub(crate) fn main_table(results: &Path) -> Result<Table> {
 pub(crate) fn cl_table(results: &Path) -> Result<Table> {
     let mut runs = read_runs(results)?;
     if runs.runs.is_empty() {
-        return Err(MissingInput::new("table cl", no_runs(results)));
+        return Err(MissingInput::error("table cl", no_runs(results)));
     }
     runs.runs.retain(|r| {
         r.record
@@ -91,7 +91,7 @@ pub(crate) fn cl_table(results: &Path) -> Result<Table> {
             .is_some_and(|c| c.avg_accuracy.is_some())
     });
     if runs.runs.is_empty() {
-        return Err(MissingInput::new(
+        return Err(MissingInput::error(
             "table cl",
             "no run record has continual-learning metrics",
         ));
@@ -341,7 +341,12 @@ fn md_header(metrics: &[Metric]) -> Vec<String> {
             format!("Δ{label} vs {FLAT}")
         }
     };
-    header.extend(metrics.iter().filter(|m| m.delta_in_markdown).map(|m| delta(m.label)));
+    header.extend(
+        metrics
+            .iter()
+            .filter(|m| m.delta_in_markdown)
+            .map(|m| delta(m.label)),
+    );
     header
 }
 

@@ -18,7 +18,7 @@ pub(crate) fn search_table(results: &Path) -> Result<Table> {
             "no study exports in {}",
             results.join("search").join("*.csv").display()
         );
-        return Err(MissingInput::new("table search", missing));
+        return Err(MissingInput::error("table search", missing));
     }
     let counts = count_states(&studies)?;
     let names = str_column(&counts, "study")?;

@@ -217,6 +217,27 @@ pub trait Store: Send + Sync {
 
 /// Opens (creating if needed) the store at `spec`: a `postgres://` / `postgresql://` URL, or
 /// else an SQLite file path (parent directories are created).
+/// Opens `STORE[#STUDY]` and names the study: the part after `#`, or the store's only
+/// study. A missing SQLite file is an error here (nothing to inspect).
+pub fn open_study(input: &str) -> Result<(Box<dyn Store>, String)> {
+    let (spec, study) = match input.rsplit_once('#') {
+        Some((spec, study)) => (spec, Some(study)),
+        None => (input, None),
+    };
+    if !is_postgres_url(spec) && !std::path::Path::new(spec).exists() {
+        anyhow::bail!("no such file {spec} (expected a study store: an SQLite file or a postgres:// URL)");
+    }
+    let store = open_store(spec)?;
+    let study = match study {
+        Some(s) => s.to_string(),
+        None => match store.studies()?.as_slice() {
+            [only] => only.clone(),
+            names => anyhow::bail!("{spec} holds studies {names:?}: name one as {spec}#STUDY"),
+        },
+    };
+    Ok((store, study))
+}
+
 pub fn open_store(spec: &str) -> Result<Box<dyn Store>> {
     if is_postgres_url(spec) {
         Ok(Box::new(PgStore::connect(spec)?))

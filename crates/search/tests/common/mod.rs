@@ -12,9 +12,10 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
+use lrdist_search::store::Finish;
 use lrdist_search::{
-    live_line, open_store, run_worker, Decision, Objective, RungReport, Store, TrialOutcome,
-    TrialRow, TrialState, WorkerOptions,
+    create_study, live_line, open_store, run_worker, Decision, Objective, RungReport, RungRow,
+    SamplerKind, Store, StudyConfig, TrialOutcome, TrialRow, TrialState, WorkerOptions,
 };
 
 /// A fake forgetting protocol: sleeps `epoch_ms` for stage 1 and for each stage-2 epoch.
@@ -192,4 +193,74 @@ pub fn check_finished_study(store: &dyn Store, study: &str, n: u64) -> BTreeSet<
         );
     }
     trials.iter().filter_map(|t| t.worker.clone()).collect()
+}
+
+/// A "ghost" worker claims trial 0 of a new study, stores its rates and one rung, then
+/// dies silently. A live worker re-queues it once its heartbeat is stale, reruns it with the
+/// same rates, and the ghost's late writes are refused.
+pub fn check_requeue_of_a_dead_workers_trial(store: &dyn Store, study: &str) {
+    let mut config = StudyConfig::paper(study, 3, 2);
+    config.n_trials = 3;
+    config.sampler = SamplerKind::Random;
+    create_study(store, &config).unwrap();
+    let claim = store.claim(study, "ghost", 3).unwrap().unwrap();
+    assert_eq!((claim.number, claim.rates.clone()), (0, None));
+    let rates = vec![2e-5, 3e-6, 4e-7];
+    assert!(store.set_rates(study, 0, "ghost", &rates, "first").unwrap());
+    let rung = RungRow {
+        study: study.to_string(),
+        number: 0,
+        resource: 1,
+        p_s: 0.5,
+        p_o: 0.5,
+        value: 1.0,
+        seconds: 0.1,
+        at: 0.0,
+        worker: "ghost".to_string(),
+    };
+    assert!(store.record_rung(&rung).unwrap());
+    assert!(!store.heartbeat(study, 0, "someone-else").unwrap());
+
+    let objective = Synthetic {
+        epoch_ms: 1,
+        epochs: 2,
+        diverge_above: None,
+    };
+    let opts = WorkerOptions {
+        worker_id: "alive".to_string(),
+        stale_after: Duration::from_millis(300),
+        heartbeat_every: Duration::from_millis(50),
+        poll_every: Duration::from_millis(50),
+        ..WorkerOptions::default()
+    };
+    let summary = run_worker(store, study, &objective, &opts, &mut |_| {}).unwrap();
+    assert_eq!(summary.requeued, vec![0]);
+    assert_eq!(
+        summary.trials.iter().copied().collect::<BTreeSet<_>>(),
+        [0, 1, 2].into()
+    );
+    check_finished_study(store, study, 3);
+    let trials = store.trials(study).unwrap();
+    assert_eq!(
+        trials[0].rates.as_ref(),
+        Some(&rates),
+        "re-queued trial keeps its rates"
+    );
+    assert_eq!(trials[0].worker.as_deref(), Some("alive"));
+
+    // The ghost comes back: none of its writes land.
+    assert!(!store.heartbeat(study, 0, "ghost").unwrap());
+    assert!(!store.record_rung(&rung).unwrap());
+    let late = Finish {
+        state: TrialState::Complete,
+        a1: Some(0.1),
+        p_s: Some(0.1),
+        p_o: Some(0.1),
+        objective: Some(0.2),
+        reason: None,
+        extra: None,
+        seconds: 1.0,
+    };
+    assert!(!store.finish(study, 0, "ghost", &late).unwrap());
+    assert_eq!(store.trials(study).unwrap(), trials);
 }
