@@ -2,9 +2,9 @@
 //! pair, rank the trials by p_o + p_s and take the weighted geometric mean of each group's
 //! rate with weights 1.8^(-rank), normalised.
 //!
-//! `lrdist-search` owns the combination that produces `results/combined/`; this copy exists
-//! only so that the analysis can redo the authors' combination from their logs without
-//! linking libtorch. Both should move to one light crate.
+//! This is the one implementation of the rank weighting: `lrdist-search` (which combines
+//! our studies into `results/combined/`) calls it, and the analysis uses it to redo the
+//! authors' combination from their logs without linking libtorch.
 
 /// The weight base of the rank weighting.
 pub const RANK_BASE: f64 = 1.8;

@@ -30,7 +30,12 @@ pub struct Cli {
 #[derive(Args)]
 pub struct Common {
     /// Model folder: config.json, model.safetensors, tokenizer.json (HF BERT layout).
-    #[arg(long, global = true, env = "LRDIST_MODEL", default_value = "models/all-MiniLM-L6-v2")]
+    #[arg(
+        long,
+        global = true,
+        env = "LRDIST_MODEL",
+        default_value = "models/all-MiniLM-L6-v2"
+    )]
     pub model: PathBuf,
     /// GLUE folder (one sub-folder per task, GLUE TSV layout).
     #[arg(long, global = true, env = "GLUE_DIR")]
@@ -130,7 +135,11 @@ pub struct ScaleArgs {
 
 impl ScaleArgs {
     /// The scale: `base` if given, else from `config`, else built in; then the overrides.
-    pub fn resolve(&self, config: Option<&ExperimentConfig>, base: Option<ScaleSpec>) -> Result<ScaleSpec> {
+    pub fn resolve(
+        &self,
+        config: Option<&ExperimentConfig>,
+        base: Option<ScaleSpec>,
+    ) -> Result<ScaleSpec> {
         let mut s = match (base, config) {
             (Some(b), _) => b,
             (None, Some(c)) => c.scale(&self.scale)?,
@@ -207,7 +216,8 @@ pub struct EncodeArgs {
 impl EncodeArgs {
     pub fn texts(&self) -> Result<Vec<(String, Option<String>)>> {
         if let Some(path) = &self.input {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
             return Ok(text
                 .lines()
                 .filter(|l| !l.is_empty())
@@ -221,7 +231,11 @@ impl EncodeArgs {
             bail!("give --text \"...\" (and optionally --text-pair \"...\") or --input FILE");
         }
         if !self.text_pair.is_empty() && self.text_pair.len() != self.text.len() {
-            bail!("{} --text but {} --text-pair: give one pair per text", self.text.len(), self.text_pair.len());
+            bail!(
+                "{} --text but {} --text-pair: give one pair per text",
+                self.text.len(),
+                self.text_pair.len()
+            );
         }
         Ok(self
             .text
@@ -308,8 +322,16 @@ impl RunArgs {
         if !self.all {
             return Ok(vec![self.request()?]);
         }
-        let config = ExperimentConfig::from_file(self.config.as_deref().expect("clap: --all requires --config"))?;
-        let seeds = if config.seeds.is_empty() { vec![self.seed] } else { config.seeds.clone() };
+        let config = ExperimentConfig::from_file(
+            self.config
+                .as_deref()
+                .expect("clap: --all requires --config"),
+        )?;
+        let seeds = if config.seeds.is_empty() {
+            vec![self.seed]
+        } else {
+            config.seeds.clone()
+        };
         let mut out = Vec::new();
         for m in &config.methods {
             for &seed in &seeds {
@@ -325,7 +347,11 @@ impl RunArgs {
     }
 
     pub fn request(&self) -> Result<RunRequest> {
-        let config = self.config.as_deref().map(ExperimentConfig::from_file).transpose()?;
+        let config = self
+            .config
+            .as_deref()
+            .map(ExperimentConfig::from_file)
+            .transpose()?;
         let scenario = match (&config, self.first, self.second, &self.scenario) {
             (_, Some(a), Some(b), _) => ScenarioSpec::Pair { first: a, second: b },
             _ if !self.tasks.is_empty() => ScenarioSpec::Sequence { tasks: self.tasks.clone() },
@@ -337,14 +363,21 @@ impl RunArgs {
         let method_spec = match (&config, &self.method) {
             (Some(c), Some(m)) => Some(c.method(m).cloned().with_context(|| {
                 let names: Vec<&str> = c.methods.iter().map(|m| m.name.as_str()).collect();
-                format!("config {} has no method `{m}` (it has: {})", c.name, names.join(", "))
+                format!(
+                    "config {} has no method `{m}` (it has: {})",
+                    c.name,
+                    names.join(", ")
+                )
             })?),
             _ => None,
         };
         let (method, mut distribution, penalty) = match method_spec {
             Some(m) => (m.name, m.distribution, m.penalty),
             None => {
-                let d = self.distribution.clone().unwrap_or_else(|| "flat:2e-5".into());
+                let d = self
+                    .distribution
+                    .clone()
+                    .unwrap_or_else(|| "flat:2e-5".into());
                 (self.method.clone().unwrap_or_else(|| d.clone()), d, None)
             }
         };
@@ -355,7 +388,14 @@ impl RunArgs {
             Some(p) => Some(PenaltySpec::parse(p)?),
             None => penalty,
         };
-        let mut req = RunRequest::new(scenario, &self.scale.scale, scale, &method, &distribution, self.seed);
+        let mut req = RunRequest::new(
+            scenario,
+            &self.scale.scale,
+            scale,
+            &method,
+            &distribution,
+            self.seed,
+        );
         req.grouping = self.grouping.clone();
         req.penalty = penalty;
         req.stage2_only = self.stage2_only;
@@ -366,7 +406,9 @@ impl RunArgs {
 
 /// `embedding-shift:TASK` or `length-shift:TASK`.
 pub fn parse_scenario(s: &str) -> Result<ScenarioSpec> {
-    let (kind, task) = s.split_once(':').context("scenario must look like embedding-shift:TASK or length-shift:TASK")?;
+    let (kind, task) = s
+        .split_once(':')
+        .context("scenario must look like embedding-shift:TASK or length-shift:TASK")?;
     let task: Task = task.parse()?;
     match kind {
         "embedding-shift" => Ok(ScenarioSpec::EmbeddingShift { task }),
@@ -402,7 +444,12 @@ pub struct DataArgs {
 
 impl DataArgs {
     pub fn spec(&self) -> DataSpec {
-        DataSpec { max_train: self.max_train, max_dev: None, dev_from_train: None, seed: self.seed }
+        DataSpec {
+            max_train: self.max_train,
+            max_dev: None,
+            dev_from_train: None,
+            seed: self.seed,
+        }
     }
 }
 
@@ -414,7 +461,11 @@ pub struct AnalysisArgs {
     #[arg(long, default_value = "paper")]
     pub out: PathBuf,
     /// The authors' raw search logs (for the comparison table and figure).
-    #[arg(long, env = "LRDIST_AUTHORS_LOGS", default_value = "../shared/reference/authors-logs")]
+    #[arg(
+        long,
+        env = "LRDIST_AUTHORS_LOGS",
+        default_value = "../shared/reference/authors-logs"
+    )]
     pub authors_logs: PathBuf,
 }
 
@@ -516,13 +567,25 @@ pub struct CombineArgs {
 impl SearchRunArgs {
     /// The study and the base run of its trials.
     pub fn plan(&self, model_dir: &std::path::Path) -> Result<lrdist_search::protocol::SearchPlan> {
-        let config_path = self.config.as_deref().context("give --config experiments/PAIR.yaml (the scenario to search)")?;
+        let config_path = self
+            .config
+            .as_deref()
+            .context("give --config experiments/PAIR.yaml (the scenario to search)")?;
         let config = ExperimentConfig::from_file(config_path)?;
-        let store = self.study.clone().context("give --study FILE.sqlite (or a postgres:// URL)")?;
+        let store = self
+            .study
+            .clone()
+            .context("give --study FILE.sqlite (or a postgres:// URL)")?;
         let scale = config.scale(&self.scale)?;
-        let layers = lrdist_model::BertConfig::from_file(&model_dir.join(lrdist_model::CONFIG_FILE))?.num_hidden_layers;
+        let layers =
+            lrdist_model::BertConfig::from_file(&model_dir.join(lrdist_model::CONFIG_FILE))?
+                .num_hidden_layers;
         let groups = lrdist_optimizer::Grouping::parse(&self.grouping, layers)?.len();
-        let mut study = lrdist_search::StudyConfig::paper(self.name.as_deref().unwrap_or(&config.name), groups, scale.epochs);
+        let mut study = lrdist_search::StudyConfig::paper(
+            self.name.as_deref().unwrap_or(&config.name),
+            groups,
+            scale.epochs,
+        );
         study.space.low = self.low;
         study.space.high = self.high;
         study.sampler = self.sampler.parse()?;
@@ -540,7 +603,14 @@ impl SearchRunArgs {
             "stage2_only": self.stage2_only,
             "command": lrdist_train::record::command_line(),
         });
-        let mut base = RunRequest::new(config.scenario.clone(), &self.scale, scale, "search", "search", self.seed);
+        let mut base = RunRequest::new(
+            config.scenario.clone(),
+            &self.scale,
+            scale,
+            "search",
+            "search",
+            self.seed,
+        );
         base.grouping = self.grouping.clone();
         base.stage2_only = self.stage2_only;
         base.config_file = Some(config_path.display().to_string());
@@ -548,20 +618,44 @@ impl SearchRunArgs {
             stale_after: std::time::Duration::from_secs(self.stale_after),
             ..Default::default()
         };
-        Ok(lrdist_search::protocol::SearchPlan { store, study, base, resume: self.resume, worker })
+        Ok(lrdist_search::protocol::SearchPlan {
+            store,
+            study,
+            base,
+            resume: self.resume,
+            worker,
+        })
     }
 }
 
 impl CombineArgs {
     /// The combined rates as a distribution file's content.
-    pub fn distribution(&self, rates: &[f64], model_dir: &std::path::Path) -> Result<lrdist_optimizer::Distribution> {
+    pub fn distribution(
+        &self,
+        rates: &[f64],
+        model_dir: &std::path::Path,
+    ) -> Result<lrdist_optimizer::Distribution> {
         let authors = self.inputs.iter().all(|i| i.ends_with(".csv"));
-        let grouping = self.grouping.clone().unwrap_or_else(|| if authors { "paper10".into() } else { "per-layer".into() });
+        let grouping = self.grouping.clone().unwrap_or_else(|| {
+            if authors {
+                "paper10".into()
+            } else {
+                "per-layer".into()
+            }
+        });
         let layers = match self.layers {
             Some(l) => l,
             None if authors => 12,
-            None => lrdist_model::BertConfig::from_file(&model_dir.join(lrdist_model::CONFIG_FILE))?.num_hidden_layers,
+            None => {
+                lrdist_model::BertConfig::from_file(&model_dir.join(lrdist_model::CONFIG_FILE))?
+                    .num_hidden_layers
+            }
         };
-        Ok(lrdist_optimizer::Distribution::new("combined", grouping.parse()?, layers, rates.to_vec())?)
+        Ok(lrdist_optimizer::Distribution::new(
+            "combined",
+            grouping.parse()?,
+            layers,
+            rates.to_vec(),
+        )?)
     }
 }

@@ -58,7 +58,11 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             let scale = input(a.scale.resolve(None, Some(args::finetune_base())))?;
             let report = runner.finetune(a.task, &scale, &a.distribution, a.seed)?;
             if !common.quiet {
-                let m: Vec<String> = report.metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+                let m: Vec<String> = report
+                    .metrics
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v:.4}"))
+                    .collect();
                 eprintln!(
                     "{}: {} train rows, {:.1} samples/s; dev ({} rows): {}",
                     report.task,
@@ -68,20 +72,33 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                     m.join(", ")
                 );
             }
-            println!("{}", serde_json::to_string(&report).context("serialising the report")?);
+            println!(
+                "{}",
+                serde_json::to_string(&report).context("serialising the report")?
+            );
         }
         Cmd::Encode(a) => {
             let env = input(env_no_data(&common))?;
             let texts = input(a.texts())?;
-            let vectors = lrdist_train::embed::encode_texts(&env.model_dir, env.device, &texts, a.max_len)?;
+            let vectors =
+                lrdist_train::embed::encode_texts(&env.model_dir, env.device, &texts, a.max_len)?;
             for v in vectors {
-                println!("{}", serde_json::to_string(&v).context("serialising a vector")?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&v).context("serialising a vector")?
+                );
             }
         }
         Cmd::Groups(a) => {
-            let rows = input(lrdist_train::groups::group_rows(&common.model, &a.grouping()))?;
+            let rows = input(lrdist_train::groups::group_rows(
+                &common.model,
+                &a.grouping(),
+            ))?;
             if a.json {
-                println!("{}", serde_json::to_string_pretty(&rows).context("serialising groups")?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).context("serialising groups")?
+                );
             } else {
                 print!("{}", lrdist_train::groups::format_group_rows(&rows));
             }
@@ -94,13 +111,32 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 input(runner.validate(req))?;
             }
             for (i, req) in reqs.iter().enumerate() {
-                let record_path = a.record.clone().unwrap_or_else(|| default_record_path(&common.results, req));
+                let record_path = a
+                    .record
+                    .clone()
+                    .unwrap_or_else(|| default_record_path(&common.results, req));
                 if a.all && lrdist_train::record::has_record(&record_path, req)? {
-                    eprintln!("[{}/{}] {} {} seed {}: already in {}", i + 1, reqs.len(), req.scenario.label(), req.method, req.seed, record_path.display());
+                    eprintln!(
+                        "[{}/{}] {} {} seed {}: already in {}",
+                        i + 1,
+                        reqs.len(),
+                        req.scenario.label(),
+                        req.method,
+                        req.seed,
+                        record_path.display()
+                    );
                     continue;
                 }
                 if reqs.len() > 1 {
-                    eprintln!("[{}/{}] {} {} seed {} ({} scale)", i + 1, reqs.len(), req.scenario.label(), req.method, req.seed, req.scale_name);
+                    eprintln!(
+                        "[{}/{}] {} {} seed {} ({} scale)",
+                        i + 1,
+                        reqs.len(),
+                        req.scenario.label(),
+                        req.method,
+                        req.seed,
+                        req.scale_name
+                    );
                 }
                 let record = runner.run(req, &mut |_| lrdist_train::Decision::Continue)?;
                 append_record(&record_path, &record)?;
@@ -108,7 +144,10 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                     eprint!("{}", comparison_table(std::slice::from_ref(&record)));
                     eprintln!("appended to {}", record_path.display());
                 }
-                println!("{}", serde_json::to_string(&record).context("serialising the record")?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&record).context("serialising the record")?
+                );
             }
         }
         Cmd::Demo(a) => {
@@ -118,10 +157,18 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             let mut runner = Runner::new(env);
             let mut records = Vec::new();
             for (method, dist) in [("flat", "flat:2e-5"), ("paper-combined", "paper-combined")] {
-                let scenario = lrdist_train::ScenarioSpec::Pair { first: a.first, second: a.second };
+                let scenario = lrdist_train::ScenarioSpec::Pair {
+                    first: a.first,
+                    second: a.second,
+                };
                 let req = RunRequest::new(scenario, &a.scale, scale.clone(), method, dist, a.seed);
                 input(runner.validate(&req))?;
-                eprintln!("==> {} with {dist} ({} scale, seed {})", req.scenario.label(), a.scale, a.seed);
+                eprintln!(
+                    "==> {} with {dist} ({} scale, seed {})",
+                    req.scenario.label(),
+                    a.scale,
+                    a.seed
+                );
                 let record = runner.run(&req, &mut |_| lrdist_train::Decision::Continue)?;
                 append_record(&path, &record)?;
                 records.push(record);
@@ -138,18 +185,29 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 let (store, name) = input(lrdist_search::open_study(&study))?;
                 let trials = store.trials(&name)?;
                 if let Some(dir) = csv.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
                 }
-                let file = std::fs::File::create(&csv).with_context(|| format!("cannot write {}", csv.display()))?;
+                let file = std::fs::File::create(&csv)
+                    .with_context(|| format!("cannot write {}", csv.display()))?;
                 lrdist_search::export_csv(&trials, file)?;
-                eprintln!("wrote {} trials of {name} to {}", trials.len(), csv.display());
+                eprintln!(
+                    "wrote {} trials of {name} to {}",
+                    trials.len(),
+                    csv.display()
+                );
             }
             None => {
                 let env = input(env(&common))?;
                 let plan = input(a.run.plan(&env.model_dir))?;
                 let runner = Runner::new(env);
-                let summary = lrdist_search::protocol::run_search(runner, plan, &mut |line| eprintln!("{line}"))?;
-                println!("{}", serde_json::to_string(&summary).context("serialising the summary")?);
+                let summary = lrdist_search::protocol::run_search(runner, plan, &mut |line| {
+                    eprintln!("{line}")
+                })?;
+                println!(
+                    "{}",
+                    serde_json::to_string(&summary).context("serialising the summary")?
+                );
             }
         },
         Cmd::Combine(a) => {
@@ -157,12 +215,16 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             if let Some(out) = &a.output {
                 let dist = input(a.distribution(&combined.rates, &common.model))?;
                 if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
                 }
                 dist.save(out).map_err(anyhow::Error::from)?;
                 eprintln!("wrote {}", out.display());
             }
-            println!("{}", serde_json::to_string(&combined).context("serialising the combination")?);
+            println!(
+                "{}",
+                serde_json::to_string(&combined).context("serialising the combination")?
+            );
         }
         Cmd::Analysis(a) => {
             let inputs = lrdist_analysis::Inputs {
@@ -173,8 +235,10 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             let written = match &a.what {
                 AnalysisCmd::Tables => lrdist_analysis::write_all_tables(&inputs, &tables)?,
                 AnalysisCmd::Figures => lrdist_analysis::write_all_figures(&inputs, &figures)?,
-                AnalysisCmd::Table { name } => input(known(name, lrdist_analysis::table_names()))
-                    .and_then(|_| Ok(lrdist_analysis::write_table(name, &inputs, &tables)?))?,
+                AnalysisCmd::Table { name } => {
+                    input(known(name, lrdist_analysis::table_names()))
+                        .and_then(|_| Ok(lrdist_analysis::write_table(name, &inputs, &tables)?))?
+                }
                 AnalysisCmd::Figure { name } => input(known(name, lrdist_analysis::figure_names()))
                     .and_then(|_| Ok(lrdist_analysis::write_figure(name, &inputs, &figures)?))?,
             };
@@ -182,7 +246,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 println!("{}", path.display());
             }
         }
-        Cmd::Data { cmd: DataCmd::Sample(a) } => {
+        Cmd::Data {
+            cmd: DataCmd::Sample(a),
+        } => {
             let glue = input(lrdist_data::resolve_glue_dir(common.glue_dir.as_deref()))?;
             let n = lrdist_train::prep::export_sample(&glue, a.task, &a.spec(), &a.out)?;
             eprintln!("wrote {n} {} train rows to {}", a.task, a.out.display());

@@ -23,43 +23,16 @@ use serde::{Deserialize, Serialize};
 use crate::store::{is_postgres_url, open_study, TrialState};
 
 /// The paper's weight base: trial of rank `k` weighs `1.8^-k`.
-pub const PAPER_BASE: f64 = 1.8;
-
-/// Numbers per trial in the authors' `log_file.csv`: a1, a2, a3, then 10 rates.
-const AUTHORS_RECORD: usize = 13;
+pub const PAPER_BASE: f64 = lrdist_analysis::combine::RANK_BASE;
 
 /// Weighted geometric mean of each group's rate over `trials` (`(objective, rates)`), with
-/// weight `base^-rank`, rank 0 for the highest objective, ordinal ranks with ties broken by
-/// input order (see the module doc), weights normalised to sum to 1.
-///
-/// Panics if the rate vectors differ in length; returns an empty vector for no trials.
-pub fn rank_weighted_geomean(trials: &[(f64, Vec<f64>)], base: f64) -> Vec<f64> {
-    let Some(groups) = trials.first().map(|t| t.1.len()) else {
-        return Vec::new();
-    };
-    assert!(
-        trials.iter().all(|t| t.1.len() == groups),
-        "all trials need {groups} rates"
-    );
-    let mut order: Vec<usize> = (0..trials.len()).collect();
-    // Stable sort: equal objectives keep input order.
-    order.sort_by(|&a, &b| trials[b].0.total_cmp(&trials[a].0));
-    let weights: Vec<(usize, f64)> = order
-        .iter()
-        .enumerate()
-        .map(|(rank, &i)| (i, base.powi(-(rank as i32))))
-        .collect();
-    let total: f64 = weights.iter().map(|w| w.1).sum();
-    (0..groups)
-        .map(|g| {
-            let log_mean: f64 = weights
-                .iter()
-                .map(|(i, w)| w * trials[*i].1[g].ln())
-                .sum::<f64>()
-                / total;
-            log_mean.exp()
-        })
-        .collect()
+/// weight `1.8^-rank`, rank 0 for the highest objective, ordinal ranks with ties broken by
+/// input order (see the module doc), weights normalised to sum to 1. The formula lives in
+/// one place, `lrdist_analysis::combine::rank_weighted` (analysis needs it without
+/// libtorch); this adapts owned rate vectors to it.
+pub fn rank_weighted_geomean(trials: &[(f64, Vec<f64>)]) -> Vec<f64> {
+    let scored: Vec<(f64, &[f64])> = trials.iter().map(|(o, r)| (*o, r.as_slice())).collect();
+    lrdist_analysis::combine::rank_weighted(&scored)
 }
 
 /// Plain geometric mean of each group's rate across distributions.
@@ -78,50 +51,13 @@ pub fn geomean_across(dists: &[Vec<f64>]) -> Vec<f64> {
         .collect()
 }
 
-/// One trial of the authors' search log.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AuthorsTrial {
-    /// First task's score after training on it.
-    pub a1: f64,
-    /// Second task's score after training on it (`p_s`).
-    pub a2: f64,
-    /// First task's score after training on the second (`p_o`).
-    pub a3: f64,
-    /// The 10 learning rates.
-    pub rates: Vec<f64>,
-}
+/// The authors' log format has one parser, in the analysis crate (see its docs).
+pub use lrdist_analysis::authors_logs::AuthorsTrial;
 
-/// Reads an authors' `log_file.csv` (see the reference logs' SOURCES.md): one line of
-/// comma-separated floats without newlines, 13 per trial (a1, a2, a3, 10 rates); empty
-/// fields (the trailing comma) are skipped and an incomplete last record is dropped.
+/// Reads an authors' `log_file.csv` (13 floats per trial; an incomplete last record is
+/// dropped) with `lrdist_analysis::authors_logs::read_log`.
 pub fn read_authors_log(path: impl AsRef<Path>) -> Result<Vec<AuthorsTrial>> {
-    let path = path.as_ref();
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading authors' log {}", path.display()))?;
-    let values = text
-        .split([',', '\n', '\r'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .enumerate()
-        .map(|(i, s)| {
-            s.parse::<f64>().with_context(|| {
-                format!(
-                    "{}: value {} ({s:?}) is not a number",
-                    path.display(),
-                    i + 1
-                )
-            })
-        })
-        .collect::<Result<Vec<f64>>>()?;
-    Ok(values
-        .chunks_exact(AUTHORS_RECORD)
-        .map(|c| AuthorsTrial {
-            a1: c[0],
-            a2: c[1],
-            a3: c[2],
-            rates: c[3..].to_vec(),
-        })
-        .collect())
+    lrdist_analysis::authors_logs::read_log(path.as_ref())
 }
 
 /// A combined distribution and how it was made.
@@ -147,7 +83,7 @@ pub fn combine_inputs(inputs: &[String]) -> Result<Combined> {
     for input in inputs {
         let trials = input_trials(input).with_context(|| format!("combining input {input}"))?;
         ensure!(!trials.is_empty(), "input {input} has no usable trial");
-        per_input.push((input.clone(), rank_weighted_geomean(&trials, PAPER_BASE)));
+        per_input.push((input.clone(), rank_weighted_geomean(&trials)));
     }
     let groups = per_input[0].1.len();
     for (input, d) in &per_input {
@@ -202,42 +138,19 @@ mod tests {
         let w = [1.0, 1.0 / 1.8, 1.0 / (1.8 * 1.8)];
         let total: f64 = w.iter().sum();
         let log10 = (w[0] * -6.0 + w[1] * -4.0 + w[2] * -2.0) / total;
-        let got = rank_weighted_geomean(&trials, 1.8);
+        let got = rank_weighted_geomean(&trials);
         assert!((got[0].log10() - log10).abs() < 1e-12, "{got:?}");
         assert!((got[1] / 1e-6 - 1.0).abs() < 1e-12);
         // Ties: the earlier trial ranks first.
         let tied = vec![(1.0, vec![1e-6]), (1.0, vec![1e-4])];
         let expect = 10f64.powf((-6.0 - 4.0 / 1.8) / (1.0 + 1.0 / 1.8));
-        assert!((rank_weighted_geomean(&tied, 1.8)[0] / expect - 1.0).abs() < 1e-12);
-        assert!(rank_weighted_geomean(&[], 1.8).is_empty());
+        assert!((rank_weighted_geomean(&tied)[0] / expect - 1.0).abs() < 1e-12);
+        assert!(rank_weighted_geomean(&[]).is_empty());
     }
 
     #[test]
     fn geomean_across_is_plain() {
         let got = geomean_across(&[vec![1e-6, 4.0], vec![1e-4, 1.0]]);
         assert!((got[0] / 1e-5 - 1.0).abs() < 1e-12 && (got[1] - 2.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn authors_log_parsing_drops_an_incomplete_record() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log_file.csv");
-        let mut text = String::new();
-        for t in 0..2 {
-            text += &format!("0.9,0.8,0.{t},");
-            text += &"1e-05,".repeat(10);
-        }
-        text += "0.5,0.5,";
-        std::fs::write(&path, &text).unwrap();
-        let log = read_authors_log(&path).unwrap();
-        assert_eq!(log.len(), 2);
-        assert_eq!(log[1].a3, 0.1);
-        assert_eq!(log[1].rates, vec![1e-5; 10]);
-        std::fs::write(&path, "0.9,abc,").unwrap();
-        let err = format!("{:#}", read_authors_log(&path).unwrap_err());
-        assert!(
-            err.contains("value 2") && err.contains("log_file.csv"),
-            "{err}"
-        );
     }
 }

@@ -23,30 +23,52 @@ impl ProtocolObjective {
     /// `stage2_only`); it must describe exactly two stages.
     pub fn new(runner: Runner, base: RunRequest) -> Result<Self> {
         let stages = base.scenario.num_stages();
-        anyhow::ensure!(stages == 2, "a search needs a two-stage scenario, {} has {stages}", base.scenario.label());
+        anyhow::ensure!(
+            stages == 2,
+            "a search needs a two-stage scenario, {} has {stages}",
+            base.scenario.label()
+        );
         runner.validate(&base)?;
-        Ok(Self { runner: Mutex::new(runner), base })
+        Ok(Self {
+            runner: Mutex::new(runner),
+            base,
+        })
     }
 }
 
 impl Objective for ProtocolObjective {
-    fn run(&self, number: u64, rates: &[f64], report: &mut dyn FnMut(&RungReport) -> Decision) -> Result<TrialOutcome> {
+    fn run(
+        &self,
+        number: u64,
+        rates: &[f64],
+        report: &mut dyn FnMut(&RungReport) -> Decision,
+    ) -> Result<TrialOutcome> {
         let mut req = self.base.clone();
         req.rates = Some(rates.to_vec());
         req.method = format!("trial-{number}");
         req.distribution = format!("search trial {number}");
-        let mut runner = self.runner.lock().map_err(|_| anyhow::anyhow!("a previous trial panicked"))?;
+        let mut runner = self
+            .runner
+            .lock()
+            .map_err(|_| anyhow::anyhow!("a previous trial panicked"))?;
         let record = runner.run(&req, &mut |e: &EpochEvent| {
             if e.stage == 0 {
                 return lrdist_train::Decision::Continue; // stage 1 always runs in full
             }
-            let rung = RungReport { resource: e.epoch, p_s: e.scores[1], p_o: e.scores[0], a1: e.a1.unwrap_or(f64::NAN) };
+            let rung = RungReport {
+                resource: e.epoch,
+                p_s: e.scores[1],
+                p_o: e.scores[0],
+                a1: e.a1.unwrap_or(f64::NAN),
+            };
             match report(&rung) {
                 Decision::Continue => lrdist_train::Decision::Continue,
                 Decision::Stop => lrdist_train::Decision::Stop,
             }
         })?;
-        let value = |v: Option<f64>, what: &str| v.with_context(|| format!("trial {number}: no {what} score"));
+        let value = |v: Option<f64>, what: &str| {
+            v.with_context(|| format!("trial {number}: no {what} score"))
+        };
         Ok(TrialOutcome {
             a1: value(record.a1, "a1")?,
             p_s: value(record.p_s, "p_s")?,
@@ -70,7 +92,11 @@ pub struct SearchPlan {
 
 /// Opens the store, creates (or, with `resume`, re-opens) the study, and runs one worker
 /// until the study has its trials. `on_line` gets one live line per trial event.
-pub fn run_search(runner: Runner, plan: SearchPlan, on_line: &mut dyn FnMut(&str)) -> Result<crate::WorkerSummary> {
+pub fn run_search(
+    runner: Runner,
+    plan: SearchPlan,
+    on_line: &mut dyn FnMut(&str),
+) -> Result<crate::WorkerSummary> {
     let store = crate::open_store(&plan.store)?;
     let exists = crate::load_study(store.as_ref(), &plan.study.name).is_ok();
     if exists && !plan.resume {
@@ -82,9 +108,15 @@ pub fn run_search(runner: Runner, plan: SearchPlan, on_line: &mut dyn FnMut(&str
     }
     crate::create_study(store.as_ref(), &plan.study)?;
     let objective = ProtocolObjective::new(runner, plan.base)?;
-    crate::run_worker(store.as_ref(), &plan.study.name, &objective, &plan.worker, &mut |event| {
-        if let Some(line) = crate::live_line(event) {
-            on_line(&line);
-        }
-    })
+    crate::run_worker(
+        store.as_ref(),
+        &plan.study.name,
+        &objective,
+        &plan.worker,
+        &mut |event| {
+            if let Some(line) = crate::live_line(event) {
+                on_line(&line);
+            }
+        },
+    )
 }

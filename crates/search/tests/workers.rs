@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use lrdist_search::combine::{combine_inputs, rank_weighted_geomean, PAPER_BASE};
+use lrdist_search::combine::{combine_inputs, rank_weighted_geomean};
 use lrdist_search::{
     create_study, open_store, run_worker, AshaConfig, Decision, Objective, RungReport, SamplerKind,
     SearchEvent, StudyConfig, TrialOutcome, TrialState, WorkerOptions,
@@ -262,7 +262,7 @@ fn resuming_checks_the_study_and_combining_a_study_uses_its_complete_trials() {
         .collect();
     assert!(complete.len() >= 2, "{trials:#?}");
     let combined = combine_inputs(&[format!("{path}#small")]).unwrap();
-    assert_eq!(combined.rates, rank_weighted_geomean(&complete, PAPER_BASE));
+    assert_eq!(combined.rates, rank_weighted_geomean(&complete));
     // The only study of the file is found without its name.
     assert_eq!(
         combine_inputs(std::slice::from_ref(&path)).unwrap().rates,

@@ -78,9 +78,11 @@ impl ScenarioSpec {
     pub fn label(&self) -> String {
         match self {
             Self::Pair { first, second } => format!("{first}->{second}"),
-            Self::Sequence { tasks } => {
-                tasks.iter().map(|t| t.to_string()).collect::<Vec<_>>().join("->")
-            }
+            Self::Sequence { tasks } => tasks
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join("->"),
             Self::EmbeddingShift { task } => format!("embedding-shift:{task}"),
             Self::LengthShift { task } => format!("length-shift:{task}"),
         }
@@ -106,7 +108,10 @@ impl ScenarioSpec {
     pub fn validate(&self) -> Result<()> {
         if let Self::Sequence { tasks } = self {
             if tasks.len() < 2 {
-                bail!("a task sequence needs at least two tasks, got {}", tasks.len());
+                bail!(
+                    "a task sequence needs at least two tasks, got {}",
+                    tasks.len()
+                );
             }
         }
         Ok(())
@@ -234,17 +239,24 @@ impl PenaltySpec {
     pub fn parse(spec: &str) -> Result<Self> {
         let parts: Vec<&str> = spec.split(':').collect();
         let num = |s: &str| -> Result<f64> {
-            let v: f64 = s.parse().with_context(|| format!("bad number `{s}` in penalty `{spec}`"))?;
+            let v: f64 = s
+                .parse()
+                .with_context(|| format!("bad number `{s}` in penalty `{spec}`"))?;
             if !v.is_finite() || v < 0.0 {
                 bail!("penalty strength must be finite and >= 0, got `{s}`");
             }
             Ok(v)
         };
         match parts.as_slice() {
-            ["ewc", l] => Ok(Self::Ewc { lambda: num(l)?, fisher_rows: default_fisher_rows() }),
+            ["ewc", l] => Ok(Self::Ewc {
+                lambda: num(l)?,
+                fisher_rows: default_fisher_rows(),
+            }),
             ["ewc", l, rows] => Ok(Self::Ewc {
                 lambda: num(l)?,
-                fisher_rows: rows.parse().with_context(|| format!("bad row count in `{spec}`"))?,
+                fisher_rows: rows
+                    .parse()
+                    .with_context(|| format!("bad row count in `{spec}`"))?,
             }),
             ["l2sp", a] => Ok(Self::L2sp { alpha: num(a)? }),
             _ => bail!("unknown penalty `{spec}` (expected ewc:LAMBDA[:ROWS] or l2sp:ALPHA)"),
@@ -260,19 +272,34 @@ mod tests {
     fn scenario_yaml_round_trips() {
         let yaml = "kind: pair\nfirst: sst2\nsecond: mrpc\n";
         let s: ScenarioSpec = serde_yaml::from_str(yaml).unwrap();
-        assert_eq!(s, ScenarioSpec::Pair { first: Task::Sst2, second: Task::Mrpc });
+        assert_eq!(
+            s,
+            ScenarioSpec::Pair {
+                first: Task::Sst2,
+                second: Task::Mrpc
+            }
+        );
         assert_eq!(s.label(), "sst2->mrpc");
         let e: ScenarioSpec = serde_yaml::from_str("kind: embedding-shift\ntask: mrpc\n").unwrap();
         assert_eq!(e.label(), "embedding-shift:mrpc");
-        assert!(serde_yaml::from_str::<ScenarioSpec>("kind: pair\nfirst: sst3\nsecond: mrpc\n").is_err());
+        assert!(
+            serde_yaml::from_str::<ScenarioSpec>("kind: pair\nfirst: sst3\nsecond: mrpc\n")
+                .is_err()
+        );
     }
 
     #[test]
     fn penalties_parse_and_reject() {
-        assert_eq!(PenaltySpec::parse("l2sp:0.01").unwrap(), PenaltySpec::L2sp { alpha: 0.01 });
+        assert_eq!(
+            PenaltySpec::parse("l2sp:0.01").unwrap(),
+            PenaltySpec::L2sp { alpha: 0.01 }
+        );
         assert_eq!(
             PenaltySpec::parse("ewc:1000:64").unwrap(),
-            PenaltySpec::Ewc { lambda: 1000.0, fisher_rows: 64 }
+            PenaltySpec::Ewc {
+                lambda: 1000.0,
+                fisher_rows: 64
+            }
         );
         assert!(PenaltySpec::parse("ewc:-1").is_err());
         assert!(PenaltySpec::parse("dropout:0.1").is_err());
@@ -280,7 +307,9 @@ mod tests {
 
     #[test]
     fn single_task_sequences_are_rejected() {
-        let s = ScenarioSpec::Sequence { tasks: vec![Task::Rte] };
+        let s = ScenarioSpec::Sequence {
+            tasks: vec![Task::Rte],
+        };
         assert!(s.validate().is_err());
     }
 }

@@ -12,14 +12,21 @@ use crate::prep::BatchTensors;
 
 /// The last layer's [CLS] vector of every row, in row order, as an `[n, hidden]` tensor
 /// on the CPU (evaluation mode, no autograd).
-pub fn cls_embeddings(encoder: &Encoder, rows: &[Encoded], batch_size: usize, pad_id: i64) -> Tensor {
+pub fn cls_embeddings(
+    encoder: &Encoder,
+    rows: &[Encoded],
+    batch_size: usize,
+    pad_id: i64,
+) -> Tensor {
     let device = encoder.vs.device();
     let hidden = encoder.config.hidden_size as i64;
     let mut out = Tensor::zeros([rows.len() as i64, hidden], (Kind::Float, Device::Cpu));
     tch::no_grad(|| {
         for batch in make_batches(rows, batch_size, BatchOrder::ByLength, pad_id) {
             let t = BatchTensors::new(&batch, device);
-            let cls = encoder.bert.cls_t(&t.input_ids, &t.token_type_ids, &t.attention_mask, false);
+            let cls = encoder
+                .bert
+                .cls_t(&t.input_ids, &t.token_type_ids, &t.attention_mask, false);
             let idx: Vec<i64> = batch.rows.iter().map(|&r| r as i64).collect();
             let _ = out.index_copy_(0, &Tensor::from_slice(&idx), &cls.to_device(Device::Cpu));
         }
@@ -52,7 +59,7 @@ pub fn kmeans2(fit: &Tensor, apply: &Tensor) -> Result<(Vec<usize>, Vec<usize>)>
 /// The first two principal components of the rows of `x` (centred, via SVD).
 pub fn pca2(x: &Tensor) -> Result<Vec<(f64, f64)>> {
     let centred = x - x.mean_dim(0, true, Kind::Float);
-    let (u, s, _v) = Tensor::linalg_svd(&centred, false, "");
+    let (u, s, _v) = centred.f_svd(true, true)?;
     let proj = u.narrow(1, 0, 2) * s.narrow(0, 0, 2);
     let flat = Vec::<f64>::try_from(proj.to_kind(Kind::Double).reshape([-1]))?;
     Ok(flat.chunks(2).map(|c| (c[0], c[1])).collect())

@@ -16,22 +16,38 @@ pub fn group_rows(model_dir: &Path, grouping: &str) -> Result<Vec<GroupRow>> {
     let vs = nn::VarStore::new(Device::Cpu);
     let _bert = Bert::with_options(&vs.root(), &cfg, true, InitMode::Placeholder);
     let _head = Head::with_init(&vs.root().sub("head"), &cfg, 2, InitMode::Placeholder);
-    let names: Vec<(String, usize)> = vs.variables().into_iter().map(|(n, t)| (n, t.numel())).collect();
+    let names: Vec<(String, usize)> = vs
+        .variables()
+        .into_iter()
+        .map(|(n, t)| (n, t.numel()))
+        .collect();
     Ok(group_table(&names, cfg.num_hidden_layers, &grouping)?)
 }
 
 /// A plain-text table of group rows.
 pub fn format_group_rows(rows: &[GroupRow]) -> String {
-    let mut out = format!("{:>5}  {:>11}  {:>7}  {:>12}\n", "group", "depths", "tensors", "parameters");
+    let mut out = format!(
+        "{:>5}  {:>11}  {:>7}  {:>12}\n",
+        "group", "depths", "tensors", "parameters"
+    );
     for r in rows {
         let depths = if r.depth_lo == r.depth_hi {
             format!("{}", r.depth_lo)
         } else {
             format!("{}-{}", r.depth_lo, r.depth_hi)
         };
-        out.push_str(&format!("{:>5}  {:>11}  {:>7}  {:>12}\n", r.group, depths, r.tensors, r.params));
+        out.push_str(&format!(
+            "{:>5}  {:>11}  {:>7}  {:>12}\n",
+            r.group, depths, r.tensors, r.params
+        ));
     }
     let total: usize = rows.iter().map(|r| r.params).sum();
-    out.push_str(&format!("{:>5}  {:>11}  {:>7}  {:>12}\n", "all", "", rows.iter().map(|r| r.tensors).sum::<usize>(), total));
+    out.push_str(&format!(
+        "{:>5}  {:>11}  {:>7}  {:>12}\n",
+        "all",
+        "",
+        rows.iter().map(|r| r.tensors).sum::<usize>(),
+        total
+    ));
     out
 }

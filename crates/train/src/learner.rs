@@ -85,7 +85,11 @@ pub struct Learner {
 
 impl Learner {
     pub fn new(encoder: Encoder, pad_id: i64) -> Self {
-        Self { encoder, heads: Vec::new(), pad_id }
+        Self {
+            encoder,
+            heads: Vec::new(),
+            pad_id,
+        }
     }
 
     /// Adds a freshly initialised head for `task`; returns its index.
@@ -100,7 +104,10 @@ impl Learner {
     }
 
     fn logits(&self, head: usize, t: &BatchTensors, train: bool) -> Tensor {
-        let cls = self.encoder.bert.cls_t(&t.input_ids, &t.token_type_ids, &t.attention_mask, train);
+        let cls =
+            self.encoder
+                .bert
+                .cls_t(&t.input_ids, &t.token_type_ids, &t.attention_mask, train);
         self.heads[head].head.forward_t(&cls, train)
     }
 
@@ -127,9 +134,14 @@ impl Learner {
             for batch in make_batches(&set.rows, batch_size, BatchOrder::ByLength, self.pad_id) {
                 let t = BatchTensors::new(&batch, device);
                 let logits = self.logits(head, &t, false);
-                let out = if regression { logits.squeeze_dim(-1) } else { logits.argmax(-1, false) };
-                let out: Vec<f32> = Vec::<f32>::try_from(out.to_kind(Kind::Float).to_device(tch::Device::Cpu))
-                    .expect("predictions are a 1-D float tensor");
+                let out = if regression {
+                    logits.squeeze_dim(-1)
+                } else {
+                    logits.argmax(-1, false)
+                };
+                let out: Vec<f32> =
+                    Vec::<f32>::try_from(out.to_kind(Kind::Float).to_device(tch::Device::Cpu))
+                        .expect("predictions are a 1-D float tensor");
                 for (row, p) in batch.rows.iter().zip(out) {
                     preds[*row] = p;
                 }
@@ -142,7 +154,10 @@ impl Learner {
     pub fn evaluate(&self, head: usize, set: &RowSet, batch_size: usize) -> Scores {
         let preds = self.predict(head, set, batch_size);
         let metrics = metrics::compute(set.task, &preds, &set.labels());
-        let primary = metrics.get(set.task.primary_metric()).copied().unwrap_or(f64::NAN);
+        let primary = metrics
+            .get(set.task.primary_metric())
+            .copied()
+            .unwrap_or(f64::NAN);
         Scores { metrics, primary }
     }
 
@@ -187,9 +202,13 @@ impl Learner {
         let (mut real_tokens, mut pad_tokens) = (0usize, 0usize);
         for epoch in 1..=hp.epochs {
             let order = if hp.bucketing {
-                BatchOrder::Bucketed { seed: hp.seed.wrapping_add(epoch as u64) }
+                BatchOrder::Bucketed {
+                    seed: hp.seed.wrapping_add(epoch as u64),
+                }
             } else {
-                BatchOrder::Shuffled { seed: hp.seed.wrapping_add(epoch as u64) }
+                BatchOrder::Shuffled {
+                    seed: hp.seed.wrapping_add(epoch as u64),
+                }
             };
             let batches = make_batches(&set.rows, hp.batch_size, order, self.pad_id);
             let (real, pad) = lrdist_data::padding_stats(&batches);
@@ -216,7 +235,10 @@ impl Learner {
                 loss_sum += value;
                 bar.inc(1);
                 if step % 10 == 0 {
-                    bar.set_message(format!("epoch {epoch} loss {:.4}", loss_sum / (step + 1) as f64));
+                    bar.set_message(format!(
+                        "epoch {epoch} loss {:.4}",
+                        loss_sum / (step + 1) as f64
+                    ));
                 }
             }
             let seconds = start.elapsed().as_secs_f64();
@@ -282,9 +304,11 @@ fn progress_bar(show: bool, len: u64, name: &str) -> ProgressBar {
     }
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} steps {msg} ({elapsed}<{eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix:>16} [{bar:30}] {pos}/{len} steps {msg} ({elapsed}<{eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.set_prefix(name.to_string());
     bar

@@ -32,7 +32,10 @@ pub struct Penalty {
 
 impl Penalty {
     pub fn new(spec: PenaltySpec) -> Self {
-        Self { spec, anchors: Vec::new() }
+        Self {
+            spec,
+            anchors: Vec::new(),
+        }
     }
 
     pub fn spec(&self) -> &PenaltySpec {
@@ -86,12 +89,22 @@ impl Penalty {
 fn snapshot(learner: &Learner, fisher: Option<Vec<Tensor>>) -> Anchor {
     let params = learner.encoder.vs.trainable_variables();
     let values = tch::no_grad(|| params.iter().map(|p| p.detach().copy()).collect());
-    Anchor { params, values, fisher }
+    Anchor {
+        params,
+        values,
+        fisher,
+    }
 }
 
 /// Diagonal empirical Fisher of the task loss: the mean over `rows` seeded train rows of
 /// each parameter's squared single-row gradient.
-pub fn diagonal_fisher(learner: &Learner, head: usize, set: &RowSet, rows: usize, seed: u64) -> Vec<Tensor> {
+pub fn diagonal_fisher(
+    learner: &Learner,
+    head: usize,
+    set: &RowSet,
+    rows: usize,
+    seed: u64,
+) -> Vec<Tensor> {
     let n = rows.min(set.len()).max(1);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xF15E);
     let mut picked = sample(&mut rng, set.len(), n).into_vec();
@@ -103,7 +116,11 @@ pub fn diagonal_fisher(learner: &Learner, head: usize, set: &RowSet, rows: usize
                 .iter()
                 .map(|p| {
                     let g = p.grad();
-                    if g.defined() { g.square() } else { p.zeros_like() }
+                    if g.defined() {
+                        g.square()
+                    } else {
+                        p.zeros_like()
+                    }
                 })
                 .collect();
             match &mut fisher {

@@ -28,7 +28,11 @@ impl RowSet {
 
     /// The rows at `indices`, in that order.
     pub fn select(&self, indices: &[usize], name: String) -> RowSet {
-        RowSet { task: self.task, name, rows: indices.iter().map(|&i| self.rows[i].clone()).collect() }
+        RowSet {
+            task: self.task,
+            name,
+            rows: indices.iter().map(|&i| self.rows[i].clone()).collect(),
+        }
     }
 
     pub fn labels(&self) -> Vec<f32> {
@@ -84,7 +88,11 @@ impl DataCache {
                 name: format!("{task}/train"),
                 rows: self.tokenizer.encode(&data.train)?,
             },
-            dev: RowSet { task, name: format!("{task}/dev"), rows: self.tokenizer.encode(&data.dev)? },
+            dev: RowSet {
+                task,
+                name: format!("{task}/dev"),
+                rows: self.tokenizer.encode(&data.dev)?,
+            },
             dev_source: data.dev_source,
         });
         self.cache.insert(key, prepared.clone());
@@ -115,14 +123,21 @@ impl BatchTensors {
 /// with a header; returns the row count. Lets another tool train on exactly our rows.
 pub fn export_sample(glue_dir: &Path, task: Task, spec: &DataSpec, out: &Path) -> Result<usize> {
     let data = load_task(glue_dir, task, spec)?;
-    let mut w = csv::WriterBuilder::new().delimiter(b'\t').quote_style(csv::QuoteStyle::Never).from_path(out)?;
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(b'\t')
+        .quote_style(csv::QuoteStyle::Never)
+        .from_path(out)?;
     if task.is_pair() {
         w.write_record(["sentence1", "sentence2", "label"])?;
     } else {
         w.write_record(["sentence", "label"])?;
     }
     for ex in &data.train {
-        let label = if task.is_regression() { ex.label.to_string() } else { (ex.label as i64).to_string() };
+        let label = if task.is_regression() {
+            ex.label.to_string()
+        } else {
+            (ex.label as i64).to_string()
+        };
         match &ex.text_b {
             Some(b) => w.write_record([ex.text_a.as_str(), b.as_str(), label.as_str()])?,
             None => w.write_record([ex.text_a.as_str(), label.as_str()])?,

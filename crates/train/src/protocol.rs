@@ -66,7 +66,9 @@ impl Outcome {
 
     /// Score of the first task after the last stage (p_o for a pair).
     pub fn p_o(&self) -> Option<f64> {
-        (self.matrix.len() >= 2).then(|| self.last_row()[0]).flatten()
+        (self.matrix.len() >= 2)
+            .then(|| self.last_row()[0])
+            .flatten()
     }
 
     pub fn cl_metrics(&self) -> Option<ClMetrics> {
@@ -99,10 +101,16 @@ pub fn cl_metrics(r: &[Vec<Option<f64>>]) -> Option<ClMetrics> {
     let backward_transfer = (0..n - 1).map(|j| last[j] - diag[j]).sum::<f64>() / (n - 1) as f64;
     let mut forgetting = 0.0;
     for j in 0..n - 1 {
-        let best = (j..n - 1).filter_map(|l| at(l, j)).fold(f64::NEG_INFINITY, f64::max);
+        let best = (j..n - 1)
+            .filter_map(|l| at(l, j))
+            .fold(f64::NEG_INFINITY, f64::max);
         forgetting += best - last[j];
     }
-    Some(ClMetrics { avg_accuracy, backward_transfer, forgetting: forgetting / (n - 1) as f64 })
+    Some(ClMetrics {
+        avg_accuracy,
+        backward_transfer,
+        forgetting: forgetting / (n - 1) as f64,
+    })
 }
 
 /// How a plan is run: one learning rate per depth for each stage, shared hyperparameters,
@@ -126,7 +134,11 @@ pub fn run_plan(
     skip_first: Option<StageStats>,
     on_epoch: &mut dyn FnMut(&EpochEvent) -> Decision,
 ) -> Result<Outcome> {
-    let RunSettings { rates, hp, mut penalty } = settings;
+    let RunSettings {
+        rates,
+        hp,
+        mut penalty,
+    } = settings;
     let n = plan.len();
     let mut out = Outcome {
         stages: Vec::new(),
@@ -144,9 +156,18 @@ pub fn run_plan(
         let a1 = out.matrix[0][0];
         let mut stop_all = false;
         let mut score_row = |learner: &Learner, epoch: usize, last: bool| {
-            let scores: Vec<_> = plan[..=i].iter().map(|s| learner.evaluate(s.head, &s.dev, eval_bs)).collect();
+            let scores: Vec<_> = plan[..=i]
+                .iter()
+                .map(|s| learner.evaluate(s.head, &s.dev, eval_bs))
+                .collect();
             let primary: Vec<f64> = scores.iter().map(|s| s.primary).collect();
-            let decision = on_epoch(&EpochEvent { stage: i, epoch, last_epoch: last, scores: &primary, a1 });
+            let decision = on_epoch(&EpochEvent {
+                stage: i,
+                epoch,
+                last_epoch: last,
+                scores: &primary,
+                a1,
+            });
             (scores, decision)
         };
         let stats = match (i, &skip_first) {
@@ -190,7 +211,12 @@ pub fn run_plan(
         }
         if i + 1 < n {
             if let Some(p) = penalty.as_deref_mut() {
-                p.after_stage(learner, stage.head, &stage.train, hp.seed.wrapping_add(i as u64));
+                p.after_stage(
+                    learner,
+                    stage.head,
+                    &stage.train,
+                    hp.seed.wrapping_add(i as u64),
+                );
             }
         }
     }

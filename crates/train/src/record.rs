@@ -92,12 +92,14 @@ pub fn read_records(path: &Path) -> Result<Vec<RunRecord>> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).with_context(|| format!("{}:{}: not a run record", path.display(), i + 1))
+            serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not a run record", path.display(), i + 1))
         })
         .collect()
 }
@@ -107,7 +109,10 @@ pub fn read_records(path: &Path) -> Result<Vec<RunRecord>> {
 pub fn has_record(path: &Path, req: &crate::RunRequest) -> Result<bool> {
     let scenario = req.scenario.label();
     Ok(read_records(path)?.iter().any(|r| {
-        r.scenario == scenario && r.method == req.method && r.scale == req.scale_name && r.seed == req.seed
+        r.scenario == scenario
+            && r.method == req.method
+            && r.scale == req.scale_name
+            && r.seed == req.seed
     }))
 }
 
@@ -123,8 +128,13 @@ pub fn git_commit() -> String {
     };
     match run(&["rev-parse", "--short=12", "HEAD"]) {
         Some(c) if !c.is_empty() => {
-            let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-            if dirty { format!("{c}-dirty") } else { c }
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{c}-dirty")
+            } else {
+                c
+            }
         }
         _ => "unknown".into(),
     }
@@ -134,7 +144,9 @@ pub fn git_commit() -> String {
 pub fn command_line() -> String {
     std::env::args()
         .map(|a| {
-            if a.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'') {
+            if a.chars()
+                .any(|c| c.is_whitespace() || c == '"' || c == '\'')
+            {
                 format!("'{}'", a.replace('\'', "'\\''"))
             } else {
                 a

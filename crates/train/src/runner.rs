@@ -60,7 +60,14 @@ pub struct RunRequest {
 
 impl RunRequest {
     /// A request with the paper's defaults: per-layer groups, no penalty.
-    pub fn new(scenario: ScenarioSpec, scale_name: &str, scale: ScaleSpec, method: &str, distribution: &str, seed: u64) -> Self {
+    pub fn new(
+        scenario: ScenarioSpec,
+        scale_name: &str,
+        scale: ScaleSpec,
+        method: &str,
+        distribution: &str,
+        seed: u64,
+    ) -> Self {
         Self {
             scenario,
             scale_name: scale_name.into(),
@@ -94,9 +101,16 @@ impl Runner {
     }
 
     fn data(&mut self, max_len: usize) -> Result<&mut DataCache> {
-        let stale = self.data.as_ref().is_none_or(|d| d.tokenizer().max_len() != max_len);
+        let stale = self
+            .data
+            .as_ref()
+            .is_none_or(|d| d.tokenizer().max_len() != max_len);
         if stale {
-            self.data = Some(DataCache::new(&self.env.glue_dir, &self.env.model_dir, max_len)?);
+            self.data = Some(DataCache::new(
+                &self.env.glue_dir,
+                &self.env.model_dir,
+                max_len,
+            )?);
         }
         Ok(self.data.as_mut().expect("just set"))
     }
@@ -112,7 +126,12 @@ impl Runner {
         match &req.rates {
             Some(rates) => {
                 let grouping = Grouping::parse(&req.grouping, num_layers)?;
-                let dist = Distribution::new(req.distribution.clone(), grouping.spec(), num_layers, rates.clone())?;
+                let dist = Distribution::new(
+                    req.distribution.clone(),
+                    grouping.spec(),
+                    num_layers,
+                    rates.clone(),
+                )?;
                 Ok(dist.apply(&req.distribution, &grouping)?)
             }
             None => Self::resolve(&req.distribution, &req.grouping, num_layers),
@@ -120,7 +139,11 @@ impl Runner {
     }
 
     /// Runs `req`; `on_epoch` sees every epoch's scores and may stop the run.
-    pub fn run(&mut self, req: &RunRequest, on_epoch: &mut dyn FnMut(&EpochEvent) -> Decision) -> Result<RunRecord> {
+    pub fn run(
+        &mut self,
+        req: &RunRequest,
+        on_epoch: &mut dyn FnMut(&EpochEvent) -> Decision,
+    ) -> Result<RunRecord> {
         let started_at = record::now_rfc3339();
         let start = Instant::now();
         tch::manual_seed(req.seed as i64);
@@ -128,7 +151,11 @@ impl Runner {
         let num_layers = encoder.config.num_hidden_layers;
         let dist = Self::request_distribution(req, num_layers)?;
         let stage1 = if req.stage2_only {
-            Some(Self::resolve(&req.stage1_distribution, "per-layer", num_layers)?)
+            Some(Self::resolve(
+                &req.stage1_distribution,
+                "per-layer",
+                num_layers,
+            )?)
         } else {
             None
         };
@@ -137,10 +164,21 @@ impl Runner {
         let pad_id = data.tokenizer().pad_id();
         let mut learner = Learner::new(encoder, pad_id);
         let embeddings_out = match &req.scenario {
-            ScenarioSpec::EmbeddingShift { task } => Some(env.results_dir.join("embeddings").join(format!("{task}.csv"))),
+            ScenarioSpec::EmbeddingShift { task } => Some(
+                env.results_dir
+                    .join("embeddings")
+                    .join(format!("{task}.csv")),
+            ),
             _ => None,
         };
-        let plan = build_plan(&req.scenario, &req.scale, req.seed, data, &mut learner, embeddings_out.as_deref())?;
+        let plan = build_plan(
+            &req.scenario,
+            &req.scale,
+            req.seed,
+            data,
+            &mut learner,
+            embeddings_out.as_deref(),
+        )?;
         let mut dev_sources = BTreeMap::new();
         for task in req.scenario.tasks() {
             let p = data.task(task, &req.scale.data_spec(task))?;
@@ -163,11 +201,21 @@ impl Runner {
             None => None,
         };
         let stage1_cached = cached.is_some();
-        let settings = RunSettings { rates, hp, penalty: penalty.as_mut() };
+        let settings = RunSettings {
+            rates,
+            hp,
+            penalty: penalty.as_mut(),
+        };
         let outcome = match cache.as_ref().filter(|_| !stage1_cached) {
             // First use of this cache entry: train stage 1 alone, save it, then go on.
             Some(c) => {
-                let mut first = run_plan(&mut learner, &plan[..1], clone_settings(&settings), None, on_epoch)?;
+                let mut first = run_plan(
+                    &mut learner,
+                    &plan[..1],
+                    clone_settings(&settings),
+                    None,
+                    on_epoch,
+                )?;
                 c.save(&learner, plan[0].head, &first.stages[0])?;
                 if first.stopped_early {
                     first
@@ -178,7 +226,17 @@ impl Runner {
             }
             None => run_plan(&mut learner, &plan, settings, cached, on_epoch)?,
         };
-        Ok(self.record(req, &dist, stage1.is_some(), &learner, outcome, dev_sources, started_at, start, stage1_cached))
+        Ok(self.record(
+            req,
+            &dist,
+            stage1.is_some(),
+            &learner,
+            outcome,
+            dev_sources,
+            started_at,
+            start,
+            stage1_cached,
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -204,10 +262,22 @@ impl Runner {
             ScenarioSpec::EmbeddingShift { .. } => "embedding-shift",
             ScenarioSpec::LengthShift { .. } => "length-shift",
         };
-        let model = self.env.model_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let model = self
+            .env
+            .model_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         RunRecord {
             schema: SCHEMA,
-            id: format!("{}-{}-{}-s{}-{}", req.scenario.label(), req.method, req.scale_name, req.seed, started_at),
+            id: format!(
+                "{}-{}-{}-s{}-{}",
+                req.scenario.label(),
+                req.method,
+                req.scale_name,
+                req.seed,
+                started_at
+            ),
             kind: kind.into(),
             scenario: req.scenario.label(),
             method: req.method.clone(),
@@ -250,7 +320,11 @@ impl Runner {
 }
 
 fn clone_settings<'a>(s: &RunSettings<'a>) -> RunSettings<'a> {
-    RunSettings { rates: s.rates.clone(), hp: s.hp.clone(), penalty: None }
+    RunSettings {
+        rates: s.rates.clone(),
+        hp: s.hp.clone(),
+        penalty: None,
+    }
 }
 
 /// The stage hyperparameters a scale implies.
@@ -291,7 +365,9 @@ impl Stage1Cache {
             req.stage1_distribution
         );
         let name = format!("{first}-s{}-{:016x}", req.seed, fnv1a(key.as_bytes()));
-        Self { dir: env.cache_dir.join("stage1").join(name) }
+        Self {
+            dir: env.cache_dir.join("stage1").join(name),
+        }
     }
 
     fn load(&self, learner: &mut Learner, head: usize) -> Result<Option<StageStats>> {
@@ -299,15 +375,23 @@ impl Stage1Cache {
         if !stats_path.exists() {
             return Ok(None);
         }
-        learner.encoder.vs.load(self.dir.join("encoder.safetensors")).context("stage-1 cache: encoder")?;
-        learner.heads[head].vs.load(self.dir.join("head.safetensors")).context("stage-1 cache: head")?;
+        learner
+            .encoder
+            .vs
+            .load(self.dir.join("encoder.safetensors"))
+            .context("stage-1 cache: encoder")?;
+        learner.heads[head]
+            .vs
+            .load(self.dir.join("head.safetensors"))
+            .context("stage-1 cache: head")?;
         let stats = serde_json::from_str(&std::fs::read_to_string(&stats_path)?)?;
         Ok(Some(stats))
     }
 
     fn save(&self, learner: &Learner, head: usize, stats: &StageStats) -> Result<()> {
         let tmp = self.dir.with_extension("partial");
-        std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        std::fs::create_dir_all(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
         learner.encoder.vs.save(tmp.join("encoder.safetensors"))?;
         learner.heads[head].vs.save(tmp.join("head.safetensors"))?;
         std::fs::write(tmp.join("stage.json"), serde_json::to_string_pretty(stats)?)?;
@@ -320,14 +404,22 @@ impl Stage1Cache {
 
 /// 64-bit FNV-1a, a stable hash for cache keys (std's hasher is not stable across builds).
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    bytes.iter().fold(0xcbf29ce484222325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 /// Resolves the default folders from the environment.
 pub fn default_cache_dir(results_dir: &Path) -> PathBuf {
     std::env::var_os("LRDIST_CACHE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| results_dir.parent().unwrap_or(Path::new(".")).join(".cache").join("lrdist"))
+        .unwrap_or_else(|| {
+            results_dir
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(".cache")
+                .join("lrdist")
+        })
 }
 
 /// The result of `lrdist finetune`: one task, one stage.
@@ -358,7 +450,13 @@ pub struct FinetuneReport {
 
 impl Runner {
     /// Fine-tunes the pretrained encoder and a fresh head on one task.
-    pub fn finetune(&mut self, task: lrdist_data::Task, scale: &ScaleSpec, distribution: &str, seed: u64) -> Result<FinetuneReport> {
+    pub fn finetune(
+        &mut self,
+        task: lrdist_data::Task,
+        scale: &ScaleSpec,
+        distribution: &str,
+        seed: u64,
+    ) -> Result<FinetuneReport> {
         let start = Instant::now();
         tch::manual_seed(seed as i64);
         let encoder = Encoder::pretrained(&self.env.model_dir, self.env.device)?;
@@ -369,9 +467,19 @@ impl Runner {
         let prepared = data.task(task, &scale.data_spec(task))?;
         let mut learner = Learner::new(encoder, data.tokenizer().pad_id());
         let head = learner.add_head(task, seed as i64);
-        let plan = [crate::protocol::StagePlan { train: prepared.train.clone(), dev: prepared.dev.clone(), head }];
-        let settings = RunSettings { rates: vec![dist.per_depth.clone()], hp: stage_hp(scale, seed, progress), penalty: None };
-        let outcome = run_plan(&mut learner, &plan, settings, None, &mut |_| Decision::Continue)?;
+        let plan = [crate::protocol::StagePlan {
+            train: prepared.train.clone(),
+            dev: prepared.dev.clone(),
+            head,
+        }];
+        let settings = RunSettings {
+            rates: vec![dist.per_depth.clone()],
+            hp: stage_hp(scale, seed, progress),
+            penalty: None,
+        };
+        let outcome = run_plan(&mut learner, &plan, settings, None, &mut |_| {
+            Decision::Continue
+        })?;
         let stage = &outcome.stages[0];
         Ok(FinetuneReport {
             task: task.to_string(),

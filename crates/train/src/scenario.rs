@@ -31,7 +31,11 @@ pub fn build_plan(
             for (i, task) in scenario.tasks().into_iter().enumerate() {
                 let p = data.task(task, &scale.data_spec(task))?;
                 let head = learner.add_head(task, head_seed(i));
-                plan.push(StagePlan { train: p.train.clone(), dev: p.dev.clone(), head });
+                plan.push(StagePlan {
+                    train: p.train.clone(),
+                    dev: p.dev.clone(),
+                    head,
+                });
             }
             Ok(plan)
         }
@@ -55,12 +59,22 @@ pub fn build_plan(
         }
         ScenarioSpec::EmbeddingShift { task } => {
             let p = data.task(*task, &scale.data_spec(*task))?;
-            let split = embedding_split(&p, learner, scale.eval_batch_size, data.tokenizer().pad_id(), embeddings_out)?;
+            let split = embedding_split(
+                &p,
+                learner,
+                scale.eval_batch_size,
+                data.tokenizer().pad_id(),
+                embeddings_out,
+            )?;
             let head = learner.add_head(*task, head_seed(0));
             // The authors train on cluster 1 first, then cluster 0.
             let stage = |c: usize| StagePlan {
-                train: p.train.select(&split.train[c], format!("{task}/train cluster {c}")),
-                dev: p.dev.select(&split.dev[c], format!("{task}/dev cluster {c}")),
+                train: p
+                    .train
+                    .select(&split.train[c], format!("{task}/train cluster {c}")),
+                dev: p
+                    .dev
+                    .select(&split.dev[c], format!("{task}/dev cluster {c}")),
                 head,
             };
             Ok(vec![stage(1), stage(0)])
@@ -93,10 +107,16 @@ fn embedding_split(
         }
         s
     };
-    let split = ClusterSplit { train: by_cluster(&train_c), dev: by_cluster(&dev_c) };
+    let split = ClusterSplit {
+        train: by_cluster(&train_c),
+        dev: by_cluster(&dev_c),
+    };
     for (name, part) in [("train", &split.train), ("dev", &split.dev)] {
         if part[0].is_empty() || part[1].is_empty() {
-            anyhow::bail!("embedding shift on {}: k-means left a {name} cluster empty", p.task);
+            anyhow::bail!(
+                "embedding shift on {}: k-means left a {name} cluster empty",
+                p.task
+            );
         }
     }
     if let Some(path) = out {
@@ -106,7 +126,12 @@ fn embedding_split(
 }
 
 /// Writes `x,y,cluster,label,split` for the dev rows (2-D PCA of their embeddings).
-fn write_projection(path: &Path, dev: &RowSet, emb: &tch::Tensor, clusters: &[usize]) -> Result<()> {
+fn write_projection(
+    path: &Path,
+    dev: &RowSet,
+    emb: &tch::Tensor,
+    clusters: &[usize],
+) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -19,7 +19,10 @@ fn marker_rows(task: Task, n: usize, marker: i64, seed: u64) -> RowSet {
     let rows = (0..n)
         .map(|i| {
             let len = rng.random_range(4..12);
-            let mut ids: Vec<i64> = (0..len).map(|_| rng.random_range(3..100)).filter(|&t| t != marker).collect();
+            let mut ids: Vec<i64> = (0..len)
+                .map(|_| rng.random_range(3..100))
+                .filter(|&t| t != marker)
+                .collect();
             let label = (i % 2) as f32;
             if label == 1.0 {
                 let pos = rng.random_range(1..ids.len());
@@ -27,10 +30,18 @@ fn marker_rows(task: Task, n: usize, marker: i64, seed: u64) -> RowSet {
             }
             ids.insert(0, 1); // [CLS]
             ids.push(2); // [SEP]
-            Encoded { type_ids: vec![0; ids.len()], ids, label }
+            Encoded {
+                type_ids: vec![0; ids.len()],
+                ids,
+                label,
+            }
         })
         .collect();
-    RowSet { task, name: format!("{task}/synthetic"), rows }
+    RowSet {
+        task,
+        name: format!("{task}/synthetic"),
+        rows,
+    }
 }
 
 fn tiny_learner(seed: i64) -> Learner {
@@ -64,7 +75,10 @@ fn params(vs: &tch::nn::VarStore) -> Vec<Tensor> {
 }
 
 fn max_change(a: &[Tensor], b: &[Tensor]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs().max().double_value(&[])).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs().max().double_value(&[]))
+        .fold(0.0, f64::max)
 }
 
 #[test]
@@ -75,11 +89,22 @@ fn training_learns_a_marker_task() {
     let dev = marker_rows(Task::Sst2, 128, 7, 2);
     let before = learner.evaluate(head, &dev, 64).primary;
     let rates = flat(&learner, 3e-3);
-    let stats = learner.train_stage(head, &train, &rates, &hp(6), None, &mut |_, _| Ok(Decision::Continue)).unwrap();
+    let stats = learner
+        .train_stage(head, &train, &rates, &hp(6), None, &mut |_, _| {
+            Ok(Decision::Continue)
+        })
+        .unwrap();
     let after = learner.evaluate(head, &dev, 64).primary;
     assert_eq!(stats.epochs.len(), 6);
-    assert!(stats.epochs[5].loss < stats.epochs[0].loss, "loss did not fall: {:?}", stats.epochs);
-    assert!(after >= 0.9 && after > before + 0.2, "dev accuracy {before} -> {after}");
+    assert!(
+        stats.epochs[5].loss < stats.epochs[0].loss,
+        "loss did not fall: {:?}",
+        stats.epochs
+    );
+    assert!(
+        after >= 0.9 && after > before + 0.2,
+        "dev accuracy {before} -> {after}"
+    );
     assert!(stats.padding_efficiency > 0.5 && stats.padding_efficiency <= 1.0);
 }
 
@@ -97,7 +122,14 @@ fn a_stage_leaves_other_heads_untouched_and_trains_its_own() {
     stage.optimizer = cfg;
     let rates = flat(&learner, 1e-3);
     learner
-        .train_stage(b, &marker_rows(Task::Mrpc, 64, 9, 4), &rates, &stage, None, &mut |_, _| Ok(Decision::Continue))
+        .train_stage(
+            b,
+            &marker_rows(Task::Mrpc, 64, 9, 4),
+            &rates,
+            &stage,
+            None,
+            &mut |_, _| Ok(Decision::Continue),
+        )
         .unwrap();
     assert_eq!(max_change(&before_a, &params(&learner.heads[a].vs)), 0.0);
     assert!(max_change(&before_b, &params(&learner.heads[b].vs)) > 0.0);
@@ -113,9 +145,19 @@ fn same_seed_same_numbers() {
         let mut stage = hp(2);
         stage.optimizer.weight_decay = 0.01;
         let s = learner
-            .train_stage(head, &marker_rows(Task::Sst2, 64, 7, 1), &rates, &stage, None, &mut |_, _| Ok(Decision::Continue))
+            .train_stage(
+                head,
+                &marker_rows(Task::Sst2, 64, 7, 1),
+                &rates,
+                &stage,
+                None,
+                &mut |_, _| Ok(Decision::Continue),
+            )
             .unwrap();
-        (s.epochs.iter().map(|e| e.loss).collect::<Vec<_>>(), params(&learner.encoder.vs))
+        (
+            s.epochs.iter().map(|e| e.loss).collect::<Vec<_>>(),
+            params(&learner.encoder.vs),
+        )
     };
     let (l1, p1) = run();
     let (l2, p2) = run();
@@ -129,12 +171,24 @@ fn protocol_fills_the_matrix_and_can_stop_early() {
     let a = learner.add_head(Task::Sst2, 1);
     let b = learner.add_head(Task::Rte, 2);
     let plan = vec![
-        StagePlan { train: marker_rows(Task::Sst2, 64, 7, 1), dev: marker_rows(Task::Sst2, 32, 7, 2), head: a },
-        StagePlan { train: marker_rows(Task::Rte, 64, 11, 3), dev: marker_rows(Task::Rte, 32, 11, 4), head: b },
+        StagePlan {
+            train: marker_rows(Task::Sst2, 64, 7, 1),
+            dev: marker_rows(Task::Sst2, 32, 7, 2),
+            head: a,
+        },
+        StagePlan {
+            train: marker_rows(Task::Rte, 64, 11, 3),
+            dev: marker_rows(Task::Rte, 32, 11, 4),
+            head: b,
+        },
     ];
     let rates = vec![flat(&learner, 1e-3); 2];
     let mut events = Vec::new();
-    let settings = RunSettings { rates: rates.clone(), hp: hp(2), penalty: None };
+    let settings = RunSettings {
+        rates: rates.clone(),
+        hp: hp(2),
+        penalty: None,
+    };
     let out = run_plan(&mut learner, &plan, settings, None, &mut |e| {
         events.push((e.stage, e.epoch, e.scores.len()));
         Decision::Continue
@@ -152,9 +206,17 @@ fn protocol_fills_the_matrix_and_can_stop_early() {
     let mut learner = tiny_learner(2);
     learner.add_head(Task::Sst2, 1);
     learner.add_head(Task::Rte, 2);
-    let settings = RunSettings { rates, hp: hp(2), penalty: None };
+    let settings = RunSettings {
+        rates,
+        hp: hp(2),
+        penalty: None,
+    };
     let out = run_plan(&mut learner, &plan, settings, None, &mut |e| {
-        if e.stage == 1 { Decision::Stop } else { Decision::Continue }
+        if e.stage == 1 {
+            Decision::Stop
+        } else {
+            Decision::Continue
+        }
     })
     .unwrap();
     assert!(out.stopped_early);
@@ -170,9 +232,16 @@ fn a_nan_loss_is_an_error_naming_where() {
     let rates = flat(&learner, 1e-3);
     let mut stage = hp(1);
     stage.bucketing = false;
-    let err = learner.train_stage(head, &rows, &rates, &stage, None, &mut |_, _| Ok(Decision::Continue)).unwrap_err();
+    let err = learner
+        .train_stage(head, &rows, &rates, &stage, None, &mut |_, _| {
+            Ok(Decision::Continue)
+        })
+        .unwrap_err();
     let msg = format!("{err:#}");
-    assert!(msg.contains("stsb/synthetic") && msg.contains("NaN") && msg.contains("epoch 1"), "{msg}");
+    assert!(
+        msg.contains("stsb/synthetic") && msg.contains("NaN") && msg.contains("epoch 1"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -186,15 +255,25 @@ fn penalties_vanish_at_their_anchor_and_grow_away_from_it() {
     assert!(l2sp.is_active());
     assert!(l2sp.value().double_value(&[]).abs() < 1e-12);
 
-    let mut ewc = Penalty::new(PenaltySpec::Ewc { lambda: 1000.0, fisher_rows: 16 });
+    let mut ewc = Penalty::new(PenaltySpec::Ewc {
+        lambda: 1000.0,
+        fisher_rows: 16,
+    });
     ewc.before_training(&learner);
-    assert!(!ewc.is_active(), "EWC has no anchor before the first stage ends");
+    assert!(
+        !ewc.is_active(),
+        "EWC has no anchor before the first stage ends"
+    );
     ewc.after_stage(&learner, head, &set, 0);
     assert!(ewc.is_active());
     assert!(ewc.value().double_value(&[]).abs() < 1e-12);
 
     let rates = flat(&learner, 1e-2);
-    learner.train_stage(head, &set, &rates, &hp(1), None, &mut |_, _| Ok(Decision::Continue)).unwrap();
+    learner
+        .train_stage(head, &set, &rates, &hp(1), None, &mut |_, _| {
+            Ok(Decision::Continue)
+        })
+        .unwrap();
     assert!(l2sp.value().double_value(&[]) > 0.0);
     assert!(ewc.value().double_value(&[]) > 0.0);
 }
@@ -211,12 +290,21 @@ fn l2sp_pulls_the_encoder_toward_its_anchor() {
         }
         let rates = flat(&learner, 3e-3);
         learner
-            .train_stage(head, &marker_rows(Task::Sst2, 128, 7, 1), &rates, &hp(3), penalty.as_ref(), &mut |_, _| {
-                Ok(Decision::Continue)
-            })
+            .train_stage(
+                head,
+                &marker_rows(Task::Sst2, 128, 7, 1),
+                &rates,
+                &hp(3),
+                penalty.as_ref(),
+                &mut |_, _| Ok(Decision::Continue),
+            )
             .unwrap();
         let now = params(&learner.encoder.vs);
-        start.iter().zip(&now).map(|(a, b)| (a - b).square().sum(tch::Kind::Float).double_value(&[])).sum::<f64>()
+        start
+            .iter()
+            .zip(&now)
+            .map(|(a, b)| (a - b).square().sum(tch::Kind::Float).double_value(&[]))
+            .sum::<f64>()
     };
     let free = drift(None);
     let held = drift(Some(10.0));
@@ -227,8 +315,16 @@ fn l2sp_pulls_the_encoder_toward_its_anchor() {
 fn rows_set_sizes_are_checked() {
     let mut learner = tiny_learner(7);
     let head = learner.add_head(Task::Sst2, 1);
-    let empty = RowSet { task: Task::Sst2, name: "sst2/empty".into(), rows: vec![] };
+    let empty = RowSet {
+        task: Task::Sst2,
+        name: "sst2/empty".into(),
+        rows: vec![],
+    };
     let rates = flat(&learner, 1e-3);
-    let err = learner.train_stage(head, &empty, &rates, &hp(1), None, &mut |_, _| Ok(Decision::Continue)).unwrap_err();
+    let err = learner
+        .train_stage(head, &empty, &rates, &hp(1), None, &mut |_, _| {
+            Ok(Decision::Continue)
+        })
+        .unwrap_err();
     assert!(err.to_string().contains("no training rows"));
 }

@@ -12,12 +12,22 @@ fn workspace() -> PathBuf {
 }
 
 fn env(results: &std::path::Path) -> Env {
-    let glue = std::env::var_os("GLUE_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/glue"));
+    let glue = std::env::var_os("GLUE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/glue"));
     let model = std::env::var_os("LRDIST_MODEL")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"));
-    assert!(glue.join("SST-2").is_dir(), "GLUE not found at {}: set GLUE_DIR", glue.display());
-    assert!(model.join("model.safetensors").is_file(), "model not found at {}: run `make model` or set LRDIST_MODEL", model.display());
+    assert!(
+        glue.join("SST-2").is_dir(),
+        "GLUE not found at {}: set GLUE_DIR",
+        glue.display()
+    );
+    assert!(
+        model.join("model.safetensors").is_file(),
+        "model not found at {}: run `make model` or set LRDIST_MODEL",
+        model.display()
+    );
     Env {
         model_dir: model,
         glue_dir: glue,
@@ -40,12 +50,20 @@ fn small_scale(train: usize, dev: usize, epochs: usize) -> ScaleSpec {
 fn finetuning_on_a_few_hundred_sst2_rows_learns() {
     let tmp = tempfile::tempdir().unwrap();
     let mut runner = Runner::new(env(tmp.path()));
-    let report = runner.finetune(Task::Sst2, &small_scale(400, 200, 2), "flat:1e-4", 0).unwrap();
+    let report = runner
+        .finetune(Task::Sst2, &small_scale(400, 200, 2), "flat:1e-4", 0)
+        .unwrap();
     let acc = report.metrics["accuracy"];
-    eprintln!("sst2 400 rows x 2 epochs: accuracy {acc:.4}, {:.1} samples/s", report.train_samples_per_s);
+    eprintln!(
+        "sst2 400 rows x 2 epochs: accuracy {acc:.4}, {:.1} samples/s",
+        report.train_samples_per_s
+    );
     assert_eq!(report.train_rows, 400);
     assert_eq!(report.dev_rows, 200);
-    assert!(acc >= 0.70, "SST-2 accuracy {acc} after 400 rows x 2 epochs: no learning signal");
+    assert!(
+        acc >= 0.70,
+        "SST-2 accuracy {acc} after 400 rows x 2 epochs: no learning signal"
+    );
     assert!(report.train_samples_per_s > 0.0 && report.padding_efficiency > 0.8);
 }
 
@@ -53,22 +71,44 @@ fn finetuning_on_a_few_hundred_sst2_rows_learns() {
 fn a_pair_run_produces_a_complete_record_and_the_stage1_cache_reproduces_it() {
     let tmp = tempfile::tempdir().unwrap();
     let mut runner = Runner::new(env(tmp.path()));
-    let scenario = ScenarioSpec::Pair { first: Task::Rte, second: Task::Mrpc };
-    let mut req = RunRequest::new(scenario, "test", small_scale(64, 48, 1), "combined", "paper-combined", 3);
+    let scenario = ScenarioSpec::Pair {
+        first: Task::Rte,
+        second: Task::Mrpc,
+    };
+    let mut req = RunRequest::new(
+        scenario,
+        "test",
+        small_scale(64, 48, 1),
+        "combined",
+        "paper-combined",
+        3,
+    );
     req.stage2_only = true;
     runner.validate(&req).unwrap();
     let mut events = 0;
-    let first = runner.run(&req, &mut |_| { events += 1; Decision::Continue }).unwrap();
+    let first = runner
+        .run(&req, &mut |_| {
+            events += 1;
+            Decision::Continue
+        })
+        .unwrap();
     assert!(events >= 2);
     assert!(!first.stage1_cached);
     assert_eq!(first.scenario, "rte->mrpc");
-    assert_eq!(first.distribution.per_depth.len(), 8, "MiniLM-L6: embeddings, 6 layers, heads");
+    assert_eq!(
+        first.distribution.per_depth.len(),
+        8,
+        "MiniLM-L6: embeddings, 6 layers, heads"
+    );
     assert_eq!(first.distribution.transferred_from, Some(10));
     let (a1, p_o, p_s) = (first.a1.unwrap(), first.p_o.unwrap(), first.p_s.unwrap());
     assert!((first.forgetting.unwrap() - (a1 - p_o)).abs() < 1e-12);
     assert!((first.objective.unwrap() - (p_o + p_s)).abs() < 1e-12);
     assert_eq!(first.matrix.len(), 2);
-    assert!(first.metrics[1][1].as_ref().unwrap().contains_key("f1"), "MRPC reports F1 too");
+    assert!(
+        first.metrics[1][1].as_ref().unwrap().contains_key("f1"),
+        "MRPC reports F1 too"
+    );
 
     // Second run: stage 1 comes from the cache, and everything after it is identical.
     let second = runner.run(&req, &mut |_| Decision::Continue).unwrap();
@@ -82,8 +122,12 @@ fn a_pair_run_produces_a_complete_record_and_the_stage1_cache_reproduces_it() {
 fn invalid_requests_are_rejected_before_any_work() {
     let tmp = tempfile::tempdir().unwrap();
     let runner = Runner::new(env(tmp.path()));
-    let pair = ScenarioSpec::Pair { first: Task::Sst2, second: Task::Mrpc };
-    let bad = |dist: &str| RunRequest::new(pair.clone(), "test", small_scale(8, 8, 1), "x", dist, 0);
+    let pair = ScenarioSpec::Pair {
+        first: Task::Sst2,
+        second: Task::Mrpc,
+    };
+    let bad =
+        |dist: &str| RunRequest::new(pair.clone(), "test", small_scale(8, 8, 1), "x", dist, 0);
     for dist in ["flat:-1e-5", "flat:nan", "warp:3", "llrd:2e-5"] {
         assert!(runner.validate(&bad(dist)).is_err(), "{dist} accepted");
     }
@@ -97,11 +141,26 @@ fn invalid_requests_are_rejected_before_any_work() {
 fn embedding_and_length_shift_split_one_task_in_two() {
     let tmp = tempfile::tempdir().unwrap();
     let mut runner = Runner::new(env(tmp.path()));
-    for scenario in [ScenarioSpec::EmbeddingShift { task: Task::Mrpc }, ScenarioSpec::LengthShift { task: Task::Sst2 }] {
-        let req = RunRequest::new(scenario.clone(), "test", small_scale(64, 64, 1), "flat", "flat:1e-4", 0);
+    for scenario in [
+        ScenarioSpec::EmbeddingShift { task: Task::Mrpc },
+        ScenarioSpec::LengthShift { task: Task::Sst2 },
+    ] {
+        let req = RunRequest::new(
+            scenario.clone(),
+            "test",
+            small_scale(64, 64, 1),
+            "flat",
+            "flat:1e-4",
+            0,
+        );
         let rec = runner.run(&req, &mut |_| Decision::Continue).unwrap();
         let rows: Vec<usize> = rec.stages.iter().map(|s| s.train_rows).collect();
-        assert_eq!(rows.iter().sum::<usize>(), 64, "{}: the two parts cover the rows", rec.scenario);
+        assert_eq!(
+            rows.iter().sum::<usize>(),
+            64,
+            "{}: the two parts cover the rows",
+            rec.scenario
+        );
         assert!(rows.iter().all(|&r| r > 0));
         assert!(rec.p_o.is_some() && rec.p_s.is_some());
     }

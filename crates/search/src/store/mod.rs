@@ -225,7 +225,9 @@ pub fn open_study(input: &str) -> Result<(Box<dyn Store>, String)> {
         None => (input, None),
     };
     if !is_postgres_url(spec) && !std::path::Path::new(spec).exists() {
-        anyhow::bail!("no such file {spec} (expected a study store: an SQLite file or a postgres:// URL)");
+        anyhow::bail!(
+            "no such file {spec} (expected a study store: an SQLite file or a postgres:// URL)"
+        );
     }
     let store = open_store(spec)?;
     let study = match study {
