@@ -614,6 +614,8 @@ impl SearchRunArgs {
         base.grouping = self.grouping.clone();
         base.stage2_only = self.stage2_only;
         base.config_file = Some(config_path.display().to_string());
+        // Each trial sets its own rates; these (the paper's first trial) make the base valid.
+        base.rates = Some(vec![1e-5; groups]);
         let worker = lrdist_search::WorkerOptions {
             stale_after: std::time::Duration::from_secs(self.stale_after),
             ..Default::default()

@@ -3,13 +3,13 @@
 
 mod args;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
 use lrdist_train::runner::comparison_table;
-use lrdist_train::{append_record, Env, RunRequest, Runner};
+use lrdist_train::{append_record, Env, Runner};
 
 use args::{AnalysisCmd, Cli, Cmd, Common, DataCmd, SearchCmd};
 
@@ -111,10 +111,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 input(runner.validate(req))?;
             }
             for (i, req) in reqs.iter().enumerate() {
-                let record_path = a
-                    .record
-                    .clone()
-                    .unwrap_or_else(|| default_record_path(&common.results, req));
+                let record_path = a.record.clone().unwrap_or_else(|| {
+                    lrdist_train::record::default_record_path(&common.results, req)
+                });
                 if a.all && lrdist_train::record::has_record(&record_path, req)? {
                     eprintln!(
                         "[{}/{}] {} {} seed {}: already in {}",
@@ -154,25 +153,12 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             let env = input(env(&common))?;
             let scale = input(lrdist_train::ScaleSpec::builtin(&a.scale))?;
             let path = env.results_dir.join("runs").join("demo.jsonl");
+            let pair = lrdist_train::ScenarioSpec::Pair {
+                first: a.first,
+                second: a.second,
+            };
             let mut runner = Runner::new(env);
-            let mut records = Vec::new();
-            for (method, dist) in [("flat", "flat:2e-5"), ("paper-combined", "paper-combined")] {
-                let scenario = lrdist_train::ScenarioSpec::Pair {
-                    first: a.first,
-                    second: a.second,
-                };
-                let req = RunRequest::new(scenario, &a.scale, scale.clone(), method, dist, a.seed);
-                input(runner.validate(&req))?;
-                eprintln!(
-                    "==> {} with {dist} ({} scale, seed {})",
-                    req.scenario.label(),
-                    a.scale,
-                    a.seed
-                );
-                let record = runner.run(&req, &mut |_| lrdist_train::Decision::Continue)?;
-                append_record(&path, &record)?;
-                records.push(record);
-            }
+            let records = runner.demo(pair, &a.scale, &scale, a.seed, &path)?;
             println!("{}", comparison_table(&records));
             println!("records appended to {}", path.display());
         }
@@ -264,17 +250,6 @@ fn known(name: &str, names: &[&str]) -> Result<()> {
     } else {
         anyhow::bail!("unknown name `{name}` (known: {})", names.join(", "))
     }
-}
-
-/// Where run records go by default: one JSONL file per experiment config (or scenario).
-fn default_record_path(results: &Path, req: &RunRequest) -> PathBuf {
-    let stem = req
-        .config_file
-        .as_deref()
-        .and_then(|c| Path::new(c).file_stem())
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| req.scenario.label().replace("->", "_").replace(':', "_"));
-    results.join("runs").join(format!("{stem}.jsonl"))
 }
 
 /// The environment a command that reads GLUE needs.

@@ -91,12 +91,18 @@ pub fn resolve_glue_dir(cli: Option<&Path>) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// Reads one split of `task` from `glue_dir/<TASK>/<file>`.
-pub fn read_split(glue_dir: &Path, task: Task, split: Split) -> anyhow::Result<Vec<Example>> {
+/// The folder of `task` under `glue_dir`, or an error naming the path tried and GLUE_DIR.
+pub fn task_dir(glue_dir: &Path, task: Task) -> anyhow::Result<PathBuf> {
     let dir = glue_dir.join(task.dir_name());
     if !dir.is_dir() {
         return Err(GlueError::MissingTaskDir { task, path: dir }.into());
     }
+    Ok(dir)
+}
+
+/// Reads one split of `task` from `glue_dir/<TASK>/<file>`.
+pub fn read_split(glue_dir: &Path, task: Task, split: Split) -> anyhow::Result<Vec<Example>> {
+    let dir = task_dir(glue_dir, task)?;
     read_tsv(&dir.join(split.file_name(task)?), task)
 }
 

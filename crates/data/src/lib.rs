@@ -24,7 +24,9 @@ mod task;
 mod tokenize;
 
 pub use batch::{length_split, make_batches, padding_stats, Batch, BatchOrder, BUCKET_BATCHES};
-pub use glue::{read_split, read_tsv, resolve_glue_dir, Example, GlueError, Split, GLUE_DIR_ENV};
+pub use glue::{
+    read_split, read_tsv, resolve_glue_dir, task_dir, Example, GlueError, Split, GLUE_DIR_ENV,
+};
 pub use subset::{load_task, stratified_indices, stratified_sample, DataSpec, TaskData};
 pub use task::{Task, UnknownTask};
 pub use tokenize::{Encoded, TextTokenizer, TokenCache};

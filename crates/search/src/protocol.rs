@@ -106,8 +106,9 @@ pub fn run_search(
             store.describe()
         );
     }
-    crate::create_study(store.as_ref(), &plan.study)?;
+    // Validate the run before the study exists, so a bad request leaves no study behind.
     let objective = ProtocolObjective::new(runner, plan.base)?;
+    crate::create_study(store.as_ref(), &plan.study)?;
     crate::run_worker(
         store.as_ref(),
         &plan.study.name,

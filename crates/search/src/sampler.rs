@@ -122,7 +122,15 @@ pub fn suggest(
     match setup.sampler {
         SamplerKind::Gp => {
             let seed = setup.seed.wrapping_add(number);
-            match suggest_gp(space, setup.objective, observed, pending, seed) {
+            let proposal =
+                suggest_gp(space, setup.objective, observed, pending, seed).and_then(|rates| {
+                    let seen = observed.iter().map(|o| &o.rates).chain(pending);
+                    match seen.into_iter().find(|r| same_point(space, r, &rates)) {
+                        Some(_) => anyhow::bail!("it proposed an already evaluated point"),
+                        None => Ok(rates),
+                    }
+                });
+            match proposal {
                 Ok(rates) => Ok(done(rates, "gp")),
                 Err(e) => Ok(done(
                     space.sample(&mut rng),
@@ -139,6 +147,14 @@ pub fn suggest(
         }
         SamplerKind::Random => unreachable!("handled above"),
     }
+}
+
+/// Whether two rate vectors are the same point of the search: every group within 0.001
+/// decades. Re-running a point teaches the GP nothing (EI can peak on a known optimum when
+/// there are few points in many dimensions), so such a proposal is replaced by a random one.
+fn same_point(space: &SearchSpace, a: &[f64], b: &[f64]) -> bool {
+    let (a, b) = (space.to_log(a), space.to_log(b));
+    a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-3)
 }
 
 /// Values to minimise for the scalar TPE: `-(p_o + p_s)`, or with
@@ -252,6 +268,14 @@ fn suggest_tpe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_point_is_judged_in_decades() {
+        let space = SearchSpace::paper(3);
+        let a = [1e-5, 2e-6, 3e-4];
+        assert!(same_point(&space, &a, &[1.0001e-5, 2e-6, 3e-4]));
+        assert!(!same_point(&space, &a, &[1.1e-5, 2e-6, 3e-4]));
+    }
 
     /// A smooth 3-D function of the `log10` rates with its maximum 2.0 at
     /// `(-5.5, -4.0, -6.0)`, split into two "scores".

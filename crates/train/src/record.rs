@@ -116,6 +116,18 @@ pub fn has_record(path: &Path, req: &crate::RunRequest) -> Result<bool> {
     }))
 }
 
+/// Where a run's record goes by default: `RESULTS/runs/<config stem>.jsonl`, or the
+/// scenario's name (`sst2_mrpc.jsonl`) when the run has no config.
+pub fn default_record_path(results: &Path, req: &crate::RunRequest) -> std::path::PathBuf {
+    let stem = req
+        .config_file
+        .as_deref()
+        .and_then(|c| Path::new(c).file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| req.scenario.label().replace("->", "_").replace(':', "_"));
+    results.join("runs").join(format!("{stem}.jsonl"))
+}
+
 /// The current git commit (with `-dirty` when the tree has changes), or `unknown`.
 pub fn git_commit() -> String {
     let run = |args: &[&str]| {

@@ -518,18 +518,39 @@ impl Runner {
         }
         req.scenario.validate()?;
         for task in req.scenario.tasks() {
-            let dir = self.env.glue_dir.join(task.dir_name());
-            if !dir.is_dir() {
-                anyhow::bail!(
-                    "no folder for task {task} at {}: GLUE_DIR (or --glue-dir) must name the folder holding the GLUE tasks",
-                    dir.display()
-                );
-            }
+            lrdist_data::task_dir(&self.env.glue_dir, task)?;
         }
         if req.scale.epochs == 0 || req.scale.batch_size == 0 {
             anyhow::bail!("epochs and batch size must be at least 1");
         }
         Ok(())
+    }
+}
+
+impl Runner {
+    /// The main job (`make demo`): `pair` with the paper's flat 2e-5 and with its combined
+    /// distribution (depth-transferred to this model), each record appended to `path`.
+    pub fn demo(
+        &mut self,
+        pair: ScenarioSpec,
+        scale_name: &str,
+        scale: &ScaleSpec,
+        seed: u64,
+        path: &Path,
+    ) -> Result<Vec<RunRecord>> {
+        let mut records = Vec::new();
+        for (method, dist) in [("flat", "flat:2e-5"), ("paper-combined", "paper-combined")] {
+            let req = RunRequest::new(pair.clone(), scale_name, scale.clone(), method, dist, seed);
+            self.validate(&req)?;
+            eprintln!(
+                "==> {} with {dist} ({scale_name} scale, seed {seed})",
+                req.scenario.label()
+            );
+            let record = self.run(&req, &mut |_| Decision::Continue)?;
+            record::append_record(path, &record)?;
+            records.push(record);
+        }
+        Ok(records)
     }
 }
 
