@@ -19,7 +19,7 @@ TORCH_VERSION := 2.13.0
 GLUE_DIR ?= ../shared/glue
 MODEL_DIR := models/all-MiniLM-L6-v2
 SCALE ?= quick
-# Extra options for scripts/bench_peer.py, e.g. PEER_ARGS="--lr 1e-4".
+# Extra options for scripts/bench_peer.py, e.g. PEER_ARGS="--epochs 2".
 PEER_ARGS ?=
 
 # Tests run with their crate as working directory: pass absolute paths.
@@ -36,7 +36,7 @@ LRDIST := target/release/lrdist
 # cargo sees the venv first on PATH, so torch-sys's `python` is the venv's.
 CARGO := PATH="$(VENV_BIN):$$PATH" cargo
 
-.PHONY: help venv model glue-check build test demo bench bench-peer fmt lint clean-results-tmp
+.PHONY: help venv model glue-check build test demo bench bench-speed bench-search bench-peer fmt lint clean-results-tmp
 
 help: ## list the targets
 	@echo "lrdist targets (variables: GLUE_DIR=$(GLUE_DIR) SCALE=$(SCALE) PYTHON=$(PYTHON) PEER_ARGS=$(PEER_ARGS)):"
@@ -80,9 +80,20 @@ demo: glue-check venv model build ## quick SST-2 -> MRPC: flat 2e-5 vs the paper
 
 # --- performance ---
 
-bench: glue-check venv model ## criterion benches of lrdist-train
+bench: glue-check venv model ## criterion benches: training step (one group vs per-layer), evaluation
 	@echo "==> benchmarking lrdist-train (cargo bench -p lrdist-train)"
 	@$(CARGO) bench -p lrdist-train
+
+bench-speed: glue-check venv model build ## what makes training fast, each measured in one run -> results/bench/speed.csv
+	@echo "==> lrdist bench speed (real model, SST-2 rows)"
+	@$(LRDIST) bench speed --csv results/bench/speed.csv > /dev/null
+
+# Trials per variant of `make bench-search` (4 variants; about 2 min per quick trial).
+SEARCH_BENCH_TRIALS ?= 4
+bench-search: glue-check venv model build ## quick-search trials/hour with and without ASHA and the stage-1 cache -> results/bench/search.json
+	@echo "==> search throughput (scripts/bench_search.py)"
+	@$(VENV)/bin/python scripts/bench_search.py --lrdist $(LRDIST) --trials $(SEARCH_BENCH_TRIALS) \
+		--out results/bench/search.json
 
 $(PEER_STAMP): scripts/requirements-peer.txt | $(VENV_STAMP)
 	@echo "==> installing the peer benchmark's Python packages (scripts/requirements-peer.txt)"
@@ -128,11 +139,22 @@ ANALYSIS := $(LRDIST) analysis --results results --out paper --authors-logs $(AU
 
 reproduce: searches combine evaluations tables figures ## searches -> combine -> evaluations -> tables -> figures (SCALE=quick|cpu), resuming
 
+# Workers per study and intra-op threads per worker: on 2 cores, 2 one-thread workers on
+# one study finish more trials per hour than one two-thread worker (`make bench-speed`,
+# "threads"). Workers share the study through its SQLite store.
+SEARCH_WORKERS ?= 2
+SEARCH_THREADS ?= 1
+
 searches: glue-check model build ## the paper's four searches (TRIALS per pair), resumable
 	@for c in $(SEARCH_CONFIGS); do \
-		echo "==> search $$c ($(SCALE) scale, $(TRIALS) trials)"; \
-		$(LRDIST) search --config experiments/$$c.yaml --scale $(SCALE) --trials $(TRIALS) \
-			--study results/search/$$c.sqlite --resume; \
+		echo "==> search $$c ($(SCALE) scale, $(TRIALS) trials, $(SEARCH_WORKERS) workers)"; \
+		pids=""; \
+		for w in $$(seq $(SEARCH_WORKERS)); do \
+			$(LRDIST) search --config experiments/$$c.yaml --scale $(SCALE) --trials $(TRIALS) \
+				--study results/search/$$c.sqlite --resume --threads $(SEARCH_THREADS) & \
+			pids="$$pids $$!"; \
+		done; \
+		for p in $$pids; do wait $$p; done; \
 		$(LRDIST) search export results/search/$$c.sqlite --csv results/search/$$c.csv; \
 	done
 
@@ -141,11 +163,18 @@ combine: build ## the 1.8^-rank combination of the four searches -> results/comb
 	@$(LRDIST) combine $(foreach c,$(SEARCH_CONFIGS),results/search/$(c).sqlite) \
 		-o results/combined/combined.yaml > results/combined/combined.json
 
-evaluations: glue-check model build ## every method x seed on settings never searched, resumable
-	@for c in $(EVAL_CONFIGS) $(SEARCH_CONFIGS); do \
-		echo "==> evaluating experiments/$$c.yaml ($(SCALE) scale)"; \
-		$(LRDIST) run --config experiments/$$c.yaml --scale $(SCALE) --all -q; \
-	done
+# Configs evaluated in parallel, each with EVAL_THREADS intra-op threads (each config
+# appends to its own results/runs/<config>.jsonl, so parallel jobs never share a file).
+EVAL_JOBS ?= 2
+EVAL_THREADS ?= 1
+
+evaluations: glue-check model build ## every method x seed on settings never searched (then the searched pairs), resumable
+	@$(MAKE) -j$(EVAL_JOBS) $(addprefix eval-,$(EVAL_CONFIGS))
+	@$(MAKE) -j$(EVAL_JOBS) $(addprefix eval-,$(SEARCH_CONFIGS))
+
+eval-%: ## one config's methods x seeds (e.g. eval-rte_sst2), resumable
+	@echo "==> evaluating experiments/$*.yaml ($(SCALE) scale)"
+	@$(LRDIST) run --config experiments/$*.yaml --scale $(SCALE) --all -q --threads $(EVAL_THREADS)
 
 tables: ## every table from results/ into paper/tables (Markdown + CSV)
 	@echo "==> tables from results/"

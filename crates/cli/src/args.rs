@@ -91,6 +91,43 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: DataCmd,
     },
+    /// Measure speed: the matmul ceiling, or each thing that makes training fast.
+    Bench {
+        #[command(subcommand)]
+        cmd: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// The machine's fp32 matmul rate through libtorch (the ceiling of a training step).
+    /// Last stdout line: JSON {"n", "flops_per_s", "device", "threads"}.
+    Matmul {
+        /// Size of the square matrices.
+        #[arg(long, default_value_t = 2048)]
+        n: i64,
+        /// Timed repetitions after 3 warm-up runs (the best counts).
+        #[arg(long, default_value_t = 20)]
+        reps: usize,
+    },
+    /// Measure, in one run on the real model and rows, tokenisation caching, length
+    /// bucketing, intra-op threads, no-autograd evaluation, evaluation batch size and the
+    /// training step's share of the matmul ceiling. Prints a table; one JSON row per line
+    /// goes to stdout, and to --csv when given.
+    Speed {
+        #[arg(long, default_value = "sst2")]
+        task: Task,
+        /// Train rows per measured epoch.
+        #[arg(long, default_value_t = 1024)]
+        train_rows: usize,
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 128)]
+        max_len: usize,
+        /// Also write the rows as CSV.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -539,6 +576,10 @@ pub struct SearchRunArgs {
     /// Search the stage-2 rates only; stage 1 is flat 2e-5, trained once and cached.
     #[arg(long)]
     pub stage2_only: bool,
+    /// Switch successive halving off: every trial runs all its stage-2 epochs (to measure
+    /// what ASHA saves; the paper's search prunes).
+    #[arg(long)]
+    pub no_asha: bool,
     /// Continue an existing study (re-queues trials of dead workers).
     #[arg(long)]
     pub resume: bool,
@@ -588,6 +629,10 @@ impl SearchRunArgs {
         );
         study.space.low = self.low;
         study.space.high = self.high;
+        if self.no_asha {
+            // A single rung at the full resource: no promotion decision is ever taken.
+            study.asha.grace = study.asha.max_resource;
+        }
         study.sampler = self.sampler.parse()?;
         study.objective = self.objective.parse()?;
         study.n_trials = self.trials;
@@ -601,6 +646,7 @@ impl SearchRunArgs {
             "num_layers": layers,
             "model": model_dir.display().to_string(),
             "stage2_only": self.stage2_only,
+            "asha": !self.no_asha,
             "command": lrdist_train::record::command_line(),
         });
         let mut base = RunRequest::new(

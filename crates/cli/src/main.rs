@@ -11,7 +11,7 @@ use clap::Parser;
 use lrdist_train::runner::comparison_table;
 use lrdist_train::{append_record, Env, Runner};
 
-use args::{AnalysisCmd, Cli, Cmd, Common, DataCmd, SearchCmd};
+use args::{AnalysisCmd, BenchCmd, Cli, Cmd, Common, DataCmd, SearchCmd};
 
 /// An error and whose fault it is: bad input exits 2, a failure while working exits 1.
 enum Failure {
@@ -238,6 +238,59 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             let glue = input(lrdist_data::resolve_glue_dir(common.glue_dir.as_deref()))?;
             let n = lrdist_train::prep::export_sample(&glue, a.task, &a.spec(), &a.out)?;
             eprintln!("wrote {n} {} train rows to {}", a.task, a.out.display());
+        }
+        Cmd::Bench {
+            cmd: BenchCmd::Matmul { n, reps },
+        } => {
+            let device = common.device()?;
+            let rate = lrdist_train::perf::matmul_flops_per_s(device, n, reps);
+            if !common.quiet {
+                eprintln!(
+                    "fp32 matmul {n}x{n}x{n} on {device:?}: {:.1} GFLOP/s",
+                    rate / 1e9
+                );
+            }
+            let json = serde_json::json!({
+                "n": n,
+                "flops_per_s": rate,
+                "device": format!("{device:?}"),
+                "threads": tch::get_num_threads(),
+            });
+            println!("{json}");
+        }
+        Cmd::Bench {
+            cmd:
+                BenchCmd::Speed {
+                    task,
+                    train_rows,
+                    batch_size,
+                    max_len,
+                    csv,
+                },
+        } => {
+            let env = input(env(&common))?;
+            let opts = lrdist_train::perf::SpeedOptions {
+                task,
+                train_rows,
+                batch_size,
+                max_len,
+            };
+            let quiet = common.quiet;
+            let rows = lrdist_train::perf::speed_report(&env, &opts, &mut |line| {
+                if !quiet {
+                    eprintln!("{line}")
+                }
+            })?;
+            if let Some(path) = &csv {
+                lrdist_train::perf::write_speed_csv(&rows, path)?;
+                eprintln!("wrote {}", path.display());
+            }
+            for row in &rows {
+                println!(
+                    "{}",
+                    serde_json::to_string(row).context("serialising a row")?
+                );
+            }
         }
     }
     Ok(())

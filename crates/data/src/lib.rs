@@ -29,7 +29,7 @@ pub use glue::{
 };
 pub use subset::{load_task, stratified_indices, stratified_sample, DataSpec, TaskData};
 pub use task::{Task, UnknownTask};
-pub use tokenize::{Encoded, TextTokenizer, TokenCache};
+pub use tokenize::{Encoded, TextTokenizer};
 
 #[cfg(test)]
 mod fixtures;

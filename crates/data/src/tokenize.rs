@@ -6,11 +6,7 @@
 //! its longest row, and truncation is `LongestFirst` to our own `max_len`, counted
 //! with the special tokens.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, ensure, Context};
 use tokenizers::{
@@ -35,8 +31,6 @@ pub struct TextTokenizer {
     inner: Tokenizer,
     max_len: usize,
     pad_id: i64,
-    /// Hash of the tokenizer file and `max_len`; part of every [`TokenCache`] key.
-    fingerprint: u64,
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -44,7 +38,6 @@ impl std::fmt::Debug for TextTokenizer {
         f.debug_struct("TextTokenizer")
             .field("max_len", &self.max_len)
             .field("pad_id", &self.pad_id)
-            .field("fingerprint", &format_args!("{:016x}", self.fingerprint))
             .finish_non_exhaustive()
     }
 }
@@ -84,13 +77,10 @@ impl TextTokenizer {
                 direction: TruncationDirection::Right,
             }))
             .map_err(|e| anyhow!("cannot truncate to {max_len}: {e}"))?;
-        let mut hasher = DefaultHasher::new();
-        (bytes, max_len).hash(&mut hasher);
         Ok(TextTokenizer {
             inner,
             max_len,
             pad_id,
-            fingerprint: hasher.finish(),
         })
     }
 
@@ -169,67 +159,6 @@ fn pad_id(tokenizer: &Tokenizer) -> anyhow::Result<i64> {
         .find_map(|token| tokenizer.token_to_id(token))
         .map(i64::from)
         .ok_or_else(|| anyhow!("tokenizer has no padding section and no [PAD] or <pad> token"))
-}
-
-/// Remembers tokenised rows so that the same rows are not tokenised twice in one
-/// process (e.g. task A's dev set, evaluated after stage 1 and again after stage 2).
-///
-/// The key is a hash of the tokenizer file, `max_len` and every row's texts and
-/// label, so any (task, split, row selection, max length, tokenizer) gets its own
-/// entry without the caller naming it. Entries are shared as `Arc`s and live as
-/// long as the cache. Thread-safe.
-#[derive(Default)]
-pub struct TokenCache {
-    entries: Mutex<HashMap<u64, Arc<Vec<Encoded>>>>,
-}
-
-impl TokenCache {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The encoding of `examples` by `tokenizer`, from the cache or freshly made.
-    pub fn encode(
-        &self,
-        tokenizer: &TextTokenizer,
-        examples: &[Example],
-    ) -> anyhow::Result<Arc<Vec<Encoded>>> {
-        let key = cache_key(tokenizer, examples);
-        if let Some(hit) = self.lock().get(&key) {
-            return Ok(Arc::clone(hit));
-        }
-        let fresh = Arc::new(tokenizer.encode(examples)?);
-        self.lock().insert(key, Arc::clone(&fresh));
-        Ok(fresh)
-    }
-
-    /// Number of cached encodings.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Vec<Encoded>>>> {
-        // A panic while holding the lock cannot leave the map half-updated.
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-fn cache_key(tokenizer: &TextTokenizer, examples: &[Example]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    tokenizer.fingerprint.hash(&mut hasher);
-    examples.len().hash(&mut hasher);
-    for example in examples {
-        example.text_a.hash(&mut hasher);
-        example.text_b.hash(&mut hasher);
-        example.label.to_bits().hash(&mut hasher);
-    }
-    hasher.finish()
 }
 
 #[cfg(test)]
@@ -334,19 +263,6 @@ mod tests {
                 (&alone.ids, &alone.type_ids, row.label)
             );
         }
-    }
-
-    #[test]
-    fn cache_reuses_encodings() {
-        let cache = TokenCache::new();
-        let rows = [example("the cat", None, 1.0), example("a dog", None, 0.0)];
-        let first = cache.encode(&tiny(32), &rows).unwrap();
-        let again = cache.encode(&tiny(32), &rows).unwrap();
-        assert!(Arc::ptr_eq(&first, &again));
-        assert_eq!(cache.len(), 1);
-        cache.encode(&tiny(16), &rows).unwrap();
-        cache.encode(&tiny(32), &rows[..1]).unwrap();
-        assert_eq!(cache.len(), 3);
     }
 
     #[test]

@@ -178,8 +178,9 @@ fn minimised_values(
 
 /// GP Bayesian optimisation (egobox-ego's ask-and-tell `EgorService`): a Gaussian process
 /// with constant mean and squared-exponential kernel over `log10` rates, fitted to
-/// `-(p_o + p_s)`; the next point maximises the expected improvement (optimised in its log
-/// form, LogEI, which has the same maximiser and stays well-conditioned where EI vanishes).
+/// `-(p_o + p_s)`; the next point maximises the expected improvement (the paper's
+/// criterion). Not egobox's LogEI: in egobox 0.42 it returned the best observed point
+/// itself on real searches (test `gp_proposes_a_new_point_on_a_real_search`).
 /// With [`ObjectiveKind::Pareto`] one GP per score is fitted to `(-p_s, -p_o)` and the next
 /// point maximises the expected hypervolume improvement (egobox's default for 2 objectives).
 ///
@@ -222,7 +223,7 @@ fn suggest_gp(
     let egor = EgorServiceBuilder::optimize()
         .configure(|c| {
             c.n_obj(n_obj)
-                .infill_strategy(InfillStrategy::LogEI)
+                .infill_strategy(InfillStrategy::EI)
                 .seed(seed)
         })
         .min_within(&bounds)
@@ -268,6 +269,57 @@ fn suggest_tpe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first five trials of a real SST-2 -> MRPC search (8 groups; `p_o + p_s` split in
+    /// halves). With egobox's LogEI (and WB2/WB2S) the suggestion was the best trial itself,
+    /// for every seed, so the search fell back to random draws at every GP trial; EI
+    /// proposes a new point.
+    #[test]
+    fn gp_proposes_a_new_point_on_a_real_search() {
+        let space = SearchSpace::paper(8);
+        let data: [(&[f64], f64); 5] = [
+            (&[1e-5; 8], 1.2825),
+            (
+                &[
+                    4.07e-6, 2.10e-7, 2.43e-5, 7.54e-7, 1.36e-6, 6.96e-5, 6.99e-6, 4.08e-7,
+                ],
+                1.4325,
+            ),
+            (
+                &[
+                    3.4e-4, 1.6e-5, 1.4e-4, 2.7e-4, 7.7e-7, 5.0e-5, 5.3e-4, 1.2e-7,
+                ],
+                1.235,
+            ),
+            (
+                &[
+                    3.1e-5, 2.1e-7, 2.0e-6, 2.2e-7, 2.4e-5, 1.7e-4, 6.6e-7, 7.5e-7,
+                ],
+                1.4625,
+            ),
+            (
+                &[
+                    8.0e-5, 1.9e-7, 3.3e-4, 1.1e-4, 5.7e-7, 2.8e-4, 2.0e-7, 8.4e-6,
+                ],
+                1.4125,
+            ),
+        ];
+        let observed: Vec<Observation> = data
+            .iter()
+            .map(|(rates, v)| Observation {
+                rates: rates.to_vec(),
+                p_s: v / 2.0,
+                p_o: v / 2.0,
+            })
+            .collect();
+        for seed in 0..3 {
+            let rates = suggest_gp(&space, ObjectiveKind::Sum, &observed, &[], seed).unwrap();
+            let dup = observed
+                .iter()
+                .position(|o| same_point(&space, &o.rates, &rates));
+            assert_eq!(dup, None, "seed {seed}: the GP re-proposed trial {dup:?}");
+        }
+    }
 
     #[test]
     fn same_point_is_judged_in_decades() {

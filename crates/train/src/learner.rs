@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use lrdist_data::{make_batches, metrics, BatchOrder, Task};
 use lrdist_model::{Encoder, Head};
@@ -66,6 +66,10 @@ pub struct StageStats {
     pub tokens_per_s: f64,
     /// Real tokens / padded tokens of the training batches.
     pub padding_efficiency: f64,
+    /// Model FLOPs of the training steps run (`perf::training_step_flops` of each batch
+    /// shape); divided by `seconds` it is the achieved FLOP/s.
+    #[serde(default)]
+    pub flops: f64,
     pub stopped_early: bool,
 }
 
@@ -124,13 +128,31 @@ impl Learner {
         }
     }
 
+    /// The training loss of one batch (dropout on), ready for an optimiser step.
+    pub fn batch_loss(&self, head: usize, batch: &lrdist_data::Batch) -> Tensor {
+        let t = BatchTensors::new(batch, self.encoder.vs.device());
+        self.loss(head, &t, &batch.labels, true)
+    }
+
     /// Predictions for every row of `set` with head `head`, in row order: the predicted
     /// class as f32, or the regression score.
     pub fn predict(&self, head: usize, set: &RowSet, batch_size: usize) -> Vec<f32> {
+        self.predict_with(head, set, batch_size, false)
+    }
+
+    /// [`Learner::predict`], optionally with autograd recording the forward pass (only to
+    /// measure what `no_grad` saves, `lrdist bench speed`).
+    pub fn predict_with(
+        &self,
+        head: usize,
+        set: &RowSet,
+        batch_size: usize,
+        autograd: bool,
+    ) -> Vec<f32> {
         let device = self.encoder.vs.device();
         let regression = self.heads[head].task.is_regression();
         let mut preds = vec![0f32; set.len()];
-        tch::no_grad(|| {
+        let run = || {
             for batch in make_batches(&set.rows, batch_size, BatchOrder::ByLength, self.pad_id) {
                 let t = BatchTensors::new(&batch, device);
                 let logits = self.logits(head, &t, false);
@@ -146,7 +168,12 @@ impl Learner {
                     preds[*row] = p;
                 }
             }
-        });
+        };
+        if autograd {
+            tch::with_grad(run)
+        } else {
+            tch::no_grad(run)
+        }
         preds
     }
 
@@ -197,6 +224,7 @@ impl Learner {
             samples_per_s: 0.0,
             tokens_per_s: 0.0,
             padding_efficiency: 0.0,
+            flops: 0.0,
             stopped_early: false,
         };
         let (mut real_tokens, mut pad_tokens) = (0usize, 0usize);
@@ -214,14 +242,20 @@ impl Learner {
             let (real, pad) = lrdist_data::padding_stats(&batches);
             real_tokens += real;
             pad_tokens += pad;
+            let cfg = &self.encoder.config;
+            stats.flops += batches
+                .iter()
+                .map(|b| crate::perf::training_step_flops(cfg, b.batch_size, b.seq_len))
+                .sum::<f64>();
             let start = Instant::now();
             let mut loss_sum = 0.0;
             for (step, batch) in batches.iter().enumerate() {
                 let t = BatchTensors::new(batch, device);
-                let mut loss = self.loss(head, &t, &batch.labels, true);
-                if let Some(p) = penalty {
-                    loss = loss + p.value();
-                }
+                let task_loss = self.loss(head, &t, &batch.labels, true);
+                let loss = match penalty {
+                    Some(p) => task_loss + p.value(),
+                    None => task_loss,
+                };
                 let value = f64::try_from(&loss)?;
                 if !value.is_finite() {
                     bar.abandon();
@@ -231,7 +265,8 @@ impl Learner {
                         step + 1
                     );
                 }
-                opt.step(&loss);
+                opt.step(&loss)
+                    .with_context(|| format!("{}: epoch {epoch}, step {}", set.name, step + 1))?;
                 loss_sum += value;
                 bar.inc(1);
                 if step % 10 == 0 {

@@ -5,13 +5,15 @@
 //! - [`scenario`]: task pairs and sequences, embedding shift, length shift;
 //! - [`penalty`]: EWC and L2-SP;
 //! - [`runner`]: one run end to end, producing a [`record::RunRecord`];
-//! - [`config`]: the experiment YAML files under `experiments/`.
+//! - [`config`]: the experiment YAML files under `experiments/`;
+//! - [`perf`]: FLOP counting, the matmul ceiling and `lrdist bench speed`.
 
 pub mod config;
 pub mod embed;
 pub mod groups;
 pub mod learner;
 pub mod penalty;
+pub mod perf;
 pub mod prep;
 pub mod protocol;
 pub mod record;

@@ -100,11 +100,11 @@ pub fn cl_metrics(r: &[Vec<Option<f64>>]) -> Option<ClMetrics> {
     let avg_accuracy = last.iter().sum::<f64>() / n as f64;
     let backward_transfer = (0..n - 1).map(|j| last[j] - diag[j]).sum::<f64>() / (n - 1) as f64;
     let mut forgetting = 0.0;
-    for j in 0..n - 1 {
+    for (j, last_j) in last.iter().enumerate().take(n - 1) {
         let best = (j..n - 1)
             .filter_map(|l| at(l, j))
             .fold(f64::NEG_INFINITY, f64::max);
-        forgetting += best - last[j];
+        forgetting += best - last_j;
     }
     Some(ClMetrics {
         avg_accuracy,

@@ -442,6 +442,8 @@ pub struct FinetuneReport {
     pub train_samples_per_s: f64,
     pub train_tokens_per_s: f64,
     pub padding_efficiency: f64,
+    /// Model FLOPs of the training steps per second of training (`perf`).
+    pub train_flops_per_s: f64,
     pub train_seconds: f64,
     /// Wall time of the whole command part (load, tokenise, train, evaluate).
     pub seconds: f64,
@@ -498,6 +500,7 @@ impl Runner {
             train_samples_per_s: stage.samples_per_s,
             train_tokens_per_s: stage.tokens_per_s,
             padding_efficiency: stage.padding_efficiency,
+            train_flops_per_s: stage.flops / stage.seconds.max(1e-9),
             train_seconds: stage.seconds,
             seconds: start.elapsed().as_secs_f64(),
             loss_per_epoch: stage.epochs.iter().map(|e| e.loss).collect(),

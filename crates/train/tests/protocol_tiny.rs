@@ -116,8 +116,11 @@ fn a_stage_leaves_other_heads_untouched_and_trains_its_own() {
     let before_a = params(&learner.heads[a].vs);
     let before_b = params(&learner.heads[b].vs);
     let before_enc = params(&learner.encoder.vs);
-    let mut cfg = AdamWConfig::default();
-    cfg.weight_decay = 0.1; // decay must not reach the inactive head either
+    // Decay must not reach the inactive head either.
+    let cfg = AdamWConfig {
+        weight_decay: 0.1,
+        ..AdamWConfig::default()
+    };
     let mut stage = hp(1);
     stage.optimizer = cfg;
     let rates = flat(&learner, 1e-3);

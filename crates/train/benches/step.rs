@@ -1,0 +1,136 @@
+//! Criterion benches of the training step (issue 6, "criterion benches").
+//!
+//! All at fixed shapes on a MiniLM-L6-shaped BERT (6 layers, hidden 384, 12 heads,
+//! vocabulary 30522), randomly initialised so the bench needs no model files: the cost of a
+//! step depends on shapes, not on weight values. Shapes: batch 32 x 16 tokens (a length-
+//! bucketed SST-2 batch; mean 13 tokens per row) and batch 32 x 128 (run_glue's padding).
+//!
+//! - `train_step/*`: forward + backward + AdamW step, one rate for all depths
+//!   (`one_group`) vs one rate per depth (`per_layer`): the cost of a distribution.
+//! - `forward_backward/*`: the same without the optimiser step.
+//! - `eval/*`: the forward pass of evaluation, with and without autograd.
+//!
+//! Run: `make bench` (or `cargo bench -p lrdist-train --bench step`).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use lrdist_model::{BertConfig, Encoder, Head};
+use lrdist_optimizer::{AdamWConfig, LayerwiseAdamW};
+use tch::{nn, Device, Kind, Tensor};
+
+fn minilm_config() -> BertConfig {
+    let mut cfg = BertConfig::tiny();
+    cfg.vocab_size = 30522;
+    cfg.hidden_size = 384;
+    cfg.num_hidden_layers = 6;
+    cfg.num_attention_heads = 12;
+    cfg.intermediate_size = 1536;
+    cfg.max_position_embeddings = 512;
+    cfg
+}
+
+struct Fixture {
+    encoder: Encoder,
+    head_vs: nn::VarStore,
+    head: Head,
+    ids: Tensor,
+    types: Tensor,
+    mask: Tensor,
+    labels: Tensor,
+}
+
+impl Fixture {
+    fn new(batch: i64, seq: i64) -> Self {
+        tch::manual_seed(0);
+        let cfg = minilm_config();
+        let encoder = Encoder::random(&cfg, Device::Cpu, 0);
+        let (head_vs, head) = encoder.new_head(2, 1);
+        let ids = Tensor::randint_low(1000, 30000, [batch, seq], (Kind::Int64, Device::Cpu));
+        Fixture {
+            encoder,
+            head_vs,
+            head,
+            ids,
+            types: Tensor::zeros([batch, seq], (Kind::Int64, Device::Cpu)),
+            mask: Tensor::ones([batch, seq], (Kind::Int64, Device::Cpu)),
+            labels: Tensor::randint(2, [batch], (Kind::Int64, Device::Cpu)),
+        }
+    }
+
+    fn logits(&self, train: bool) -> Tensor {
+        let cls = self
+            .encoder
+            .bert
+            .cls_t(&self.ids, &self.types, &self.mask, train);
+        self.head.forward_t(&cls, train)
+    }
+
+    fn loss(&self) -> Tensor {
+        self.logits(true).cross_entropy_for_logits(&self.labels)
+    }
+
+    fn optimizer(&self, rates: &[f64]) -> LayerwiseAdamW {
+        LayerwiseAdamW::new(
+            &[&self.encoder.vs, &self.head_vs],
+            rates,
+            &AdamWConfig::default(),
+            1_000_000,
+        )
+        .expect("valid optimiser")
+    }
+}
+
+const SHAPES: [(i64, i64); 2] = [(32, 16), (32, 128)];
+
+fn train_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("train_step");
+    group.sample_size(10);
+    for (batch, seq) in SHAPES {
+        let fx = Fixture::new(batch, seq);
+        let depths = fx.encoder.config.num_hidden_layers + 2;
+        let one: Vec<f64> = vec![2e-5; depths];
+        // Distinct rates per depth: the per-layer case sets every group's rate each step.
+        let per_layer: Vec<f64> = (0..depths).map(|d| 1e-6 * (d + 1) as f64).collect();
+        group.throughput(Throughput::Elements(batch as u64));
+        for (name, rates) in [("one_group", &one), ("per_layer", &per_layer)] {
+            let mut opt = fx.optimizer(rates);
+            group.bench_function(BenchmarkId::new(name, format!("{batch}x{seq}")), |b| {
+                b.iter(|| opt.step(&fx.loss()).expect("optimiser step"))
+            });
+        }
+        group.bench_function(
+            BenchmarkId::new("forward_backward", format!("{batch}x{seq}")),
+            |b| {
+                b.iter(|| {
+                    fx.encoder.vs.trainable_variables().iter().for_each(|p| {
+                        let mut g = p.grad();
+                        if g.defined() {
+                            let _ = g.zero_();
+                        }
+                    });
+                    fx.loss().backward()
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+fn eval(c: &mut Criterion) {
+    let mut group = c.benchmark_group("eval");
+    group.sample_size(10);
+    for (batch, seq) in [(32, 16), (128, 16), (32, 128)] {
+        let fx = Fixture::new(batch, seq);
+        group.throughput(Throughput::Elements(batch as u64));
+        let id = format!("{batch}x{seq}");
+        group.bench_function(BenchmarkId::new("no_grad", &id), |b| {
+            b.iter(|| tch::no_grad(|| fx.logits(false).argmax(-1, false)))
+        });
+        group.bench_function(BenchmarkId::new("with_grad", &id), |b| {
+            b.iter(|| fx.logits(false).argmax(-1, false))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, train_step, eval);
+criterion_main!(benches);
