@@ -23,36 +23,31 @@ char* error_message(const char* what) {
   return out;
 }
 
-std::vector<at::Tensor> unpack(void* const* handles, size_t n) {
-  std::vector<at::Tensor> out;
-  out.reserve(n);
-  for (size_t i = 0; i < n; ++i) out.push_back(*static_cast<at::Tensor*>(handles[i]));
-  return out;
-}
-
 }  // namespace
 
 extern "C" {
 
 // One AdamW step (decoupled weight decay) over `n` parameters that share `lr` and
-// `weight_decay`. Each parameter's gradient is read from the parameter itself; the caller
-// passes only parameters whose gradient is defined. `steps` are per-parameter float
-// scalars, incremented here before the update (as torch.optim.AdamW does).
+// `weight_decay`. Each parameter's gradient is read from the parameter itself; parameters
+// without a gradient (not in this step's graph) are skipped, their state untouched, as
+// torch.optim.AdamW does. `steps` are per-parameter float scalars, incremented here before
+// the update.
 char* lrdist_fused_adamw(void* const* params, void* const* exp_avgs, void* const* exp_avg_sqs,
                          void* const* steps, size_t n, double lr, double beta1, double beta2,
                          double weight_decay, double eps) {
   try {
-    std::vector<at::Tensor> p = unpack(params, n);
-    std::vector<at::Tensor> g;
-    g.reserve(n);
-    for (const auto& t : p) {
-      at::Tensor grad = t.grad();
-      TORCH_CHECK(grad.defined(), "a parameter passed to the fused AdamW has no gradient");
+    std::vector<at::Tensor> p, g, m, v, s;
+    for (size_t i = 0; i < n; ++i) {
+      const at::Tensor& param = *static_cast<at::Tensor*>(params[i]);
+      at::Tensor grad = param.grad();
+      if (!grad.defined()) continue;
+      p.push_back(param);
       g.push_back(grad.is_contiguous() ? grad : grad.contiguous());
+      m.push_back(*static_cast<at::Tensor*>(exp_avgs[i]));
+      v.push_back(*static_cast<at::Tensor*>(exp_avg_sqs[i]));
+      s.push_back(*static_cast<at::Tensor*>(steps[i]));
     }
-    std::vector<at::Tensor> m = unpack(exp_avgs, n);
-    std::vector<at::Tensor> v = unpack(exp_avg_sqs, n);
-    std::vector<at::Tensor> s = unpack(steps, n);
+    if (p.empty()) return nullptr;
     at::_foreach_add_(s, 1);
     at::_fused_adamw_(p, g, m, v, {}, s, lr, beta1, beta2, weight_decay, eps,
                       /*amsgrad=*/false, /*maximize=*/false);

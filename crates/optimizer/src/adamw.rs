@@ -209,23 +209,12 @@ impl LayerwiseAdamW {
         }
         let rates = self.current_rates();
         for g in &self.groups {
-            let live: Vec<usize> = (0..g.params.len())
-                .filter(|&i| g.params[i].grad().defined())
-                .collect();
-            if live.is_empty() {
-                continue;
-            }
-            let pick = |v: &[Tensor]| {
-                live.iter()
-                    .map(|&i| v[i].shallow_clone())
-                    .collect::<Vec<_>>()
-            };
             let weight_decay = if g.decay { self.weight_decay } else { 0.0 };
             ffi::fused_adamw(
-                &pick(&g.params),
-                &pick(&g.exp_avg),
-                &pick(&g.exp_avg_sq),
-                &pick(&g.steps),
+                &g.params,
+                &g.exp_avg,
+                &g.exp_avg_sq,
+                &g.steps,
                 rates[g.depth],
                 self.beta1,
                 self.beta2,

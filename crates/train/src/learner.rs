@@ -213,7 +213,6 @@ impl Learner {
             &hp.optimizer,
             total_steps,
         )?;
-        let device = self.encoder.vs.device();
         let bar = progress_bar(hp.progress, total_steps as u64, &set.name);
         let mut stats = StageStats {
             name: set.name.clone(),
@@ -250,8 +249,7 @@ impl Learner {
             let start = Instant::now();
             let mut loss_sum = 0.0;
             for (step, batch) in batches.iter().enumerate() {
-                let t = BatchTensors::new(batch, device);
-                let task_loss = self.loss(head, &t, &batch.labels, true);
+                let task_loss = self.batch_loss(head, batch);
                 let loss = match penalty {
                     Some(p) => task_loss + p.value(),
                     None => task_loss,
