@@ -1,9 +1,10 @@
 //! The BERT encoder (Devlin et al. 2019), laid out and named like Hugging Face
 //! `transformers`' `BertModel`, so its `model.safetensors` loads as is.
 
-use tch::{nn, Kind, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 use crate::config::BertConfig;
+use crate::dropout::dropout;
 use crate::layers::{Embedding, LayerNorm, Linear};
 use crate::vars::{InitMode, Initializer, Scope};
 
@@ -57,7 +58,7 @@ impl Embeddings {
         let positions = Tensor::arange(len, (Kind::Int64, input_ids.device()));
         let x = self.word.forward(input_ids) + self.token_type.forward(token_type_ids);
         let x = x + self.position.forward(&positions);
-        self.norm.forward(&x).dropout(self.dropout, train)
+        dropout(&self.norm.forward(&x), self.dropout, train)
     }
 }
 
@@ -104,25 +105,26 @@ impl Attention {
         let q = self.split_heads(&self.query.forward(queries));
         let k = self.split_heads(&self.key.forward(x));
         let v = self.split_heads(&self.value.forward(x));
-        let dropout = if train { self.probs_dropout } else { 0.0 };
-        let context = Tensor::scaled_dot_product_attention(
-            &q,
-            &k,
-            &v,
-            Some(mask),
-            dropout,
-            false,
-            None,
-            false,
-        );
+        let context = if train && self.probs_dropout > 0.0 && q.device() == Device::Cpu {
+            attention_with_dropout(&q, &k, &v, mask, self.probs_dropout)
+        } else {
+            let p = if train { self.probs_dropout } else { 0.0 };
+            Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), p, false, None, false)
+        };
         let (b, t, h) = queries.size3().expect("queries are not [B, T, H]");
         let context = context.transpose(1, 2).reshape([b, t, h]);
-        let out = self
-            .output
-            .forward(&context)
-            .dropout(self.hidden_dropout, train);
+        let out = dropout(&self.output.forward(&context), self.hidden_dropout, train);
         self.norm.forward(&(out + queries))
     }
+}
+
+/// `softmax(q kᵀ / √d + mask)` with dropout on the probabilities, times `v`: the math path
+/// `scaled_dot_product_attention` takes on the CPU when it drops out, written out so the
+/// probabilities go through [`dropout`] instead of libtorch's serial Bernoulli draw.
+fn attention_with_dropout(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, p: f64) -> Tensor {
+    let head_dim = q.size()[3] as f64;
+    let scores = q.matmul(&k.transpose(-2, -1)) * (1.0 / head_dim.sqrt()) + mask;
+    dropout(&scores.softmax(-1, Kind::Float), p, true).matmul(v)
 }
 
 /// One transformer block: attention, then the GELU feed-forward (`intermediate`,
@@ -157,7 +159,7 @@ impl Layer {
     fn forward_t(&self, x: &Tensor, queries: &Tensor, mask: &Tensor, train: bool) -> Tensor {
         let attended = self.attention.forward_t(x, queries, mask, train);
         let inner = self.intermediate.forward(&attended).gelu("none");
-        let out = self.output.forward(&inner).dropout(self.dropout, train);
+        let out = dropout(&self.output.forward(&inner), self.dropout, train);
         self.norm.forward(&(out + attended))
     }
 }
@@ -281,4 +283,47 @@ fn additive_mask(attention_mask: &Tensor) -> Tensor {
         .expect("attention_mask is not [B, T]");
     let padding = attention_mask.to_kind(Kind::Float).neg() + 1.0;
     (padding * f64::from(f32::MIN)).view([b, 1, 1, t])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_out_attention_matches_sdpa_without_dropout() {
+        tch::manual_seed(0);
+        let opts = (Kind::Float, Device::Cpu);
+        let (q, k, v) = (
+            Tensor::randn([3, 4, 5, 8], opts),
+            Tensor::randn([3, 4, 7, 8], opts),
+            Tensor::randn([3, 4, 7, 8], opts),
+        );
+        let keep = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0, 0]).view([1, 7]).repeat([3, 1]);
+        let mask = additive_mask(&keep);
+        let ours = attention_with_dropout(&q, &k, &v, &mask, 0.0);
+        let sdpa =
+            Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&mask), 0.0, false, None, false);
+        assert!(ours.allclose(&sdpa, 1e-5, 1e-5, false));
+        // Padding keys get no weight: changing their values changes nothing.
+        let v2 = v.copy();
+        let _ = v2.narrow(2, 5, 2).fill_(100.0);
+        let ours2 = attention_with_dropout(&q, &k, &v2, &mask, 0.0);
+        assert!(ours2.allclose(&ours, 1e-5, 1e-5, false));
+    }
+
+    #[test]
+    fn attention_dropout_keeps_rows_unbiased() {
+        // Dropped probabilities are zeroed and the rest scaled by 1/(1-p): the expected
+        // output equals the output without dropout. With v = 1 every row sums its weights.
+        tch::manual_seed(1);
+        let opts = (Kind::Float, Device::Cpu);
+        let q = Tensor::randn([64, 4, 16, 8], opts);
+        let k = Tensor::randn([64, 4, 16, 8], opts);
+        let v = Tensor::ones([64, 4, 16, 1], opts);
+        let mask = Tensor::zeros([64, 1, 1, 16], opts);
+        let out = attention_with_dropout(&q, &k, &v, &mask, 0.5);
+        let mean = out.mean(Kind::Float).double_value(&[]);
+        assert!((mean - 1.0).abs() < 0.02, "mean row weight {mean}");
+        assert!(out.std(true).double_value(&[]) > 0.05, "no dropout happened");
+    }
 }

@@ -3,6 +3,7 @@
 use tch::{nn, Tensor};
 
 use crate::config::BertConfig;
+use crate::dropout::dropout;
 use crate::layers::Linear;
 use crate::vars::{InitMode, Initializer, Scope};
 
@@ -38,7 +39,7 @@ impl Head {
 
     /// Logits (or the regression output) `[B, num_labels]` for [CLS] vectors `[B, H]`.
     pub fn forward_t(&self, cls: &Tensor, train: bool) -> Tensor {
-        self.linear.forward(&cls.dropout(self.dropout, train))
+        self.linear.forward(&dropout(cls, self.dropout, train))
     }
 
     pub fn num_labels(&self) -> usize {

@@ -2,6 +2,7 @@
 //! and the depth index / optimiser group of every parameter.
 mod bert;
 mod config;
+pub mod dropout;
 mod encoder;
 mod head;
 mod layers;

@@ -9,6 +9,7 @@
 //!   (`one_group`) vs one rate per depth (`per_layer`): the cost of a distribution.
 //! - `forward_backward/*`: the same without the optimiser step.
 //! - `eval/*`: the forward pass of evaluation, with and without autograd.
+//! - `dropout/*`: one step's dropout, libtorch's against lrdist's.
 //!
 //! Run: `make bench` (or `cargo bench -p lrdist-train --bench step`).
 
@@ -132,5 +133,29 @@ fn eval(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, train_step, eval);
+/// The tensors one 32x16 training step drops out, through libtorch's dropout and through
+/// lrdist's (`lrdist_model::dropout`).
+fn dropout(c: &mut Criterion) {
+    let mut group = c.benchmark_group("dropout");
+    let cfg = minilm_config();
+    let p = cfg.hidden_dropout_prob;
+    let tensors: Vec<Tensor> = lrdist_train::perf::dropout_shapes(&cfg, 32, 16)
+        .iter()
+        .map(|shape| Tensor::randn(shape.as_slice(), (Kind::Float, Device::Cpu)))
+        .collect();
+    group.bench_function("libtorch/32x16", |b| {
+        b.iter(|| tensors.iter().map(|x| x.dropout(p, true)).collect::<Vec<_>>())
+    });
+    group.bench_function("lrdist/32x16", |b| {
+        b.iter(|| {
+            tensors
+                .iter()
+                .map(|x| lrdist_model::dropout::dropout(x, p, true))
+                .collect::<Vec<_>>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, train_step, eval, dropout);
 criterion_main!(benches);

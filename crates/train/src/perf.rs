@@ -68,6 +68,23 @@ pub fn matmul_flops_per_s(device: Device, n: i64, reps: usize) -> f64 {
     2.0 * (n as f64).powi(3) / best
 }
 
+/// Shapes of the tensors one training step of `Bert::cls_t` plus a head drops out on a
+/// `[batch, seq]` batch: the embeddings; in every layer the attention probabilities, the
+/// attention output and the feed-forward output (the last layer for the [CLS] query only);
+/// the head's input.
+pub fn dropout_shapes(cfg: &BertConfig, batch: i64, seq: i64) -> Vec<Vec<i64>> {
+    let (h, heads) = (cfg.hidden_size as i64, cfg.num_attention_heads as i64);
+    let mut shapes = vec![vec![batch, seq, h]];
+    for layer in 0..cfg.num_hidden_layers {
+        let queries = if layer + 1 == cfg.num_hidden_layers { 1 } else { seq };
+        shapes.push(vec![batch, heads, queries, seq]);
+        shapes.push(vec![batch, queries, h]);
+        shapes.push(vec![batch, queries, h]);
+    }
+    shapes.push(vec![batch, h]);
+    shapes
+}
+
 /// One measured line of `lrdist bench speed`.
 #[derive(Clone, Debug, Serialize)]
 pub struct SpeedRow {
@@ -93,7 +110,8 @@ pub struct SpeedOptions {
 
 /// Measures, in one run on the real model and real rows of `opts.task`, each thing that
 /// makes lrdist fast (issue 6, "What makes it fast, each measured"): tokenisation cached
-/// per task and max length, length bucketing against per-batch (dynamic) padding, intra-op
+/// per task and max length, length bucketing against per-batch (dynamic) padding, the cost of
+/// a distribution, lrdist's dropout against libtorch's, intra-op
 /// threads, evaluation without autograd, evaluation batch size; plus the matmul ceiling and
 /// the training step's share of it. Every line is timed in this process, one after the other.
 pub fn speed_report(
@@ -181,7 +199,11 @@ pub fn speed_report(
         Ok((stats.samples_per_s, stats.flops / stats.seconds.max(1e-9)))
     };
     let _ = train(&mut learner, true)?; // warm-up: allocator, oneDNN kernels
+    // The ceiling is read right before and right after the measured epoch (the VM's speed
+    // drifts between minutes); the higher reading counts.
+    let before = matmul_flops_per_s(env.device, 2048, 20);
     let (bucketed, bucketed_flops) = train(&mut learner, true)?;
+    let peak = before.max(matmul_flops_per_s(env.device, 2048, 20));
     let (shuffled, _) = train(&mut learner, false)?;
     let b = opts.batch_size;
     push(
@@ -237,6 +259,43 @@ pub fn speed_report(
         "distribution",
         format!("one rate per depth (b{b}, interleaved)"),
         1e3 * layer_s / steps,
+        "ms/step",
+        &mut rows,
+    );
+
+    // Dropout: the tensors one training step drops out, for each bucketed batch, through
+    // libtorch's dropout and through lrdist's (interleaved, as above).
+    let (mut torch_s, mut ours_s) = (0.0, 0.0);
+    for (i, batch) in batches.iter().enumerate() {
+        let (rows, len) = (batch.batch_size as i64, batch.seq_len as i64);
+        for (j, shape) in dropout_shapes(&cfg, rows, len).iter().enumerate() {
+            let x = Tensor::randn(shape.as_slice(), (Kind::Float, env.device));
+            let p = cfg.hidden_dropout_prob;
+            let mut pair: [(&mut f64, &dyn Fn() -> Tensor); 2] = [
+                (&mut torch_s, &|| x.dropout(p, true)),
+                (&mut ours_s, &|| lrdist_model::dropout::dropout(&x, p, true)),
+            ];
+            if (i + j) % 2 == 1 {
+                pair.reverse();
+            }
+            for (seconds, f) in pair {
+                let start = Instant::now();
+                let _ = f().sum(Kind::Float).double_value(&[]);
+                *seconds += start.elapsed().as_secs_f64();
+            }
+        }
+    }
+    push(
+        "dropout",
+        format!("libtorch Tensor::dropout (one step's tensors, b{b})"),
+        1e3 * torch_s / steps,
+        "ms/step",
+        &mut rows,
+    );
+    push(
+        "dropout",
+        format!("lrdist_model::dropout (one step's tensors, b{b})"),
+        1e3 * ours_s / steps,
         "ms/step",
         &mut rows,
     );
@@ -299,10 +358,9 @@ pub fn speed_report(
         );
     }
 
-    let peak = matmul_flops_per_s(env.device, 2048, 20);
     push(
         "ceiling",
-        "fp32 matmul 2048^3 (libtorch, best of 20)".into(),
+        "fp32 matmul 2048^3 (best of 20, around the epoch)".into(),
         peak / 1e9,
         "GFLOP/s",
         &mut rows,
@@ -366,6 +424,19 @@ mod tests {
             training_step_flops(&cfg(2), 8, 32),
             3.0 * forward_flops(&cfg(2), 8, 32)
         );
+    }
+
+    #[test]
+    fn dropout_shapes_count_three_per_layer_and_cls_only_in_the_last() {
+        let c = cfg(3);
+        let (h, heads) = (c.hidden_size as i64, c.num_attention_heads as i64);
+        let shapes = dropout_shapes(&c, 2, 5);
+        assert_eq!(shapes.len(), 1 + 3 * 3 + 1);
+        assert_eq!(shapes[0], vec![2, 5, h]);
+        assert_eq!(shapes[1], vec![2, heads, 5, 5]);
+        assert_eq!(shapes[7], vec![2, heads, 1, 5]);
+        assert_eq!(shapes[9], vec![2, 1, h]);
+        assert_eq!(shapes[10], vec![2, h]);
     }
 
     #[test]
