@@ -298,7 +298,9 @@ mod tests {
             Tensor::randn([3, 4, 7, 8], opts),
             Tensor::randn([3, 4, 7, 8], opts),
         );
-        let keep = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0, 0]).view([1, 7]).repeat([3, 1]);
+        let keep = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0, 0])
+            .view([1, 7])
+            .repeat([3, 1]);
         let mask = additive_mask(&keep);
         let ours = attention_with_dropout(&q, &k, &v, &mask, 0.0);
         let sdpa =
@@ -324,6 +326,9 @@ mod tests {
         let out = attention_with_dropout(&q, &k, &v, &mask, 0.5);
         let mean = out.mean(Kind::Float).double_value(&[]);
         assert!((mean - 1.0).abs() < 0.02, "mean row weight {mean}");
-        assert!(out.std(true).double_value(&[]) > 0.05, "no dropout happened");
+        assert!(
+            out.std(true).double_value(&[]) > 0.05,
+            "no dropout happened"
+        );
     }
 }

@@ -18,7 +18,10 @@ use tch::{Device, Kind, Tensor};
 /// when `train`; `x` itself otherwise. Gradients flow through the kept elements, scaled
 /// like the forward pass.
 pub fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
-    assert!((0.0..=1.0).contains(&p), "dropout probability {p} is outside [0, 1]");
+    assert!(
+        (0.0..=1.0).contains(&p),
+        "dropout probability {p} is outside [0, 1]"
+    );
     if !train || p == 0.0 {
         return x.shallow_clone();
     }
@@ -93,7 +96,10 @@ mod tests {
     use super::*;
 
     fn kept_fraction(mask: &Tensor) -> f64 {
-        mask.ne(0.0).to_kind(Kind::Float).mean(Kind::Float).double_value(&[])
+        mask.ne(0.0)
+            .to_kind(Kind::Float)
+            .mean(Kind::Float)
+            .double_value(&[])
     }
 
     #[test]
@@ -114,7 +120,9 @@ mod tests {
     fn both_halves_of_each_draw_are_used_independently() {
         // Even and odd positions come from the low and high 32 bits of one draw.
         tch::manual_seed(1);
-        let mask = dropout_mask(&[500_000, 2], 0.5).ne(0.0).to_kind(Kind::Float);
+        let mask = dropout_mask(&[500_000, 2], 0.5)
+            .ne(0.0)
+            .to_kind(Kind::Float);
         let (even, odd) = (mask.select(1, 0), mask.select(1, 1));
         for half in [&even, &odd] {
             let f = half.mean(Kind::Float).double_value(&[]);
@@ -150,10 +158,19 @@ mod tests {
             tch::manual_seed(5);
             // Odd length: the last thread's chunk ends on a half-used draw.
             let mask = mask_on_threads(&[400_001], 0.3, threads);
-            assert!((kept_fraction(&mask) - 0.7).abs() < 5e-3, "{threads} threads");
+            assert!(
+                (kept_fraction(&mask) - 0.7).abs() < 5e-3,
+                "{threads} threads"
+            );
             // Every element was written: only 0 and 1/0.7 occur.
-            let other = mask.ne(0.0).logical_and(&(&mask - 1.0 / 0.7).abs().gt(1e-5));
-            assert_eq!(other.sum(Kind::Int64).int64_value(&[]), 0, "{threads} threads");
+            let other = mask
+                .ne(0.0)
+                .logical_and(&(&mask - 1.0 / 0.7).abs().gt(1e-5));
+            assert_eq!(
+                other.sum(Kind::Int64).int64_value(&[]),
+                0,
+                "{threads} threads"
+            );
             // The thread streams differ: the two halves are not copies of each other.
             let half = 200_000;
             assert!(!mask.narrow(0, 0, half).equal(&mask.narrow(0, half, half)));
@@ -182,6 +199,12 @@ mod tests {
         let x = Tensor::randn([4, 5], (Kind::Float, Device::Cpu));
         assert!(dropout(&x, 0.5, false).equal(&x));
         assert!(dropout(&x, 0.0, true).equal(&x));
-        assert_eq!(dropout(&x, 1.0, true).abs().sum(Kind::Float).double_value(&[]), 0.0);
+        assert_eq!(
+            dropout(&x, 1.0, true)
+                .abs()
+                .sum(Kind::Float)
+                .double_value(&[]),
+            0.0
+        );
     }
 }

@@ -144,7 +144,12 @@ fn dropout(c: &mut Criterion) {
         .map(|shape| Tensor::randn(shape.as_slice(), (Kind::Float, Device::Cpu)))
         .collect();
     group.bench_function("libtorch/32x16", |b| {
-        b.iter(|| tensors.iter().map(|x| x.dropout(p, true)).collect::<Vec<_>>())
+        b.iter(|| {
+            tensors
+                .iter()
+                .map(|x| x.dropout(p, true))
+                .collect::<Vec<_>>()
+        })
     });
     group.bench_function("lrdist/32x16", |b| {
         b.iter(|| {

@@ -76,7 +76,11 @@ pub fn dropout_shapes(cfg: &BertConfig, batch: i64, seq: i64) -> Vec<Vec<i64>> {
     let (h, heads) = (cfg.hidden_size as i64, cfg.num_attention_heads as i64);
     let mut shapes = vec![vec![batch, seq, h]];
     for layer in 0..cfg.num_hidden_layers {
-        let queries = if layer + 1 == cfg.num_hidden_layers { 1 } else { seq };
+        let queries = if layer + 1 == cfg.num_hidden_layers {
+            1
+        } else {
+            seq
+        };
         shapes.push(vec![batch, heads, queries, seq]);
         shapes.push(vec![batch, queries, h]);
         shapes.push(vec![batch, queries, h]);
@@ -199,8 +203,8 @@ pub fn speed_report(
         Ok((stats.samples_per_s, stats.flops / stats.seconds.max(1e-9)))
     };
     let _ = train(&mut learner, true)?; // warm-up: allocator, oneDNN kernels
-    // The ceiling is read right before and right after the measured epoch (the VM's speed
-    // drifts between minutes); the higher reading counts.
+                                        // The ceiling is read right before and right after the measured epoch (the VM's speed
+                                        // drifts between minutes); the higher reading counts.
     let before = matmul_flops_per_s(env.device, 2048, 20);
     let (bucketed, bucketed_flops) = train(&mut learner, true)?;
     let peak = before.max(matmul_flops_per_s(env.device, 2048, 20));
