@@ -36,7 +36,7 @@ LRDIST := target/release/lrdist
 # cargo sees the venv first on PATH, so torch-sys's `python` is the venv's.
 CARGO := PATH="$(VENV_BIN):$$PATH" cargo
 
-.PHONY: help venv model glue-check build test demo bench bench-speed bench-search bench-peer fmt lint clean-results-tmp
+.PHONY: help venv model glue-check build test demo bench bench-speed bench-distribution bench-search bench-peer fmt lint clean-results-tmp
 
 help: ## list the targets
 	@echo "lrdist targets (variables: GLUE_DIR=$(GLUE_DIR) SCALE=$(SCALE) PYTHON=$(PYTHON) PEER_ARGS=$(PEER_ARGS)):"
@@ -87,6 +87,11 @@ bench: glue-check venv model ## criterion benches: training step (one group vs p
 bench-speed: glue-check venv model build ## what makes training fast, each measured in one run -> results/bench/speed.csv
 	@echo "==> lrdist bench speed (real model, SST-2 rows)"
 	@$(LRDIST) bench speed --csv results/bench/speed.csv > /dev/null
+
+bench-distribution: venv ## instructions of a training step, one rate vs one rate per depth (callgrind) -> results/bench/distribution.json
+	@command -v valgrind >/dev/null || { echo "valgrind not found (Debian: apt-get install valgrind)" >&2; exit 1; }
+	@$(CARGO) build --release -p lrdist-train --example distribution_cost
+	@$(VENV)/bin/python scripts/bench_distribution.py --out results/bench/distribution.json
 
 # Trials per variant of `make bench-search` (4 variants; about 2 min per quick trial).
 SEARCH_BENCH_TRIALS ?= 4

@@ -27,7 +27,6 @@ scripts/requirements-peer.txt into the venv first.
 from __future__ import annotations
 
 import argparse
-import datetime
 import hashlib
 import json
 import os
@@ -39,6 +38,8 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
+from bench_report import write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SST2_DEV_ROWS = 872
@@ -521,11 +522,7 @@ def main() -> None:
     print()
     print(table)
 
-    report = {
-        "issue": "Performance: peer comparison, one run",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": [sys.executable, *sys.argv],
-        "machine": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "platform": platform.platform()},
+    write_report(args.out, "Performance: peer comparison, one run", {
         "versions": versions(args.lrdist if needs_lrdist else None, env),
         "setup": {**asdict(setup), "dev_rows": len(dev), "device": "cpu", "torch_threads": os.cpu_count()},
         "train_rows": {"sample_command": sample_command, "file": None if sample_command else str(sample), "sha256": sample_sha},
@@ -534,10 +531,7 @@ def main() -> None:
         "ceiling": roof,
         "accuracy_check": check,
         "markdown": table,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n==> wrote {args.out}")
+    }, machine={"cpu_model": cpu_model()})
     if not check["agree"] or check["not_learned"]:
         raise SystemExit("the runners did not all learn SST-2 to the same accuracy: see the lines above")
 

@@ -20,16 +20,14 @@ Run it through `make bench-search`.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_report import write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
@@ -122,17 +120,7 @@ def main() -> None:
     table = markdown(results, args)
     print()
     print(table)
-    report = {
-        "issue": "Performance: search throughput",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": [sys.executable, *sys.argv],
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
-        "variants": results,
-        "markdown": table,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n==> wrote {args.out}")
+    write_report(args.out, "Performance: search throughput", {"variants": results, "markdown": table})
 
 
 if __name__ == "__main__":

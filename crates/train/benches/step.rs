@@ -14,71 +14,8 @@
 //! Run: `make bench` (or `cargo bench -p lrdist-train --bench step`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use lrdist_model::{BertConfig, Encoder, Head};
-use lrdist_optimizer::{AdamWConfig, LayerwiseAdamW};
-use tch::{nn, Device, Kind, Tensor};
-
-fn minilm_config() -> BertConfig {
-    let mut cfg = BertConfig::tiny();
-    cfg.vocab_size = 30522;
-    cfg.hidden_size = 384;
-    cfg.num_hidden_layers = 6;
-    cfg.num_attention_heads = 12;
-    cfg.intermediate_size = 1536;
-    cfg.max_position_embeddings = 512;
-    cfg
-}
-
-struct Fixture {
-    encoder: Encoder,
-    head_vs: nn::VarStore,
-    head: Head,
-    ids: Tensor,
-    types: Tensor,
-    mask: Tensor,
-    labels: Tensor,
-}
-
-impl Fixture {
-    fn new(batch: i64, seq: i64) -> Self {
-        tch::manual_seed(0);
-        let cfg = minilm_config();
-        let encoder = Encoder::random(&cfg, Device::Cpu, 0);
-        let (head_vs, head) = encoder.new_head(2, 1);
-        let ids = Tensor::randint_low(1000, 30000, [batch, seq], (Kind::Int64, Device::Cpu));
-        Fixture {
-            encoder,
-            head_vs,
-            head,
-            ids,
-            types: Tensor::zeros([batch, seq], (Kind::Int64, Device::Cpu)),
-            mask: Tensor::ones([batch, seq], (Kind::Int64, Device::Cpu)),
-            labels: Tensor::randint(2, [batch], (Kind::Int64, Device::Cpu)),
-        }
-    }
-
-    fn logits(&self, train: bool) -> Tensor {
-        let cls = self
-            .encoder
-            .bert
-            .cls_t(&self.ids, &self.types, &self.mask, train);
-        self.head.forward_t(&cls, train)
-    }
-
-    fn loss(&self) -> Tensor {
-        self.logits(true).cross_entropy_for_logits(&self.labels)
-    }
-
-    fn optimizer(&self, rates: &[f64]) -> LayerwiseAdamW {
-        LayerwiseAdamW::new(
-            &[&self.encoder.vs, &self.head_vs],
-            rates,
-            &AdamWConfig::default(),
-            1_000_000,
-        )
-        .expect("valid optimiser")
-    }
-}
+use lrdist_train::perf::{minilm_config, StepFixture as Fixture};
+use tch::{Device, Kind, Tensor};
 
 const SHAPES: [(i64, i64); 2] = [(32, 16), (32, 128)];
 
@@ -93,7 +30,7 @@ fn train_step(c: &mut Criterion) {
         let per_layer: Vec<f64> = (0..depths).map(|d| 1e-6 * (d + 1) as f64).collect();
         group.throughput(Throughput::Elements(batch as u64));
         for (name, rates) in [("one_group", &one), ("per_layer", &per_layer)] {
-            let mut opt = fx.optimizer(rates);
+            let mut opt = fx.optimizer(rates).expect("valid optimiser");
             group.bench_function(BenchmarkId::new(name, format!("{batch}x{seq}")), |b| {
                 b.iter(|| opt.step(&fx.loss()).expect("optimiser step"))
             });

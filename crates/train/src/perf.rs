@@ -89,6 +89,73 @@ pub fn dropout_shapes(cfg: &BertConfig, batch: i64, seq: i64) -> Vec<Vec<i64>> {
     shapes
 }
 
+/// A randomly initialised BERT with MiniLM-L6's shapes (6 layers, hidden 384, 12 heads,
+/// vocabulary 30522): the cost of a step depends on shapes, not on weight values, so
+/// benches need no model files.
+pub fn minilm_config() -> BertConfig {
+    let mut cfg = BertConfig::tiny();
+    cfg.vocab_size = 30522;
+    cfg.hidden_size = 384;
+    cfg.num_hidden_layers = 6;
+    cfg.num_attention_heads = 12;
+    cfg.intermediate_size = 1536;
+    cfg.max_position_embeddings = 512;
+    cfg
+}
+
+/// One fixed `[batch, seq]` batch of random token ids on a [`minilm_config`] encoder with a
+/// 2-label head: what the criterion benches (`benches/step.rs`) and the instruction count
+/// of a distribution's cost (`examples/distribution_cost.rs`) step on.
+pub struct StepFixture {
+    pub encoder: Encoder,
+    pub head_vs: tch::nn::VarStore,
+    pub head: lrdist_model::Head,
+    ids: Tensor,
+    types: Tensor,
+    mask: Tensor,
+    labels: Tensor,
+}
+
+impl StepFixture {
+    pub fn new(batch: i64, seq: i64) -> Self {
+        tch::manual_seed(0);
+        let encoder = Encoder::random(&minilm_config(), Device::Cpu, 0);
+        let (head_vs, head) = encoder.new_head(2, 1);
+        let ids = Tensor::randint_low(1000, 30000, [batch, seq], (Kind::Int64, Device::Cpu));
+        StepFixture {
+            encoder,
+            head_vs,
+            head,
+            ids,
+            types: Tensor::zeros([batch, seq], (Kind::Int64, Device::Cpu)),
+            mask: Tensor::ones([batch, seq], (Kind::Int64, Device::Cpu)),
+            labels: Tensor::randint(2, [batch], (Kind::Int64, Device::Cpu)),
+        }
+    }
+
+    pub fn logits(&self, train: bool) -> Tensor {
+        let cls = self
+            .encoder
+            .bert
+            .cls_t(&self.ids, &self.types, &self.mask, train);
+        self.head.forward_t(&cls, train)
+    }
+
+    pub fn loss(&self) -> Tensor {
+        self.logits(true).cross_entropy_for_logits(&self.labels)
+    }
+
+    /// The paper's optimiser (AdamW defaults) over encoder and head at `rates` per depth.
+    pub fn optimizer(&self, rates: &[f64]) -> Result<LayerwiseAdamW> {
+        LayerwiseAdamW::new(
+            &[&self.encoder.vs, &self.head_vs],
+            rates,
+            &AdamWConfig::default(),
+            1_000_000,
+        )
+    }
+}
+
 /// One measured line of `lrdist bench speed`.
 #[derive(Clone, Debug, Serialize)]
 pub struct SpeedRow {
