@@ -128,46 +128,18 @@ pub fn default_record_path(results: &Path, req: &crate::RunRequest) -> std::path
     results.join("runs").join(format!("{stem}.jsonl"))
 }
 
-/// The current git commit (with `-dirty` when tracked code or configs have changes; `results/`
-/// and `paper/` do not count, they change under running experiments), or `unknown`.
+/// The commit this binary was built from, with `-dirty` when the code it was built from
+/// (`crates/`, `build/`, `Cargo.toml`, `Cargo.lock`, `experiments/`) differed from that
+/// commit, or `unknown` outside a git checkout. Set at build time by `build.rs`
+/// (`build/git_commit.rs`), so a long run records the code it runs even when the checkout
+/// moves on under it.
 pub fn git_commit() -> String {
-    git_commit_in(Path::new("."))
+    env!("LRDIST_BUILD_COMMIT").to_string()
 }
 
-/// [`git_commit`] of the repository holding `dir`.
-fn git_commit_in(dir: &Path) -> String {
-    let run = |args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    match run(&["rev-parse", "--short=12", "HEAD"]) {
-        Some(c) if !c.is_empty() => {
-            // Records and reports change under a running experiment; only code counts.
-            let dirty = run(&[
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                ":(top)",
-                ":(top,exclude)results",
-                ":(top,exclude)paper",
-            ])
-            .is_some_and(|s| !s.is_empty());
-            if dirty {
-                format!("{c}-dirty")
-            } else {
-                c
-            }
-        }
-        _ => "unknown".into(),
-    }
-}
+#[cfg(test)]
+#[path = "../../../build/git_commit.rs"]
+mod build_commit;
 
 /// The command line of this process, shell-quoted where needed.
 pub fn command_line() -> String {
@@ -188,50 +160,4 @@ pub fn command_line() -> String {
 /// The current time as an RFC 3339 UTC timestamp (seconds).
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
-
-#[cfg(test)]
-mod git_tests {
-    use super::*;
-    use std::process::Command;
-
-    fn git(dir: &Path, args: &[&str]) {
-        let ok = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .status()
-            .expect("git runs")
-            .success();
-        assert!(ok, "git {args:?}");
-    }
-
-    #[test]
-    fn changed_results_do_not_make_the_commit_dirty_but_changed_code_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        for f in ["src.rs", "results/runs.jsonl", "paper/REPORT.md"] {
-            std::fs::create_dir_all(root.join(f).parent().unwrap()).unwrap();
-            std::fs::write(root.join(f), "a\n").unwrap();
-        }
-        git(root, &["init", "-q"]);
-        git(root, &["add", "."]);
-        git(root, &["commit", "-q", "-m", "x"]);
-        let clean = git_commit_in(root);
-        assert_eq!(clean.len(), 12, "{clean}");
-        std::fs::write(root.join("results/runs.jsonl"), "a\nb\n").unwrap();
-        std::fs::write(root.join("paper/REPORT.md"), "b\n").unwrap();
-        assert_eq!(git_commit_in(&root.join("results")), clean);
-        std::fs::write(root.join("src.rs"), "b\n").unwrap();
-        assert_eq!(git_commit_in(root), format!("{clean}-dirty"));
-        assert_eq!(git_commit_in(Path::new("/")), "unknown");
-    }
 }
