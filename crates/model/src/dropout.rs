@@ -2,8 +2,8 @@
 //!
 //! libtorch's CPU dropout draws its Bernoulli mask one element at a time on one thread
 //! (`bernoulli_scalar_kernel` takes its parallel MKL path on Intel CPUs only), which made
-//! it about a tenth of a MiniLM-L6 training step on this project's 2-core AMD machine
-//! (`lrdist bench speed`, factor `dropout`). Here the mask comes from xoshiro256++ (two
+//! it about 6 % of a MiniLM-L6 training step on this project's 2-core AMD machine (22 of
+//! 343 ms at batch 32, `lrdist bench speed`, factor `dropout`). Here the mask comes from xoshiro256++ (two
 //! 32-bit draws per 64-bit output), seeded from libtorch's generator so `tch::manual_seed`
 //! still fixes every mask. The distribution is the same as `Tensor::dropout`'s: each element
 //! is kept with probability `1 - p` (to within 2^-32) and scaled by `1 / (1 - p)`; the

@@ -181,10 +181,10 @@ pub struct SpeedOptions {
 
 /// Measures, in one run on the real model and real rows of `opts.task`, each thing that
 /// makes lrdist fast (issue 6, "What makes it fast, each measured"): tokenisation cached
-/// per task and max length, length bucketing against per-batch (dynamic) padding, the cost of
-/// a distribution, lrdist's dropout against libtorch's, intra-op
-/// threads, evaluation without autograd, evaluation batch size; plus the matmul ceiling and
-/// the training step's share of it. Every line is timed in this process, one after the other.
+/// per task and max length, length bucketing against per-batch (dynamic) padding, the cost
+/// of a distribution, lrdist's dropout against libtorch's, intra-op threads, evaluation
+/// without autograd, evaluation batch size; plus the matmul ceiling and the training
+/// step's share of it. Every line is timed in this process, one after the other.
 pub fn speed_report(
     env: &Env,
     opts: &SpeedOptions,
@@ -270,8 +270,9 @@ pub fn speed_report(
         Ok((stats.samples_per_s, stats.flops / stats.seconds.max(1e-9)))
     };
     let _ = train(&mut learner, true)?; // warm-up: allocator, oneDNN kernels
-                                        // The ceiling is read right before and right after the measured epoch (the VM's speed
-                                        // drifts between minutes); the higher reading counts.
+
+    // The ceiling is read right before and right after the measured epoch (the VM's speed
+    // drifts between minutes); the higher reading counts.
     let before = matmul_flops_per_s(env.device, 2048, 20);
     let (bucketed, bucketed_flops) = train(&mut learner, true)?;
     let peak = before.max(matmul_flops_per_s(env.device, 2048, 20));
