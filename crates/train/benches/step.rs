@@ -14,7 +14,7 @@
 //! Run: `make bench` (or `cargo bench -p lrdist-train --bench step`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use lrdist_train::perf::{minilm_config, StepFixture as Fixture};
+use lrdist_train::perf::{minilm_config, one_rate_and_per_depth, StepFixture as Fixture};
 use tch::{Device, Kind, Tensor};
 
 const SHAPES: [(i64, i64); 2] = [(32, 16), (32, 128)];
@@ -25,9 +25,7 @@ fn train_step(c: &mut Criterion) {
     for (batch, seq) in SHAPES {
         let fx = Fixture::new(batch, seq);
         let depths = fx.encoder.config.num_hidden_layers + 2;
-        let one: Vec<f64> = vec![2e-5; depths];
-        // Distinct rates per depth: the per-layer case sets every group's rate each step.
-        let per_layer: Vec<f64> = (0..depths).map(|d| 1e-6 * (d + 1) as f64).collect();
+        let (one, per_layer) = one_rate_and_per_depth(depths);
         group.throughput(Throughput::Elements(batch as u64));
         for (name, rates) in [("one_group", &one), ("per_layer", &per_layer)] {
             let mut opt = fx.optimizer(rates).expect("valid optimiser");

@@ -15,7 +15,7 @@
 
 use anyhow::{bail, Result};
 use lrdist_optimizer::LayerwiseAdamW;
-use lrdist_train::perf::StepFixture;
+use lrdist_train::perf::{one_rate_and_per_depth, StepFixture};
 
 const STEPS: usize = 1;
 const BATCH: (i64, i64) = (4, 16);
@@ -33,10 +33,10 @@ fn main() -> Result<()> {
     tch::set_num_threads(1);
     let fx = StepFixture::new(BATCH.0, BATCH.1);
     let depths = fx.encoder.config.num_hidden_layers + 2;
-    let rates: Vec<f64> = match variant.as_str() {
-        "one_rate" => vec![2e-5; depths],
-        // Distinct rates: every group's rate differs from its neighbours'.
-        "per_depth" => (0..depths).map(|d| 1e-6 * (d + 1) as f64).collect(),
+    let (one_rate, per_depth) = one_rate_and_per_depth(depths);
+    let rates = match variant.as_str() {
+        "one_rate" => one_rate,
+        "per_depth" => per_depth,
         other => bail!("expected one_rate or per_depth, got {other:?}"),
     };
     let mut opt = fx.optimizer(&rates)?;

@@ -156,6 +156,14 @@ impl StepFixture {
     }
 }
 
+/// The two optimiser settings every "cost of a distribution" measurement compares, for
+/// `depths` groups: one rate (2e-5) for all, and a distinct rate per depth (1e-6 x
+/// (depth + 1)), so that every group's rate differs from its neighbours'.
+pub fn one_rate_and_per_depth(depths: usize) -> (Vec<f64>, Vec<f64>) {
+    let per_depth = (0..depths).map(|d| 1e-6 * (d + 1) as f64).collect();
+    (vec![2e-5; depths], per_depth)
+}
+
 /// One measured line of `lrdist bench speed`.
 #[derive(Clone, Debug, Serialize)]
 pub struct SpeedRow {
@@ -249,7 +257,7 @@ pub fn speed_report(
     let cfg = encoder.config.clone();
     let mut learner = Learner::new(encoder, data.tokenizer().pad_id());
     let head = learner.add_head(opts.task, 0);
-    let rates = vec![2e-5; cfg.num_hidden_layers + 2];
+    let (rates, per_layer) = one_rate_and_per_depth(cfg.num_hidden_layers + 2);
     let threads = tch::get_num_threads();
 
     // Training: one epoch per line over the same rows.
@@ -302,7 +310,6 @@ pub fn speed_report(
         lrdist_data::BatchOrder::Bucketed { seed: 1 },
         data.tokenizer().pad_id(),
     );
-    let per_layer: Vec<f64> = (0..rates.len()).map(|d| 1e-6 * (d + 1) as f64).collect();
     let stores = [&learner.encoder.vs, &learner.heads[head].vs];
     let total = batches.len().max(1);
     let mut one_opt = LayerwiseAdamW::new(&stores, &rates, &AdamWConfig::default(), total)?;
