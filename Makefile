@@ -172,6 +172,9 @@ combine: build ## the 1.8^-rank combination of the four searches -> results/comb
 # appends to its own results/runs/<config>.jsonl, so parallel jobs never share a file).
 EVAL_JOBS ?= 2
 EVAL_THREADS ?= 1
+# Only these methods, comma-separated (default: every method of each config), e.g.
+# EVAL_METHODS=flat,llrd,ewc,l2sp,paper-combined before the combination exists.
+EVAL_METHODS ?=
 
 evaluations: glue-check model build ## every method x seed on settings never searched (then the searched pairs), resumable
 	@$(MAKE) -j$(EVAL_JOBS) $(addprefix eval-,$(EVAL_CONFIGS))
@@ -179,7 +182,8 @@ evaluations: glue-check model build ## every method x seed on settings never sea
 
 eval-%: ## one config's methods x seeds (e.g. eval-rte_sst2), resumable
 	@echo "==> evaluating experiments/$*.yaml ($(SCALE) scale)"
-	@$(LRDIST) run --config experiments/$*.yaml --scale $(SCALE) --all -q --threads $(EVAL_THREADS)
+	@$(LRDIST) run --config experiments/$*.yaml --scale $(SCALE) --all -q --threads $(EVAL_THREADS) \
+		$(if $(EVAL_METHODS),--methods $(EVAL_METHODS))
 
 tables: ## every table from results/ into paper/tables (Markdown + CSV)
 	@echo "==> tables from results/"

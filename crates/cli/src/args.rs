@@ -349,6 +349,10 @@ pub struct RunArgs {
     /// record file (resumable: an interrupted batch continues where it stopped).
     #[arg(long, requires = "config", conflicts_with_all = ["method", "distribution", "penalty"])]
     pub all: bool,
+    /// With --all: only these of the config's methods, comma-separated (e.g. the baselines,
+    /// before results/combined/combined.yaml exists).
+    #[arg(long, value_delimiter = ',', requires = "all")]
+    pub methods: Vec<String>,
     #[command(flatten)]
     pub scale: ScaleArgs,
 }
@@ -369,8 +373,20 @@ impl RunArgs {
         } else {
             config.seeds.clone()
         };
+        let names: Vec<&str> = config.methods.iter().map(|m| m.name.as_str()).collect();
+        if let Some(unknown) = self.methods.iter().find(|m| !names.contains(&m.as_str())) {
+            bail!(
+                "config {} has no method `{unknown}` (it has: {})",
+                config.name,
+                names.join(", ")
+            );
+        }
+        let chosen = config
+            .methods
+            .iter()
+            .filter(|m| self.methods.is_empty() || self.methods.contains(&m.name));
         let mut out = Vec::new();
-        for m in &config.methods {
+        for m in chosen {
             for &seed in &seeds {
                 let mut req = self.request()?;
                 req.method = m.name.clone();
@@ -705,5 +721,69 @@ impl CombineArgs {
             layers,
             rates.to_vec(),
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../experiments/rte_sst2.yaml"
+    );
+
+    fn run_args(extra: &[&str]) -> Result<RunArgs> {
+        let mut argv = vec!["lrdist", "run", "--config", CONFIG, "--all"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv)?.cmd {
+            Cmd::Run(a) => Ok(a),
+            _ => unreachable!("parsed `run`"),
+        }
+    }
+
+    #[test]
+    fn all_runs_every_method_and_seed_of_the_config() {
+        let reqs = run_args(&[]).unwrap().requests().unwrap();
+        let config = ExperimentConfig::from_file(CONFIG.as_ref()).unwrap();
+        assert_eq!(reqs.len(), config.methods.len() * config.seeds.len());
+    }
+
+    #[test]
+    fn methods_restricts_all_to_the_named_methods_in_config_order() {
+        let reqs = run_args(&["--methods", "l2sp,flat"])
+            .unwrap()
+            .requests()
+            .unwrap();
+        let got: Vec<(&str, u64)> = reqs.iter().map(|r| (r.method.as_str(), r.seed)).collect();
+        assert_eq!(
+            got,
+            [
+                ("flat", 0),
+                ("flat", 1),
+                ("flat", 2),
+                ("l2sp", 0),
+                ("l2sp", 1),
+                ("l2sp", 2)
+            ]
+        );
+        assert_eq!(reqs[3].penalty, Some(PenaltySpec::L2sp { alpha: 0.01 }));
+    }
+
+    #[test]
+    fn methods_names_an_unknown_method_with_the_known_ones() {
+        let err = run_args(&["--methods", "flat,nope"])
+            .unwrap()
+            .requests()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no method `nope`"), "{err}");
+        assert!(err.contains("paper-combined"), "{err}");
+    }
+
+    #[test]
+    fn methods_needs_all() {
+        let argv = ["lrdist", "run", "--config", CONFIG, "--methods", "flat"];
+        assert!(Cli::try_parse_from(argv).is_err());
     }
 }
