@@ -9,7 +9,10 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{colour, index_label, log_range, rate_label, Figure, FONT};
+use super::{
+    colour, index_label, legend_height, log_range, log_room_below, plot_height, rate_label, Figure,
+    FONT,
+};
 use crate::combined::{read_combined, yaml_path};
 use crate::runs::read_runs;
 use crate::runs::FLAT;
@@ -177,12 +180,17 @@ where
         .iter()
         .flat_map(|l| l.rates.iter().copied())
         .chain(flat.iter().map(|f| f.1));
+    let y = log_room_below(
+        log_range(all),
+        legend_height(lines.len() + flat.len(), 13),
+        plot_height(area, 20, 45, 12),
+    );
     let mut chart = ChartBuilder::on(area)
         .caption(title, (FONT, 20))
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(70)
-        .build_cartesian_2d(-0.5f64..groups as f64 - 0.5, log_range(all).log_scale())?;
+        .build_cartesian_2d(-0.5f64..groups as f64 - 0.5, y.log_scale())?;
     chart
         .configure_mesh()
         .x_desc(x_desc)

@@ -144,6 +144,39 @@ pub(crate) fn padded_range(values: impl IntoIterator<Item = f64>) -> Range<f64> 
     lo - pad..hi + pad
 }
 
+/// Pixels a legend of `rows` entries in a `font_px` font takes up, border included
+/// (plotters' series-label box: one row per entry plus its margins).
+pub(crate) fn legend_height(rows: usize, font_px: u32) -> f64 {
+    rows as f64 * (f64::from(font_px) + 8.0) + 20.0
+}
+
+/// Pixels of a chart's plotting area in `area`: the area's height less the caption, the
+/// x-label area and the margins above and below.
+pub(crate) fn plot_height<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    caption_px: u32,
+    x_label_px: u32,
+    margin_px: u32,
+) -> f64 {
+    let (_, height) = area.dim_in_pixel();
+    f64::from(height) - f64::from(caption_px + 10 + x_label_px + 2 * margin_px)
+}
+
+/// `range` extended downwards so that no data point lands in the lowest `legend_px` of a
+/// plot `plot_px` high: room for a legend drawn at the bottom, which would otherwise hide
+/// the lowest points (collapsed or pruned trials, the smallest rates).
+pub(crate) fn room_below(range: Range<f64>, legend_px: f64, plot_px: f64) -> Range<f64> {
+    let share = (legend_px / plot_px.max(1.0)).clamp(0.0, 0.6);
+    let span = range.end - range.start;
+    range.start - span * share / (1.0 - share)..range.end
+}
+
+/// [`room_below`] on a log axis: the room is made in log space.
+pub(crate) fn log_room_below(range: Range<f64>, legend_px: f64, plot_px: f64) -> Range<f64> {
+    let logs = room_below(range.start.ln()..range.end.ln(), legend_px, plot_px);
+    logs.start.exp()..logs.end.exp()
+}
+
 /// `n` panels in a grid of at most `columns` columns.
 pub(crate) fn panels<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -176,5 +209,34 @@ pub(crate) fn index_label(x: &f64) -> String {
         format!("{:.0}", x.round())
     } else {
         String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_below_leaves_the_legend_share_of_the_plot_free_of_data() {
+        let r = room_below(1.0..2.0, 100.0, 400.0);
+        assert_eq!(r.end, 2.0);
+        let free = (1.0 - r.start) / (r.end - r.start);
+        assert!((free - 0.25).abs() < 1e-12, "{free}");
+    }
+
+    #[test]
+    fn log_room_below_makes_the_room_in_decades() {
+        let r = log_room_below(1e-6..1e-4, 100.0, 400.0);
+        assert!((r.end - 1e-4).abs() < 1e-16);
+        let decades = (r.end / r.start).log10();
+        let free = (1e-6f64 / r.start).log10() / decades;
+        assert!((free - 0.25).abs() < 1e-9, "{free}");
+    }
+
+    #[test]
+    fn room_below_is_capped_when_the_legend_is_taller_than_the_plot() {
+        let r = room_below(0.0..1.0, 1000.0, 100.0);
+        let free = (0.0 - r.start) / (r.end - r.start);
+        assert!((free - 0.6).abs() < 1e-12, "{free}");
     }
 }

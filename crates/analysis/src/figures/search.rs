@@ -7,7 +7,10 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{colour, grid_size, index_label, padded_range, panels, Figure, FONT};
+use super::{
+    colour, grid_size, index_label, legend_height, padded_range, panels, plot_height, room_below,
+    Figure, FONT,
+};
 use crate::studies::{read_studies, Study, Trial};
 use crate::MissingInput;
 
@@ -130,7 +133,11 @@ where
 {
     let (complete, pruned) = split(study, |t| Some((t.trial as f64, t.objective?)));
     let last = study.trials.last().map_or(1.0, |t| t.trial as f64);
-    let y = padded_range(complete.iter().chain(&pruned).map(|p| p.1));
+    let y = room_below(
+        padded_range(complete.iter().chain(&pruned).map(|p| p.1)),
+        legend_height(3, 12),
+        plot_height(area, 18, 40, 10),
+    );
     let mut chart = ChartBuilder::on(area)
         .caption(format!("{}: search progress", study.name), (FONT, 18))
         .margin(10)
@@ -203,7 +210,11 @@ where
     let (complete, pruned) = split(study, |t| Some((t.p_o?, t.p_s?)));
     let front = pareto_front(&complete);
     let x = padded_range(complete.iter().chain(&pruned).map(|p| p.0));
-    let y = padded_range(complete.iter().chain(&pruned).map(|p| p.1));
+    let y = room_below(
+        padded_range(complete.iter().chain(&pruned).map(|p| p.1)),
+        legend_height(3, 12),
+        plot_height(area, 18, 40, 10),
+    );
     let mut chart = ChartBuilder::on(area)
         .caption(format!("{}: p_s vs p_o", study.name), (FONT, 18))
         .margin(10)
