@@ -16,6 +16,12 @@ use super::{
 use crate::combined::{read_combined, yaml_path};
 use crate::runs::read_runs;
 use crate::runs::FLAT;
+
+/// Chart layout in pixels (the y range leaves the legend room).
+const CAPTION_PX: u32 = 20;
+const MARGIN_PX: u32 = 12;
+const X_LABELS_PX: u32 = 45;
+const LEGEND_PX: u32 = 13;
 use crate::studies::read_studies;
 use crate::MissingInput;
 
@@ -182,13 +188,13 @@ where
         .chain(flat.iter().map(|f| f.1));
     let y = log_room_below(
         log_range(all),
-        legend_height(lines.len() + flat.len(), 13),
-        plot_height(area, 20, 45, 12),
+        legend_height(lines.len() + flat.len(), LEGEND_PX),
+        plot_height(area, CAPTION_PX, X_LABELS_PX, MARGIN_PX),
     );
     let mut chart = ChartBuilder::on(area)
-        .caption(title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(45)
+        .caption(title, (FONT, CAPTION_PX))
+        .margin(MARGIN_PX)
+        .x_label_area_size(X_LABELS_PX)
         .y_label_area_size(70)
         .build_cartesian_2d(-0.5f64..groups as f64 - 0.5, y.log_scale())?;
     chart
@@ -235,7 +241,7 @@ where
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::LowerRight)
-        .label_font((FONT, 13))
+        .label_font((FONT, LEGEND_PX))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;

@@ -14,6 +14,12 @@ use super::{
 use crate::studies::{read_studies, Study, Trial};
 use crate::MissingInput;
 
+/// Panel layout of both search figures, in pixels (the y range leaves the legend room).
+const CAPTION_PX: u32 = 18;
+const MARGIN_PX: u32 = 10;
+const X_LABELS_PX: u32 = 40;
+const LEGEND_PX: u32 = 12;
+
 const COLUMNS: usize = 2;
 
 /// (x, y) points of a panel.
@@ -135,13 +141,16 @@ where
     let last = study.trials.last().map_or(1.0, |t| t.trial as f64);
     let y = room_below(
         padded_range(complete.iter().chain(&pruned).map(|p| p.1)),
-        legend_height(3, 12),
-        plot_height(area, 18, 40, 10),
+        legend_height(3, LEGEND_PX),
+        plot_height(area, CAPTION_PX, X_LABELS_PX, MARGIN_PX),
     );
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("{}: search progress", study.name), (FONT, 18))
-        .margin(10)
-        .x_label_area_size(40)
+        .caption(
+            format!("{}: search progress", study.name),
+            (FONT, CAPTION_PX),
+        )
+        .margin(MARGIN_PX)
+        .x_label_area_size(X_LABELS_PX)
         .y_label_area_size(60)
         .build_cartesian_2d(-0.5..last + 0.5, y)?;
     chart
@@ -175,7 +184,7 @@ where
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::LowerRight)
-        .label_font((FONT, 12))
+        .label_font((FONT, LEGEND_PX))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
@@ -212,13 +221,13 @@ where
     let x = padded_range(complete.iter().chain(&pruned).map(|p| p.0));
     let y = room_below(
         padded_range(complete.iter().chain(&pruned).map(|p| p.1)),
-        legend_height(3, 12),
-        plot_height(area, 18, 40, 10),
+        legend_height(3, LEGEND_PX),
+        plot_height(area, CAPTION_PX, X_LABELS_PX, MARGIN_PX),
     );
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("{}: p_s vs p_o", study.name), (FONT, 18))
-        .margin(10)
-        .x_label_area_size(40)
+        .caption(format!("{}: p_s vs p_o", study.name), (FONT, CAPTION_PX))
+        .margin(MARGIN_PX)
+        .x_label_area_size(X_LABELS_PX)
         .y_label_area_size(60)
         .build_cartesian_2d(x, y)?;
     chart
@@ -253,7 +262,7 @@ where
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::LowerLeft)
-        .label_font((FONT, 12))
+        .label_font((FONT, LEGEND_PX))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
