@@ -25,6 +25,23 @@ struct Point {
     split: String,
 }
 
+/// How many points of which splits, and how they are drawn: the filled/open key only
+/// when both kinds are there.
+fn points_phrase(points: &[Point]) -> String {
+    let mut splits: Vec<&str> = points.iter().map(|p| p.split.as_str()).collect();
+    splits.sort_unstable();
+    splits.dedup();
+    let has_train = splits.contains(&"train");
+    if has_train && splits.len() > 1 {
+        format!(
+            "{} points, filled = train split, open = others",
+            points.len()
+        )
+    } else {
+        format!("{} {} points", points.len(), splits.join("/"))
+    }
+}
+
 pub(crate) struct Embedding {
     task: String,
     source: String,
@@ -122,10 +139,9 @@ impl Figure for Embedding {
         DB::ErrorType: 'static,
     {
         let title = format!(
-            "{}: pretrained [CLS] embeddings, 2-D projection ({} points, filled = train split, \
-             open = others; {})",
+            "{}: pretrained [CLS] embeddings, 2-D projection ({}; {})",
             self.task,
-            self.points.len(),
+            points_phrase(&self.points),
             self.source
         );
         let root = root.titled(&title, (FONT, 18))?;
@@ -191,4 +207,28 @@ where
         .border_style(BLACK)
         .draw()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{points_phrase, Point};
+
+    fn point(split: &str) -> Point {
+        Point {
+            x: 0.0,
+            y: 0.0,
+            cluster: "0".into(),
+            label: "1".into(),
+            split: split.into(),
+        }
+    }
+
+    #[test]
+    fn the_filled_open_key_appears_only_when_train_and_other_points_are_both_drawn() {
+        assert_eq!(points_phrase(&[point("dev"), point("dev")]), "2 dev points");
+        assert_eq!(
+            points_phrase(&[point("train"), point("dev")]),
+            "2 points, filled = train split, open = others"
+        );
+    }
 }
