@@ -373,13 +373,8 @@ impl RunArgs {
         } else {
             config.seeds.clone()
         };
-        let names: Vec<&str> = config.methods.iter().map(|m| m.name.as_str()).collect();
-        if let Some(unknown) = self.methods.iter().find(|m| !names.contains(&m.as_str())) {
-            bail!(
-                "config {} has no method `{unknown}` (it has: {})",
-                config.name,
-                names.join(", ")
-            );
+        if let Some(unknown) = self.methods.iter().find(|m| config.method(m).is_none()) {
+            bail!(no_such_method(&config, unknown));
         }
         let chosen = config
             .methods
@@ -414,14 +409,7 @@ impl RunArgs {
         };
         let scale = self.scale.resolve(config.as_ref(), None)?;
         let method_spec = match (&config, &self.method) {
-            (Some(c), Some(m)) => Some(c.method(m).cloned().with_context(|| {
-                let names: Vec<&str> = c.methods.iter().map(|m| m.name.as_str()).collect();
-                format!(
-                    "config {} has no method `{m}` (it has: {})",
-                    c.name,
-                    names.join(", ")
-                )
-            })?),
+            (Some(c), Some(m)) => Some(c.method(m).cloned().with_context(|| no_such_method(c, m))?),
             _ => None,
         };
         let (method, mut distribution, penalty) = match method_spec {
@@ -722,6 +710,16 @@ impl CombineArgs {
             rates.to_vec(),
         )?)
     }
+}
+
+/// The error for a method name `config` does not define, listing the ones it does.
+fn no_such_method(config: &ExperimentConfig, name: &str) -> String {
+    let names: Vec<&str> = config.methods.iter().map(|m| m.name.as_str()).collect();
+    format!(
+        "config {} has no method `{name}` (it has: {})",
+        config.name,
+        names.join(", ")
+    )
 }
 
 #[cfg(test)]
