@@ -43,24 +43,19 @@ pub fn git_commit_in(dir: &Path) -> String {
 mod tests {
     use super::*;
 
+    /// `git add . && git commit` in `dir`, with an identity given on the command line.
     fn commit_all(dir: &Path) {
-        for args in [&["add", "."][..], &["commit", "-q", "-m", "x"][..]] {
-            let ok = Command::new("git")
-                .arg("-C")
-                .arg(dir)
-                .args([
-                    "-c",
-                    "user.name=t",
-                    "-c",
-                    "user.email=t@t",
-                    "-c",
-                    "commit.gpgsign=false",
-                ])
-                .args(args)
-                .status()
-                .expect("git runs")
-                .success();
-            assert!(ok, "git {args:?}");
+        let identity = [
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ];
+        for step in [&["add", "."][..], &["commit", "-q", "-m", "x"][..]] {
+            let args: Vec<&str> = identity.iter().chain(step).copied().collect();
+            assert!(git(dir, &args).is_some(), "git {step:?}");
         }
     }
 
