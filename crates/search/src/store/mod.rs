@@ -215,8 +215,6 @@ pub trait Store: Send + Sync {
     fn rungs(&self, study: &str) -> Result<Vec<RungRow>>;
 }
 
-/// Opens (creating if needed) the store at `spec`: a `postgres://` / `postgresql://` URL, or
-/// else an SQLite file path (parent directories are created).
 /// Opens `STORE[#STUDY]` and names the study: the part after `#`, or the store's only
 /// study. A missing SQLite file is an error here (nothing to inspect).
 pub fn open_study(input: &str) -> Result<(Box<dyn Store>, String)> {
@@ -240,6 +238,8 @@ pub fn open_study(input: &str) -> Result<(Box<dyn Store>, String)> {
     Ok((store, study))
 }
 
+/// Opens (creating if needed) the store at `spec`: a `postgres://` / `postgresql://` URL, or
+/// else an SQLite file path (parent directories are created).
 pub fn open_store(spec: &str) -> Result<Box<dyn Store>> {
     if is_postgres_url(spec) {
         Ok(Box::new(PgStore::connect(spec)?))
@@ -337,32 +337,62 @@ pub(crate) const TRIAL_COLUMNS: &str = "t.number, t.state, t.rates_json, t.sampl
      t.heartbeat_at, t.started_at, t.finished_at, t.seconds, t.a1, t.p_s, t.p_o, t.objective, \
      t.reason, t.extra_json, (SELECT MAX(r.resource) FROM rungs r WHERE r.study = t.study AND r.number = t.number)";
 
-/// The text columns of a trial row, decoded.
-pub(crate) struct RawTrial {
-    pub number: i64,
-    pub state: String,
-    pub rates_json: Option<String>,
-    pub extra_json: Option<String>,
-    pub resource: Option<i64>,
+/// A result row read by column index: implemented by both backends' rows, so the column
+/// layouts of [`TRIAL_COLUMNS`] and [`sql::RUNGS`] are decoded in one place
+/// ([`decode_trial`], [`decode_rung`]). `None` is SQL `NULL`.
+pub(crate) trait Columns {
+    fn int(&self, i: usize) -> Result<Option<i64>>;
+    fn real(&self, i: usize) -> Result<Option<f64>>;
+    fn text(&self, i: usize) -> Result<Option<String>>;
 }
 
-impl RawTrial {
-    /// Builds the [`TrialRow`]; the numeric columns are filled by the caller.
-    pub(crate) fn decode(self, study: &str) -> Result<TrialRow> {
-        use anyhow::Context;
-        let mut row = TrialRow::empty(study, self.number as u64);
-        row.state = TrialState::parse(&self.state)?;
-        row.rates = self
-            .rates_json
-            .map(|j| serde_json::from_str(&j))
-            .transpose()
-            .with_context(|| format!("rates_json of trial {} of study {study}", self.number))?;
-        row.extra = self
-            .extra_json
-            .map(|j| serde_json::from_str(&j))
-            .transpose()
-            .with_context(|| format!("extra_json of trial {} of study {study}", self.number))?;
-        row.resource = self.resource.map(|r| r as usize);
-        Ok(row)
-    }
+/// Column `i`'s value, which the schema declares `NOT NULL`.
+fn required<T>(value: Result<Option<T>>, i: usize) -> Result<T> {
+    value?.ok_or_else(|| anyhow::anyhow!("column {i} is NULL"))
+}
+
+/// Column `i` parsed as JSON, `None` when NULL.
+fn json_column<T: serde::de::DeserializeOwned>(r: &impl Columns, i: usize) -> Result<Option<T>> {
+    Ok(r.text(i)?.map(|j| serde_json::from_str(&j)).transpose()?)
+}
+
+/// A [`TrialRow`] from a row selected with [`TRIAL_COLUMNS`].
+pub(crate) fn decode_trial(study: &str, r: &impl Columns) -> Result<TrialRow> {
+    use anyhow::Context;
+    let number = required(r.int(0), 0)?;
+    let column_of_trial = |column: &str| format!("{column} of trial {number} of study {study}");
+    Ok(TrialRow {
+        study: study.to_string(),
+        number: number as u64,
+        state: TrialState::parse(&required(r.text(1), 1)?)?,
+        rates: json_column(r, 2).with_context(|| column_of_trial("rates_json"))?,
+        sampled_by: r.text(3)?,
+        worker: r.text(4)?,
+        heartbeat_at: r.real(5)?,
+        started_at: r.real(6)?,
+        finished_at: r.real(7)?,
+        seconds: r.real(8)?,
+        a1: r.real(9)?,
+        p_s: r.real(10)?,
+        p_o: r.real(11)?,
+        objective: r.real(12)?,
+        reason: r.text(13)?,
+        extra: json_column(r, 14).with_context(|| column_of_trial("extra_json"))?,
+        resource: r.int(15)?.map(|v| v as usize),
+    })
+}
+
+/// A [`RungRow`] from a row selected with [`sql::RUNGS`].
+pub(crate) fn decode_rung(study: &str, r: &impl Columns) -> Result<RungRow> {
+    Ok(RungRow {
+        study: study.to_string(),
+        number: required(r.int(0), 0)? as u64,
+        resource: required(r.int(1), 1)? as usize,
+        p_s: required(r.real(2), 2)?,
+        p_o: required(r.real(3), 3)?,
+        value: required(r.real(4), 4)?,
+        seconds: required(r.real(5), 5)?,
+        at: required(r.real(6), 6)?,
+        worker: required(r.text(7), 7)?,
+    })
 }

@@ -6,7 +6,10 @@ use std::sync::{Mutex, MutexGuard};
 use anyhow::{ensure, Context, Result};
 use postgres::{Client, NoTls, Row};
 
-use super::{sql, Claim, Finish, RawTrial, RungRow, Store, TrialRow, SCHEMA_VERSION};
+use super::{
+    decode_rung, decode_trial, sql, Claim, Columns, Finish, RungRow, Store, TrialRow,
+    SCHEMA_VERSION,
+};
 
 /// The database clock in Unix seconds (`clock_timestamp`, not the transaction start).
 const NOW: &str = "extract(epoch from clock_timestamp())::double precision";
@@ -85,27 +88,16 @@ fn init_schema(client: &mut Client) -> Result<()> {
     Ok(())
 }
 
-fn decode_trial(study: &str, r: &Row) -> Result<TrialRow> {
-    let raw = RawTrial {
-        number: r.try_get(0)?,
-        state: r.try_get(1)?,
-        rates_json: r.try_get(2)?,
-        extra_json: r.try_get(14)?,
-        resource: r.try_get(15)?,
-    };
-    let mut row = raw.decode(study)?;
-    row.sampled_by = r.try_get(3)?;
-    row.worker = r.try_get(4)?;
-    row.heartbeat_at = r.try_get(5)?;
-    row.started_at = r.try_get(6)?;
-    row.finished_at = r.try_get(7)?;
-    row.seconds = r.try_get(8)?;
-    row.a1 = r.try_get(9)?;
-    row.p_s = r.try_get(10)?;
-    row.p_o = r.try_get(11)?;
-    row.objective = r.try_get(12)?;
-    row.reason = r.try_get(13)?;
-    Ok(row)
+impl Columns for Row {
+    fn int(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.try_get(i)?)
+    }
+    fn real(&self, i: usize) -> Result<Option<f64>> {
+        Ok(self.try_get(i)?)
+    }
+    fn text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.try_get(i)?)
+    }
 }
 
 impl Store for PgStore {
@@ -300,20 +292,10 @@ impl Store for PgStore {
             .client()
             .query(sql::RUNGS, &[&study])
             .with_context(|| self.ctx(&format!("reading rungs of study {study}")))?;
-        Ok(rows
-            .iter()
-            .map(|r| RungRow {
-                study: study.to_string(),
-                number: r.get::<_, i64>(0) as u64,
-                resource: r.get::<_, i64>(1) as usize,
-                p_s: r.get(2),
-                p_o: r.get(3),
-                value: r.get(4),
-                seconds: r.get(5),
-                at: r.get(6),
-                worker: r.get(7),
-            })
-            .collect())
+        rows.iter()
+            .map(|r| decode_rung(study, r))
+            .collect::<Result<_>>()
+            .with_context(|| self.ctx(&format!("decoding rungs of study {study}")))
     }
 }
 

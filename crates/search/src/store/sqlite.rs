@@ -4,10 +4,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use anyhow::{anyhow, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{sql, Claim, Finish, RawTrial, RungRow, Store, TrialRow, SCHEMA_VERSION};
+use super::{
+    decode_rung, decode_trial, sql, Claim, Columns, Finish, RungRow, Store, TrialRow,
+    SCHEMA_VERSION,
+};
 
 /// The database clock in Unix seconds, with sub-second precision.
 const NOW: &str = "((julianday('now') - 2440587.5) * 86400.0)";
@@ -83,27 +86,16 @@ fn init_schema(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-fn decode_trial(study: &str, r: &rusqlite::Row) -> Result<TrialRow> {
-    let raw = RawTrial {
-        number: r.get(0)?,
-        state: r.get(1)?,
-        rates_json: r.get(2)?,
-        extra_json: r.get(14)?,
-        resource: r.get(15)?,
-    };
-    let mut row = raw.decode(study)?;
-    row.sampled_by = r.get(3)?;
-    row.worker = r.get(4)?;
-    row.heartbeat_at = r.get(5)?;
-    row.started_at = r.get(6)?;
-    row.finished_at = r.get(7)?;
-    row.seconds = r.get(8)?;
-    row.a1 = r.get(9)?;
-    row.p_s = r.get(10)?;
-    row.p_o = r.get(11)?;
-    row.objective = r.get(12)?;
-    row.reason = r.get(13)?;
-    Ok(row)
+impl Columns for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.get(i)?)
+    }
+    fn real(&self, i: usize) -> Result<Option<f64>> {
+        Ok(self.get(i)?)
+    }
+    fn text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.get(i)?)
+    }
 }
 
 impl Store for SqliteStore {
@@ -300,23 +292,88 @@ impl Store for SqliteStore {
     }
 
     fn rungs(&self, study: &str) -> Result<Vec<RungRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&q(sql::RUNGS))?;
-        let rows = stmt.query_map(params![study], |r| {
-            Ok(RungRow {
-                study: study.to_string(),
-                number: r.get::<_, i64>(0)? as u64,
-                resource: r.get::<_, i64>(1)? as usize,
-                p_s: r.get(2)?,
-                p_o: r.get(3)?,
-                value: r.get(4)?,
-                seconds: r.get(5)?,
-                at: r.get(6)?,
-                worker: r.get(7)?,
-            })
-        })?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| anyhow!(e))
-            .with_context(|| self.ctx(&format!("reading rungs of study {study}")))
+        let run = || -> Result<Vec<RungRow>> {
+            let conn = self.conn();
+            let mut stmt = conn.prepare(&q(sql::RUNGS))?;
+            let mut rows = stmt.query(params![study])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(decode_rung(study, r)?);
+            }
+            Ok(out)
+        };
+        run().with_context(|| self.ctx(&format!("reading rungs of study {study}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::TrialState;
+
+    /// Every column written through the store reads back in its own field (the shared
+    /// decoders in `store/mod.rs` pick columns by index).
+    #[test]
+    fn a_trial_and_its_rungs_read_back_field_by_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.sqlite")).unwrap();
+        assert!(store.create_study("s", "{}").unwrap());
+        let claim = store.claim("s", "w1", 5).unwrap().unwrap();
+        assert_eq!((claim.number, claim.rates), (0, None));
+        assert!(store.set_rates("s", 0, "w1", &[1e-5, 2e-6], "gp").unwrap());
+        for (resource, p_s, p_o, seconds) in [(1, 0.7, 0.6, 30.0), (2, 0.8, 0.65, 12.5)] {
+            let rung = RungRow {
+                study: "s".into(),
+                number: 0,
+                resource,
+                p_s,
+                p_o,
+                value: p_s + p_o,
+                seconds,
+                at: 0.0,
+                worker: "w1".into(),
+            };
+            assert!(store.record_rung(&rung).unwrap());
+        }
+        let finish = Finish {
+            state: TrialState::Complete,
+            a1: Some(0.9),
+            p_s: Some(0.8),
+            p_o: Some(0.65),
+            objective: Some(1.45),
+            reason: Some("why".into()),
+            extra: Some(serde_json::json!({"k": 3})),
+            seconds: 42.5,
+        };
+        assert!(store.finish("s", 0, "w1", &finish).unwrap());
+
+        let [t] = store.trials("s").unwrap().try_into().unwrap();
+        assert_eq!((t.study.as_str(), t.number), ("s", 0));
+        assert_eq!(t.state, TrialState::Complete);
+        assert_eq!(t.rates, Some(vec![1e-5, 2e-6]));
+        assert_eq!(t.sampled_by.as_deref(), Some("gp"));
+        assert_eq!(t.worker.as_deref(), Some("w1"));
+        let (start, end) = (t.started_at.unwrap(), t.finished_at.unwrap());
+        assert!(start > 1.7e9 && end >= start && t.heartbeat_at.unwrap() >= start);
+        assert_eq!(t.seconds, Some(42.5));
+        assert_eq!((t.a1, t.p_s, t.p_o), (Some(0.9), Some(0.8), Some(0.65)));
+        assert_eq!(t.objective, Some(1.45));
+        assert_eq!(t.reason.as_deref(), Some("why"));
+        assert_eq!(t.extra, Some(serde_json::json!({"k": 3})));
+        assert_eq!(t.resource, Some(2));
+
+        let rungs = store.rungs("s").unwrap();
+        let fields: Vec<_> = rungs
+            .iter()
+            .map(|r| (r.number, r.resource, r.p_s, r.p_o, r.value, r.seconds))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                (0, 1, 0.7, 0.6, 0.7 + 0.6, 30.0),
+                (0, 2, 0.8, 0.65, 0.8 + 0.65, 12.5)
+            ]
+        );
+        assert!(rungs.iter().all(|r| r.worker == "w1" && r.at >= start));
     }
 }
