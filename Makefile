@@ -167,6 +167,7 @@ searches: glue-check model build ## the paper's four searches (TRIALS per pair),
 
 combine: build ## the 1.8^-rank combination of the four searches -> results/combined/combined.yaml
 	@echo "==> combining $(SEARCH_CONFIGS)"
+	@mkdir -p results/combined
 	@$(LRDIST) combine $(foreach c,$(SEARCH_CONFIGS),results/search/$(c).sqlite) \
 		-o results/combined/combined.yaml > results/combined/combined.json
 

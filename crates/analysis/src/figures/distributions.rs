@@ -72,12 +72,14 @@ pub(crate) fn combined(results: &Path) -> Result<Distributions> {
         .name
         .clone()
         .unwrap_or_else(|| "combined".to_string());
-    let label = match &combined.method {
-        Some(method) => format!("{name} ({method})"),
-        None => name,
+    // The method's full description (`combined.json`) is too long for a legend: it would
+    // widen the legend box past the plot's left edge and clip every colour key.
+    let title = match combined.per_input.len() {
+        0 => "Combined learning-rate distribution vs flat".to_string(),
+        n => format!("Combined learning-rate distribution (1.8^-rank, {n} searches) vs flat"),
     };
     lines.push(Line {
-        label,
+        label: name,
         rates: combined.rates.clone(),
         emphasis: true,
         dashed: false,
@@ -88,7 +90,7 @@ pub(crate) fn combined(results: &Path) -> Result<Distributions> {
         .clone()
         .unwrap_or_else(|| "groups".to_string());
     Ok(Distributions {
-        title: "Combined learning-rate distribution vs flat".to_string(),
+        title,
         x_desc: format!("group ({grouping}; 0 = embeddings, last = head)"),
         lines,
         flat: flat_rates(results)?,
@@ -170,6 +172,16 @@ impl Figure for Distributions {
     }
 }
 
+/// The colour of the `i`-th flat reference line: the first ones after the lines' own.
+fn flat_colour(lines: &[Line], i: usize) -> RGBColor {
+    let used: Vec<RGBColor> = lines.iter().map(|l| l.colour).collect();
+    (0..)
+        .map(colour)
+        .filter(|c| !used.contains(c))
+        .nth(i)
+        .expect("colours cycle")
+}
+
 fn draw_distributions<DB>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
@@ -231,7 +243,7 @@ where
         }
     }
     for (i, (label, rate)) in flat.iter().enumerate() {
-        let c = colour(3 + i);
+        let c = flat_colour(lines, i);
         let ends = vec![(-0.5, *rate), (groups as f64 - 0.5, *rate)];
         chart
             .draw_series(DashedLineSeries::new(ends, 8, 5, c.stroke_width(2)))?
@@ -246,4 +258,60 @@ where
         .border_style(BLACK)
         .draw()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Four searches combined, as `make combine` writes them (no run records).
+    fn results_with_a_combination() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let combined = dir.path().join("combined");
+        std::fs::create_dir_all(&combined).unwrap();
+        let rates = "[1e-5, 2e-6, 3e-5, 1e-4]";
+        std::fs::write(
+            combined.join("combined.yaml"),
+            format!("name: combined\ngrouping: per-layer\nsource_layers: 2\nrates: {rates}\n"),
+        )
+        .unwrap();
+        let per_input: Vec<String> = ["a_b", "b_a", "c_b", "b_c"]
+            .iter()
+            .map(|s| format!("[\"results/search/{s}.sqlite\", {rates}]"))
+            .collect();
+        let method = "within each input: geometric mean of each group's rate weighted by \
+                      1.8^-rank (ordinal rank by p_o + p_s, 0 = best, ties by trial order); \
+                      across the 4 inputs: plain geometric mean";
+        std::fs::write(
+            combined.join("combined.json"),
+            format!(
+                "{{\"rates\": {rates}, \"per_input\": [{}], \"method\": \"{method}\"}}",
+                per_input.join(", ")
+            ),
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_combined_figure_names_each_line_briefly_and_its_method_in_the_title() {
+        let dir = results_with_a_combination();
+        let fig = combined(dir.path()).unwrap();
+        let labels: Vec<&str> = fig.lines.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(labels, ["a_b", "b_a", "c_b", "b_c", "combined"]);
+        assert!(fig.title.contains("1.8^-rank, 4 searches"), "{}", fig.title);
+        assert_eq!(fig.flat.len(), 1, "the paper's flat rate when no run says");
+    }
+
+    #[test]
+    fn flat_reference_lines_take_colours_no_line_has() {
+        let dir = results_with_a_combination();
+        let fig = combined(dir.path()).unwrap();
+        let used: Vec<RGBColor> = fig.lines.iter().map(|l| l.colour).collect();
+        let flats: Vec<RGBColor> = (0..3).map(|i| flat_colour(&fig.lines, i)).collect();
+        for c in &flats {
+            assert!(!used.contains(c), "{c:?} is a line's colour");
+        }
+        assert!(flats[0] != flats[1] && flats[1] != flats[2]);
+    }
 }

@@ -136,7 +136,9 @@ pub(crate) fn authors_table(inputs: &Inputs) -> Result<Table> {
         "Authors: the last search in each log, from its all-1e-5 first trial on (trials: \
          that search's of the log's), one seed, validation accuracy. Ours: a study's flat \
          trial is its lowest-numbered complete trial with equal rates in every group; best = \
-         highest p_o + p_s among complete trials. — : no flat trial in that search."
+         highest p_o + p_s among complete trials. — : no flat trial in that search (ours: \
+         none complete; a pruned flat trial's scores are after fewer epochs of task B, so \
+         not comparable with the best trial's)."
             .to_string(),
     ];
     Ok(table)
