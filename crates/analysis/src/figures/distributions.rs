@@ -11,19 +11,19 @@ use plotters::prelude::*;
 
 use super::{
     colour, index_label, legend_height, log_range, log_room_below, plot_height, rate_label, Figure,
-    FONT,
+    COLOURS, FONT,
 };
 use crate::combined::{read_combined, yaml_path};
 use crate::runs::read_runs;
 use crate::runs::FLAT;
+use crate::studies::read_studies;
+use crate::MissingInput;
 
 /// Chart layout in pixels (the y range leaves the legend room).
 const CAPTION_PX: u32 = 20;
 const MARGIN_PX: u32 = 12;
 const X_LABELS_PX: u32 = 45;
 const LEGEND_PX: u32 = 13;
-use crate::studies::read_studies;
-use crate::MissingInput;
 
 /// The paper's flat baseline rate (PAPER.md "Baselines"), drawn when no flat run record
 /// says which flat rate was used.
@@ -38,6 +38,7 @@ pub(crate) struct Distributions {
     flat: Vec<(String, f64)>,
 }
 
+#[derive(Clone)]
 struct Line {
     label: String,
     rates: Vec<f64>,
@@ -172,14 +173,17 @@ impl Figure for Distributions {
     }
 }
 
-/// The colour of the `i`-th flat reference line: the first ones after the lines' own.
+/// The colour of the `i`-th flat reference line: the `i`-th colour no line has (or, when
+/// the lines use them all, the next ones in turn).
 fn flat_colour(lines: &[Line], i: usize) -> RGBColor {
     let used: Vec<RGBColor> = lines.iter().map(|l| l.colour).collect();
-    (0..)
+    let free: Vec<RGBColor> = (0..COLOURS)
         .map(colour)
         .filter(|c| !used.contains(c))
-        .nth(i)
-        .expect("colours cycle")
+        .collect();
+    free.get(i)
+        .copied()
+        .unwrap_or_else(|| colour(lines.len() + i))
 }
 
 fn draw_distributions<DB>(
@@ -313,5 +317,20 @@ mod tests {
             assert!(!used.contains(c), "{c:?} is a line's colour");
         }
         assert!(flats[0] != flats[1] && flats[1] != flats[2]);
+    }
+
+    #[test]
+    fn flat_lines_still_get_a_colour_when_the_lines_use_every_one() {
+        let dir = results_with_a_combination();
+        let mut fig = combined(dir.path()).unwrap();
+        let template = fig.lines.pop().unwrap();
+        fig.lines = (0..COLOURS)
+            .map(|i| Line {
+                colour: colour(i),
+                label: format!("line {i}"),
+                ..template.clone()
+            })
+            .collect();
+        assert_eq!(flat_colour(&fig.lines, 0), colour(COLOURS));
     }
 }

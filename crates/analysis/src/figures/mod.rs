@@ -99,9 +99,12 @@ fn register_font() -> Result<()> {
     result
 }
 
-/// Distinct colours (matplotlib's "tab10").
+/// How many distinct colours [`colour`] has before it repeats.
+pub(crate) const COLOURS: usize = 10;
+
+/// Distinct colours (matplotlib's "tab10"), repeating after [`COLOURS`].
 pub(crate) fn colour(i: usize) -> RGBColor {
-    const TAB10: [(u8, u8, u8); 10] = [
+    const TAB10: [(u8, u8, u8); COLOURS] = [
         (31, 119, 180),
         (255, 127, 14),
         (44, 160, 44),
