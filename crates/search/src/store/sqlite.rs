@@ -278,31 +278,36 @@ impl Store for SqliteStore {
     }
 
     fn trials(&self, study: &str) -> Result<Vec<TrialRow>> {
-        let run = || -> Result<Vec<TrialRow>> {
-            let conn = self.conn();
-            let mut stmt = conn.prepare(&q(&sql::trials()))?;
-            let mut rows = stmt.query(params![study])?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                out.push(decode_trial(study, r)?);
-            }
-            Ok(out)
-        };
-        run().with_context(|| self.ctx(&format!("reading trials of study {study}")))
+        self.study_rows(&q(&sql::trials()), study, "trials", |r| {
+            decode_trial(study, r)
+        })
     }
 
     fn rungs(&self, study: &str) -> Result<Vec<RungRow>> {
-        let run = || -> Result<Vec<RungRow>> {
+        self.study_rows(&q(sql::RUNGS), study, "rungs", |r| decode_rung(study, r))
+    }
+}
+
+impl SqliteStore {
+    /// Every row `query` (with `$1` = `study`) returns, decoded by `decode`.
+    fn study_rows<T>(
+        &self,
+        query: &str,
+        study: &str,
+        what: &str,
+        decode: impl Fn(&rusqlite::Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let run = || -> Result<Vec<T>> {
             let conn = self.conn();
-            let mut stmt = conn.prepare(&q(sql::RUNGS))?;
+            let mut stmt = conn.prepare(query)?;
             let mut rows = stmt.query(params![study])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                out.push(decode_rung(study, r)?);
+                out.push(decode(r)?);
             }
             Ok(out)
         };
-        run().with_context(|| self.ctx(&format!("reading rungs of study {study}")))
+        run().with_context(|| self.ctx(&format!("reading {what} of study {study}")))
     }
 }
 
