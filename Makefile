@@ -137,7 +137,7 @@ EVAL_CONFIGS := sst2_rte embedding_shift_sst2 length_shift_sst2 stsb_mrpc qnli_m
 	rte_sst2 cola_sst2 cola_mrpc embedding_shift_mrpc
 TRIALS ?= 30
 AUTHORS_LOGS ?= ../shared/reference/authors-logs
-TABLES := main cl search authors
+TABLES := main cl unseen search authors
 FIGURES := combined best-distributions search-progress pareto embedding-shift authors
 ANALYSIS := $(LRDIST) analysis --results results --out paper --authors-logs $(AUTHORS_LOGS)
 
@@ -196,7 +196,7 @@ figures: ## every figure from results/ into paper/figures (PNG + SVG)
 	@echo "==> figures from results/"
 	@$(ANALYSIS) figures
 
-$(addprefix table-,$(TABLES)): table-%: ## one table (table-main, table-cl, table-search, table-authors)
+$(addprefix table-,$(TABLES)): table-%: ## one table (table-main, table-cl, table-unseen, table-search, table-authors)
 	@$(ANALYSIS) table $*
 
 $(addprefix figure-,$(FIGURES)): figure-%: ## one figure (figure-combined, figure-pareto, ...)

@@ -92,6 +92,21 @@ pub struct RunSet {
 }
 
 impl RunSet {
+    /// Keeps the runs `keep` accepts; the per-file counts follow, and files left without a
+    /// run are dropped from them.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Run) -> bool) {
+        self.runs.retain(|run| keep(run));
+        let runs = &self.runs;
+        self.files = std::mem::take(&mut self.files)
+            .into_iter()
+            .map(|(file, _)| {
+                let n = runs.iter().filter(|r| r.source == file).count();
+                (file, n)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
+    }
+
     /// One line naming the records a table came from, for its footer.
     pub fn provenance(&self) -> String {
         let files: Vec<String> = self

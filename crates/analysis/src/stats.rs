@@ -1,6 +1,7 @@
-//! The paired t-test used to compare a method with the flat learning rate across seeds.
+//! The tests used to compare a method with the flat learning rate: a paired t-test across
+//! seeds within one setting, and a sign test across settings.
 
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, StudentsT};
 
 /// Outcome of a two-sided paired t-test on per-seed differences (method − flat).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,6 +42,15 @@ impl PairedTest {
         Self::from_summary(mean, sd, n)
     }
 
+    /// The number of pairs.
+    pub fn n(&self) -> usize {
+        match *self {
+            PairedTest::TooFew { n }
+            | PairedTest::NoVariance { n }
+            | PairedTest::Tested { n, .. } => n,
+        }
+    }
+
     /// The p-value, if a test was possible.
     pub fn p(&self) -> Option<f64> {
         match self {
@@ -48,6 +58,21 @@ impl PairedTest {
             _ => None,
         }
     }
+}
+
+/// Two-sided exact sign test across settings: the probability, if a method were as often
+/// better as worse than flat (each setting 1/2, independently), of a split at least as
+/// uneven as `better` vs `worse`. Ties (settings with no difference) are left out, as
+/// `scipy.stats.binomtest(better, better + worse)` does. `None` when every setting is a tie.
+pub fn sign_test(better: usize, worse: usize) -> Option<f64> {
+    let n = better + worse;
+    if n == 0 {
+        return None;
+    }
+    let tail = Binomial::new(0.5, n as u64)
+        .expect("p = 1/2 is a valid probability")
+        .cdf(better.min(worse) as u64);
+    Some((2.0 * tail).min(1.0))
 }
 
 /// Sample standard deviation (ddof 1); `None` for fewer than two values.
@@ -90,5 +115,16 @@ mod tests {
             PairedTest::NoVariance { n: 2 }
         );
         assert_eq!(sample_sd(&[1.0, 3.0]), Some(2f64.sqrt()));
+    }
+
+    #[test]
+    fn sign_test_is_the_two_sided_binomial_tail() {
+        // 6 of 7 better: 2 (C(7,0) + C(7,1)) / 2^7 = 16 / 128.
+        assert!((sign_test(6, 1).unwrap() - 0.125).abs() < 1e-12);
+        assert!((sign_test(1, 6).unwrap() - 0.125).abs() < 1e-12);
+        // 7 of 7: 2 / 128; an even split is capped at 1.
+        assert!((sign_test(7, 0).unwrap() - 0.015_625).abs() < 1e-12);
+        assert_eq!(sign_test(3, 3), Some(1.0));
+        assert_eq!(sign_test(0, 0), None);
     }
 }

@@ -274,3 +274,97 @@ fn load_runs_gives_one_flat_row_per_record() {
         assert!(frame.column(column).is_ok(), "{column}");
     }
 }
+
+#[test]
+fn unseen_table_counts_settings_and_leaves_out_searched_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    // A study of sst2_mrpc: the sst2->mrpc records are left out.
+    write_study(&results);
+    // Flat per seed: (p_s, p_o); every method changes them by the given offsets.
+    let flat = [(0.80, 0.80), (0.82, 0.81), (0.81, 0.82)];
+    let mut lines = Vec::new();
+    let mut add = |scenario: &str, method: &str, offsets: &[(f64, f64)]| {
+        for (seed, ((p_s, p_o), (ds, dp))) in flat.iter().zip(offsets).enumerate() {
+            let r = record(scenario, method, seed as i64, 0.9, p_s + ds, p_o + dp);
+            lines.push(r.to_string());
+        }
+    };
+    for scenario in ["sst2->mrpc", "a->b", "c->d", "e->f", "g->h", "i->j"] {
+        add(scenario, "flat", &[(0.0, 0.0); 3]);
+    }
+    // Searched: would be a fourth, significantly better setting.
+    add(
+        "sst2->mrpc",
+        "combined",
+        &[(0.0, 0.05), (0.0, 0.06), (0.0, 0.07)],
+    );
+    // Δp_o .03/.02/.04: significantly better (p = .0351, see the main-table test).
+    add("a->b", "combined", &[(0.0, 0.03), (0.0, 0.02), (0.0, 0.04)]);
+    // Δp_o .05/-.01/.02: mean .02, sd .03, t = 1.1547, p = .368: better, not significantly.
+    add(
+        "c->d",
+        "combined",
+        &[(0.0, 0.05), (0.0, -0.01), (0.0, 0.02)],
+    );
+    // Δp_s -.01/-.02/-.03, p_o unchanged: worse on the objective, a tie on p_o.
+    add(
+        "e->f",
+        "combined",
+        &[(-0.01, 0.0), (-0.02, 0.0), (-0.03, 0.0)],
+    );
+    // One seed only: no paired test, so the setting does not count.
+    add("g->h", "combined", &[(0.1, 0.1)]);
+    // Identical to flat in every seed: a tie.
+    add("i->j", "ewc", &[(0.0, 0.0); 3]);
+    write_runs(&results, "runs.jsonl", &lines);
+
+    let out = dir.path().join("paper");
+    write_table(
+        "unseen",
+        &Inputs {
+            results,
+            authors_logs: None,
+        },
+        &out,
+    )
+    .unwrap();
+    let rows = read_table_csv(&out.join("unseen.csv"));
+    let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str()).collect();
+    assert_eq!(methods, ["combined", "ewc"]);
+
+    let combined = &rows[0];
+    assert_eq!(combined["settings"], "3");
+    assert_eq!(combined["scenarios"], "a->b;c->d;e->f");
+    assert_eq!(
+        (
+            combined["seeds_min"].as_str(),
+            combined["seeds_max"].as_str()
+        ),
+        ("3", "3")
+    );
+    // Objective: Δ .03, .02, -.02 → mean .01; 2 better (1 significantly), 1 worse;
+    // sign test 2 P(X <= 1 | n = 3) = 2 x 4/8, capped at 1.
+    assert_close(combined, "d_objective_mean", 0.01);
+    let counts = |row: &std::collections::BTreeMap<String, String>, m: &str| {
+        ["better", "worse", "sig_better", "sig_worse"].map(|s| row[&format!("d_{m}_{s}")].clone())
+    };
+    assert_eq!(counts(combined, "objective"), ["2", "1", "1", "0"]);
+    assert_close(combined, "d_objective_sign_p", 1.0);
+    // p_o: Δ .03, .02, 0 → mean .0166667; the tie is left out: 2 P(X <= 0 | n = 2) = .5.
+    assert_close(combined, "d_p_o_mean", 0.016_666_7);
+    assert_eq!(counts(combined, "p_o"), ["2", "0", "1", "0"]);
+    assert_close(combined, "d_p_o_sign_p", 0.5);
+
+    let ewc = &rows[1];
+    assert_eq!(ewc["settings"], "1");
+    assert_eq!(counts(ewc, "objective"), ["0", "0", "0", "0"]);
+    assert_eq!(ewc["d_objective_sign_p"], "", "all ties: no test");
+
+    let md = fs::read_to_string(out.join("unseen.md")).unwrap();
+    assert!(md.contains("left out here: sst2->mrpc"), "{md}");
+    assert!(
+        md.contains("| combined | quick | 3 | 3 | +0.0100 | 2 / 1 (1 / 0) | 1.0000 |"),
+        "{md}"
+    );
+}

@@ -139,7 +139,7 @@ pub enum DataCmd {
 /// Sizes and hyperparameters: a scale (built-in or from --config) with overrides.
 #[derive(Args, Clone)]
 pub struct ScaleArgs {
-    /// Scale: `quick` (minutes) or `cpu` (the committed results), from --config or built in.
+    /// Scale: `quick` (minutes; the committed results) or `cpu` (3x its compute), from --config or built in.
     #[arg(long, default_value = "quick")]
     pub scale: String,
     /// Train rows per task (label-stratified, seeded sample).
@@ -516,7 +516,7 @@ pub enum AnalysisCmd {
     Tables,
     /// Every figure whose inputs exist.
     Figures,
-    /// One table: main, cl, search or authors.
+    /// One table: main, cl, unseen, search or authors.
     Table { name: String },
     /// One figure: combined, best-distributions, search-progress, pareto, embedding-shift or authors.
     Figure { name: String },

@@ -2,7 +2,8 @@
 //!
 //! A config names a scenario (PAPER.md "Scenarios in the code"), the methods to compare
 //! (a learning-rate distribution and an optional penalty each) and one or more *scales*:
-//! `quick` (a run in minutes on 2 cores) and `cpu` (the scale of the committed results).
+//! `quick` (a run in minutes on 2 cores; the scale of the committed results) and `cpu`
+//! (2x the train rows, 3 epochs).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

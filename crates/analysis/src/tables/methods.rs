@@ -84,7 +84,7 @@ pub(crate) fn cl_table(results: &Path) -> Result<Table> {
     if runs.runs.is_empty() {
         return Err(MissingInput::error("table cl", no_runs(results)));
     }
-    runs.runs.retain(|r| {
+    runs.retain(|r| {
         r.record
             .cl
             .as_ref()
@@ -100,7 +100,7 @@ pub(crate) fn cl_table(results: &Path) -> Result<Table> {
     method_table(&runs, CL, title)
 }
 
-fn no_runs(results: &Path) -> String {
+pub(super) fn no_runs(results: &Path) -> String {
     format!(
         "no run records in {}",
         results.join("runs").join("*.jsonl").display()
@@ -135,7 +135,7 @@ fn method_table(runs: &RunSet, metrics: &[Metric], title: &str) -> Result<Table>
 
 /// One row per (scenario, method, scale): `n`, `<m>_mean`, `<m>_sd`, and against flat
 /// `d_<m>_mean`, `d_<m>_sd`, `d_<m>_n`; sorted by scenario, scale, flat first, method.
-fn summarise(runs: &DataFrame, metrics: &[&str]) -> Result<DataFrame> {
+pub(super) fn summarise(runs: &DataFrame, metrics: &[&str]) -> Result<DataFrame> {
     let keys = [col("scenario"), col("method"), col("scale")];
     let pair_keys = [col("scenario"), col("scale"), col("seed")];
     let mut stats = vec![len().alias("n")];
@@ -187,17 +187,17 @@ fn summarise(runs: &DataFrame, metrics: &[&str]) -> Result<DataFrame> {
 }
 
 /// The summary frame as plain vectors.
-struct Rows {
-    scenario: Vec<String>,
-    method: Vec<String>,
-    scale: Vec<String>,
+pub(super) struct Rows {
+    pub(super) scenario: Vec<String>,
+    pub(super) method: Vec<String>,
+    pub(super) scale: Vec<String>,
     n: Vec<Option<f64>>,
     /// Per metric: mean, sd, Δ mean, Δ sd, Δ n.
     values: Vec<[Vec<Option<f64>>; 5]>,
 }
 
 impl Rows {
-    fn read(summary: &DataFrame, metrics: &[&str]) -> Result<Self> {
+    pub(super) fn read(summary: &DataFrame, metrics: &[&str]) -> Result<Self> {
         let values = metrics
             .iter()
             .map(|m| {
@@ -224,7 +224,7 @@ impl Rows {
     }
 
     /// The paired test of metric `m` in row `i`, or why there is none.
-    fn delta(&self, i: usize, m: usize) -> Delta {
+    pub(super) fn delta(&self, i: usize, m: usize) -> Delta {
         if self.method[i] == FLAT {
             return Delta::Reference;
         }
@@ -278,7 +278,7 @@ impl Rows {
     }
 }
 
-enum Delta {
+pub(super) enum Delta {
     /// The flat row itself.
     Reference,
     /// No flat record shares a seed with this method.

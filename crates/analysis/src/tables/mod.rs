@@ -3,6 +3,7 @@
 mod authors;
 mod methods;
 mod search;
+mod unseen;
 
 use std::path::{Path, PathBuf};
 
@@ -12,12 +13,13 @@ use crate::Inputs;
 
 pub(crate) use authors::{comparisons, Comparison};
 
-pub(crate) const NAMES: &[&str] = &["main", "cl", "search", "authors"];
+pub(crate) const NAMES: &[&str] = &["main", "cl", "unseen", "search", "authors"];
 
 pub(crate) fn write(name: &str, inputs: &Inputs, out_dir: &Path) -> Result<Vec<PathBuf>> {
     let table = match name {
         "main" => methods::main_table(&inputs.results),
         "cl" => methods::cl_table(&inputs.results),
+        "unseen" => unseen::unseen_table(&inputs.results),
         "search" => search::search_table(&inputs.results),
         "authors" => authors::authors_table(inputs),
         _ => unreachable!("names are checked by the caller"),

@@ -1,0 +1,251 @@
+//! Each method against flat across the settings no search used: in how many settings it is
+//! ahead, in how many significantly, and a sign test across settings. This is the paper's
+//! headline claim in one row per method: a combined distribution beats one flat rate on
+//! settings it was not searched on (PAPER.md "Results"; REPORT 3.3b).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::methods::{no_runs, summarise, Delta, Rows};
+use crate::runs::{read_runs, to_frame, FLAT};
+use crate::stats::sign_test;
+use crate::studies::{pair_key, read_studies};
+use crate::table::{csv_num, csv_p, md_delta, md_p, Table};
+use crate::MissingInput;
+
+/// The metrics compared across settings: (column of the run-record frame, label).
+const METRICS: &[(&str, &str)] = &[("objective", "p_o+p_s"), ("p_o", "p_o")];
+
+/// A per-setting difference counts as significant below this paired-test p-value.
+const ALPHA: f64 = 0.05;
+
+pub(crate) fn unseen_table(results: &Path) -> Result<Table> {
+    let mut runs = read_runs(results)?;
+    if runs.runs.is_empty() {
+        return Err(MissingInput::error("table unseen", no_runs(results)));
+    }
+    let searched = searched_scenarios(results, runs.runs.iter().map(|r| &r.record.scenario))?;
+    runs.retain(|r| !searched.contains(&r.record.scenario));
+    let columns: Vec<&str> = METRICS.iter().map(|(column, _)| *column).collect();
+    let summary = summarise(&to_frame(&runs)?, &columns)?;
+    let rows = Rows::read(&summary, &columns)?;
+
+    // (method, scale) -> (summary row, seeds paired with flat) of each of its settings with
+    // at least two such seeds (a paired test is possible).
+    let mut groups: BTreeMap<(String, String), Vec<(usize, usize)>> = BTreeMap::new();
+    for i in 0..rows.method.len() {
+        if let Delta::Paired { test, .. } = rows.delta(i, 0) {
+            if test.n() >= 2 {
+                groups
+                    .entry((rows.method[i].clone(), rows.scale[i].clone()))
+                    .or_default()
+                    .push((i, test.n()));
+            }
+        }
+    }
+    if groups.is_empty() {
+        return Err(MissingInput::error(
+            "table unseen",
+            format!(
+                "no method other than {FLAT} with two or more seeds paired with {FLAT} on a \
+                 setting no search used"
+            ),
+        ));
+    }
+
+    let mut table = Table {
+        title: format!(
+            "Each method vs {FLAT} across the settings no search used (one Δ per setting: the \
+             mean over its seeds)"
+        ),
+        md_header: md_header(),
+        csv_header: csv_header(),
+        ..Table::default()
+    };
+    for ((method, scale), members) in &groups {
+        let lo = members.iter().map(|&(_, n)| n).min().unwrap_or(0);
+        let hi = members.iter().map(|&(_, n)| n).max().unwrap_or(0);
+        let seeds_md = if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}-{hi}")
+        };
+        let tallies: Vec<Tally> = (0..METRICS.len())
+            .map(|m| Tally::of(members.iter().map(|&(i, _)| rows.delta(i, m))))
+            .collect();
+        let scenarios: Vec<&str> = members
+            .iter()
+            .map(|&(i, _)| rows.scenario[i].as_str())
+            .collect();
+
+        let mut md = vec![
+            method.clone(),
+            scale.clone(),
+            members.len().to_string(),
+            seeds_md,
+        ];
+        let mut csv = vec![
+            method.clone(),
+            scale.clone(),
+            members.len().to_string(),
+            lo.to_string(),
+            hi.to_string(),
+            scenarios.join(";"),
+        ];
+        for tally in &tallies {
+            md.extend(tally.markdown());
+            csv.extend(tally.csv());
+        }
+        table.md_rows.push(md);
+        table.csv_rows.push(csv);
+    }
+    let excluded: Vec<&str> = searched.iter().map(String::as_str).collect();
+    table.footer = vec![
+        format!("Source: {}.", runs.provenance()),
+        format!(
+            "Settings: every scenario of those records except the searched ones (a scenario \
+             whose name matches a study in results/search; left out here: {}). A setting \
+             counts for a method when at least two seeds pair with {FLAT}.",
+            if excluded.is_empty() {
+                "none".to_string()
+            } else {
+                excluded.join(", ")
+            }
+        ),
+        format!(
+            "Per setting, Δ = mean over seeds of (method − {FLAT}), as in table main. \
+             better / worse: settings with Δ > 0 / Δ < 0 (Δ = 0 counts as neither); in \
+             brackets those of them whose paired t-test in table main has p < {ALPHA}, \
+             uncorrected for the number of settings. mean Δ: the unweighted mean over \
+             settings (the scores differ by task: accuracy, Matthews correlation, Pearson \
+             correlation). sign test: two-sided exact binomial test of better vs worse at \
+             probability 1/2, ties left out."
+        ),
+    ];
+    Ok(table)
+}
+
+/// Scenario labels among `scenarios` that a study in `results/search` searched on:
+/// `sst2->mrpc` matches the study `sst2_mrpc` (both reduce to `sst2mrpc`).
+fn searched_scenarios<'a>(
+    results: &Path,
+    scenarios: impl Iterator<Item = &'a String>,
+) -> Result<BTreeSet<String>> {
+    let studies: BTreeSet<String> = read_studies(results)?
+        .iter()
+        .map(|s| s.pair_key())
+        .collect();
+    Ok(scenarios
+        .filter(|s| studies.contains(&pair_key(s)))
+        .cloned()
+        .collect())
+}
+
+/// One metric's per-setting differences, counted.
+struct Tally {
+    mean: Option<f64>,
+    better: usize,
+    worse: usize,
+    significantly_better: usize,
+    significantly_worse: usize,
+    sign_p: Option<f64>,
+}
+
+impl Tally {
+    fn of(deltas: impl Iterator<Item = Delta>) -> Self {
+        let mut means = Vec::new();
+        let (mut better, mut worse, mut sig_better, mut sig_worse) = (0, 0, 0, 0);
+        for delta in deltas {
+            let Delta::Paired { mean, test, .. } = delta else {
+                continue;
+            };
+            means.push(mean);
+            let significant = test.p().is_some_and(|p| p < ALPHA);
+            if mean > 0.0 {
+                better += 1;
+                sig_better += usize::from(significant);
+            } else if mean < 0.0 {
+                worse += 1;
+                sig_worse += usize::from(significant);
+            }
+        }
+        Tally {
+            mean: (!means.is_empty()).then(|| means.iter().sum::<f64>() / means.len() as f64),
+            better,
+            worse,
+            significantly_better: sig_better,
+            significantly_worse: sig_worse,
+            sign_p: sign_test(better, worse),
+        }
+    }
+
+    /// mean Δ, "better / worse (significant better / worse)", sign test p.
+    fn markdown(&self) -> [String; 3] {
+        [
+            self.mean.map_or("—".to_string(), md_delta),
+            format!(
+                "{} / {} ({} / {})",
+                self.better, self.worse, self.significantly_better, self.significantly_worse
+            ),
+            self.sign_p.map_or("—".to_string(), md_p),
+        ]
+    }
+
+    fn csv(&self) -> [String; 6] {
+        [
+            csv_num(self.mean),
+            self.better.to_string(),
+            self.worse.to_string(),
+            self.significantly_better.to_string(),
+            self.significantly_worse.to_string(),
+            csv_p(self.sign_p),
+        ]
+    }
+}
+
+fn md_header() -> Vec<String> {
+    let mut header: Vec<String> = ["method", "scale", "settings", "seeds"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (_, label) in METRICS {
+        let delta = if label.contains('+') {
+            format!("Δ({label})")
+        } else {
+            format!("Δ{label}")
+        };
+        header.push(format!("mean {delta}"));
+        header.push(format!("{delta} better / worse (p < {ALPHA})"));
+        header.push(format!("{delta} sign test p"));
+    }
+    header
+}
+
+fn csv_header() -> Vec<String> {
+    let mut header: Vec<String> = [
+        "method",
+        "scale",
+        "settings",
+        "seeds_min",
+        "seeds_max",
+        "scenarios",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for (column, _) in METRICS {
+        for suffix in [
+            "mean",
+            "better",
+            "worse",
+            "sig_better",
+            "sig_worse",
+            "sign_p",
+        ] {
+            header.push(format!("d_{column}_{suffix}"));
+        }
+    }
+    header
+}
