@@ -21,6 +21,12 @@ const METRICS: &[(&str, &str)] = &[("objective", "p_o+p_s"), ("p_o", "p_o")];
 /// A per-setting difference counts as significant below this paired-test p-value.
 const ALPHA: f64 = 0.05;
 
+/// A per-setting Δ closer to 0 than this is a tie. Scores are sums and differences of
+/// fractions like 0.725, so a method whose seeds trade p_o for p_s point for point shows
+/// a Δ(p_o + p_s) of about 1e-17, not 0; real differences are far larger (one dev row in
+/// 400 is 2.5e-3).
+const TIE: f64 = 1e-9;
+
 pub(crate) fn unseen_table(results: &Path) -> Result<Table> {
     let mut runs = read_runs(results)?;
     if runs.runs.is_empty() {
@@ -116,7 +122,8 @@ pub(crate) fn unseen_table(results: &Path) -> Result<Table> {
         ),
         format!(
             "Per setting, Δ = mean over seeds of (method − {FLAT}), as in table main. \
-             better / worse: settings with Δ > 0 / Δ < 0 (Δ = 0 counts as neither); in \
+             better / worse: settings with Δ > 0 / Δ < 0 (|Δ| < {TIE:e}, floating-point \
+             noise, counts as neither); in \
              brackets those of them whose paired t-test in table main has p < {ALPHA}, \
              uncorrected for the number of settings. mean Δ: the unweighted mean over \
              settings (the scores differ by task: accuracy, Matthews correlation, Pearson \
@@ -163,10 +170,10 @@ impl Tally {
             };
             means.push(mean);
             let significant = test.p().is_some_and(|p| p < ALPHA);
-            if mean > 0.0 {
+            if mean > TIE {
                 better += 1;
                 sig_better += usize::from(significant);
-            } else if mean < 0.0 {
+            } else if mean < -TIE {
                 worse += 1;
                 sig_worse += usize::from(significant);
             }
