@@ -291,6 +291,7 @@ mod tests {
 
     #[test]
     fn written_out_attention_matches_sdpa_without_dropout() {
+        let _rng = crate::torch_rng_lock();
         tch::manual_seed(0);
         let opts = (Kind::Float, Device::Cpu);
         let (q, k, v) = (
@@ -315,6 +316,7 @@ mod tests {
 
     #[test]
     fn attention_dropout_keeps_rows_unbiased() {
+        let _rng = crate::torch_rng_lock();
         // Dropped probabilities are zeroed and the rest scaled by 1/(1-p): the expected
         // output equals the output without dropout. With v = 1 every row sums its weights.
         tch::manual_seed(1);

@@ -104,6 +104,7 @@ mod tests {
 
     #[test]
     fn keeps_one_minus_p_of_the_elements_scaled_by_its_inverse() {
+        let _rng = crate::torch_rng_lock();
         tch::manual_seed(0);
         for p in [0.1, 0.5, 0.9] {
             let mask = dropout_mask(&[1000, 1000], p);
@@ -118,6 +119,7 @@ mod tests {
 
     #[test]
     fn both_halves_of_each_draw_are_used_independently() {
+        let _rng = crate::torch_rng_lock();
         // Even and odd positions come from the low and high 32 bits of one draw.
         tch::manual_seed(1);
         let mask = dropout_mask(&[500_000, 2], 0.5)
@@ -135,6 +137,7 @@ mod tests {
 
     #[test]
     fn odd_sizes_fill_every_element() {
+        let _rng = crate::torch_rng_lock();
         tch::manual_seed(2);
         let mask = dropout_mask(&[7, 3, 5], 0.0001);
         assert_eq!(mask.size(), vec![7, 3, 5]);
@@ -143,6 +146,7 @@ mod tests {
 
     #[test]
     fn manual_seed_fixes_the_mask_and_successive_masks_differ() {
+        let _rng = crate::torch_rng_lock();
         tch::manual_seed(7);
         let a = dropout_mask(&[64, 64], 0.1);
         let b = dropout_mask(&[64, 64], 0.1);
@@ -154,6 +158,7 @@ mod tests {
 
     #[test]
     fn every_thread_count_fills_the_whole_mask_with_the_right_rate() {
+        let _rng = crate::torch_rng_lock();
         for threads in [1, 2, 3] {
             tch::manual_seed(5);
             // Odd length: the last thread's chunk ends on a half-used draw.
@@ -182,6 +187,7 @@ mod tests {
 
     #[test]
     fn gradient_is_the_mask() {
+        let _rng = crate::torch_rng_lock();
         tch::manual_seed(3);
         let x = Tensor::randn([32, 48], (Kind::Float, Device::Cpu)).set_requires_grad(true);
         let y = dropout(&x, 0.25, true);
@@ -196,6 +202,7 @@ mod tests {
 
     #[test]
     fn identity_outside_training_and_at_zero() {
+        let _rng = crate::torch_rng_lock();
         let x = Tensor::randn([4, 5], (Kind::Float, Device::Cpu));
         assert!(dropout(&x, 0.5, false).equal(&x));
         assert!(dropout(&x, 0.0, true).equal(&x));

@@ -20,3 +20,12 @@ pub use vars::{variable_groups, InitMode};
 pub fn default_device() -> tch::Device {
     tch::Device::cuda_if_available()
 }
+
+/// Unit tests that draw from libtorch's global generator hold this lock: tests run on
+/// parallel threads, and another test's draws between a `tch::manual_seed` and the draw it
+/// fixes would change the numbers (a seeded dropout mask compared with itself failed so).
+#[cfg(test)]
+pub(crate) fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
