@@ -32,11 +32,17 @@ VENV_BIN := $(abspath $(VENV))/bin
 VENV_STAMP := $(VENV)/.lrdist-torch-$(TORCH_VERSION)
 PEER_STAMP := $(VENV)/.lrdist-peer-requirements
 MODEL_FILE := $(MODEL_DIR)/model.safetensors
-LRDIST := target/release/lrdist
+# The binary the targets run. Long background work pins one built from a commit
+# (`make pin` copies it to .cache/bin/) so rebuilding the checkout never changes what a
+# running chain executes: `make reproduce SCALE=forget LRDIST=.cache/bin/lrdist-<commit>`.
+LRDIST ?= target/release/lrdist
+BUILT := target/release/lrdist
+# Targets that run $(LRDIST) build it only when it is the checkout's own binary.
+BUILD_DEP := $(if $(filter $(BUILT),$(LRDIST)),build,)
 # cargo sees the venv first on PATH, so torch-sys's `python` is the venv's.
 CARGO := PATH="$(VENV_BIN):$$PATH" cargo
 
-.PHONY: help venv model glue-check build test demo bench bench-speed bench-distribution bench-search bench-peer fmt lint clean-results-tmp
+.PHONY: help venv model glue-check build pin test demo bench bench-speed bench-distribution bench-search bench-peer fmt lint clean-results-tmp
 
 help: ## list the targets
 	@echo "lrdist targets (variables: GLUE_DIR=$(GLUE_DIR) SCALE=$(SCALE) PYTHON=$(PYTHON) PEER_ARGS=$(PEER_ARGS)):"
@@ -66,9 +72,13 @@ build: venv ## cargo build --release --workspace, then check lrdist runs without
 	@echo "==> building the workspace (cargo build --release --workspace)"
 	@$(CARGO) build --release --workspace
 	@echo "==> checking $(LRDIST) finds libtorch without LD_LIBRARY_PATH"
-	@env -u LD_LIBRARY_PATH ldd $(LRDIST) | grep 'libtorch_cpu.so => /' >/dev/null || { \
-		echo "$(LRDIST) does not resolve libtorch_cpu.so by itself (is build/rpath.rs the build script of lrdist-cli?)" >&2; exit 1; }
-	@env -u LD_LIBRARY_PATH $(LRDIST) --version
+	@env -u LD_LIBRARY_PATH ldd $(BUILT) | grep 'libtorch_cpu.so => /' >/dev/null || { \
+		echo "$(BUILT) does not resolve libtorch_cpu.so by itself (is build/rpath.rs the build script of lrdist-cli?)" >&2; exit 1; }
+	@env -u LD_LIBRARY_PATH $(BUILT) --version
+
+pin: build ## copy the built lrdist to .cache/bin/lrdist-<commit> for long background runs (prints the path)
+	@commit=$$(git rev-parse --short=12 HEAD)$$(git diff --quiet HEAD -- crates build Cargo.toml Cargo.lock experiments || echo -dirty); \
+	mkdir -p .cache/bin; cp $(BUILT) .cache/bin/lrdist-$$commit; echo .cache/bin/lrdist-$$commit
 
 test: glue-check venv model ## cargo test --release --workspace (real GLUE data and model)
 	@echo "==> testing the workspace (cargo test --release --workspace, GLUE_DIR=$(GLUE_DIR), LRDIST_MODEL=$(LRDIST_MODEL))"
@@ -137,14 +147,14 @@ EVAL_CONFIGS := sst2_rte embedding_shift_sst2 length_shift_sst2 stsb_mrpc qnli_m
 	rte_sst2 cola_sst2 cola_mrpc embedding_shift_mrpc
 TRIALS ?= 30
 AUTHORS_LOGS ?= ../shared/reference/authors-logs
-TABLES := main cl unseen search authors
-FIGURES := combined best-distributions search-progress pareto embedding-shift authors
+TABLES := main cl unseen search authors calibration regime attribution
+FIGURES := combined best-distributions search-progress pareto embedding-shift authors attribution
 ANALYSIS := $(LRDIST) analysis --results results --out paper --authors-logs $(AUTHORS_LOGS)
 
-.PHONY: reproduce searches combine evaluations tables figures check \
+.PHONY: reproduce calibrate survey searches combine evaluations tables figures check \
 	$(addprefix table-,$(TABLES)) $(addprefix figure-,$(FIGURES))
 
-reproduce: searches combine evaluations tables figures ## searches -> combine -> evaluations -> tables -> figures (SCALE=quick|cpu), resuming
+reproduce: $(if $(filter forget,$(SCALE)),calibrate survey,) searches combine evaluations tables figures ## [calibrate -> survey ->] searches -> combine -> evaluations -> tables -> figures (SCALE=quick|cpu|forget), resuming
 
 # Workers per study and intra-op threads per worker: on 2 cores, 2 one-thread workers on
 # one study finish more trials per hour than one two-thread worker (`make bench-speed`,
@@ -152,7 +162,35 @@ reproduce: searches combine evaluations tables figures ## searches -> combine ->
 SEARCH_WORKERS ?= 2
 SEARCH_THREADS ?= 1
 
-searches: glue-check model build ## the paper's four searches (TRIALS per pair), resumable
+# --- the forget regime (docs/METHOD.md, "Calibration" and "The forget scale") ---
+
+# Tasks of experiments/calibration.yaml, each a job of its own (its own record file).
+CALIBRATE_TASKS := sst2 qnli mnli qqp mrpc rte stsb cola
+CALIBRATE_JOBS ?= 2
+
+calibrate: glue-check model $(BUILD_DEP) ## single-task flat-rate grid -> results/calibration/forget-<task>.jsonl, resumable
+	@$(MAKE) -j$(CALIBRATE_JOBS) $(addprefix calibrate-,$(CALIBRATE_TASKS))
+
+calibrate-%: ## one task's calibration runs (e.g. calibrate-rte), resumable
+	@echo "==> calibrating $* (forget scale)"
+	@$(LRDIST) calibrate --config experiments/calibration.yaml --scale forget --tasks $* -q --threads 1 >/dev/null
+
+# The surveyed settings (issue 14), those sharing a task A next to each other so the
+# stage-1 cache entry one trains serves the next.
+SURVEY_CONFIGS := sst2_qnli sst2_qqp sst2_mrpc qnli_sst2 qnli_mnli mnli_qnli mnli_qqp \
+	qqp_sst2 qqp_mnli qqp_mrpc mrpc_qnli mrpc_sst2 mrpc_qqp rte_qnli stsb_mrpc cola_sst2 \
+	embedding_shift_sst2 embedding_shift_qnli length_shift_sst2 length_shift_qnli \
+	rte_mrpc_cola_sst2
+SURVEY_JOBS ?= 2
+
+survey: glue-check model $(BUILD_DEP) ## flat at the forget scale on every surveyed setting, with --attribute, resumable
+	@$(MAKE) -j$(SURVEY_JOBS) $(addprefix survey-,$(SURVEY_CONFIGS))
+
+survey-%: ## one setting's flat runs at the forget scale (e.g. survey-sst2_qnli), resumable
+	@echo "==> surveying experiments/$*.yaml (forget scale)"
+	@$(LRDIST) run --config experiments/$*.yaml --scale forget --all --methods flat --attribute -q --threads 1 >/dev/null
+
+searches: glue-check model $(BUILD_DEP) ## the paper's four searches (TRIALS per pair), resumable
 	@for c in $(SEARCH_CONFIGS); do \
 		echo "==> search $$c ($(SCALE) scale, $(TRIALS) trials, $(SEARCH_WORKERS) workers)"; \
 		pids=""; \
@@ -165,7 +203,7 @@ searches: glue-check model build ## the paper's four searches (TRIALS per pair),
 		$(LRDIST) search export results/search/$$c.sqlite --csv results/search/$$c.csv; \
 	done
 
-combine: build ## the 1.8^-rank combination of the four searches -> results/combined/combined.yaml
+combine: $(BUILD_DEP) ## the 1.8^-rank combination of the four searches -> results/combined/combined.yaml
 	@echo "==> combining $(SEARCH_CONFIGS)"
 	@mkdir -p results/combined
 	@$(LRDIST) combine $(foreach c,$(SEARCH_CONFIGS),results/search/$(c).sqlite) \
@@ -179,7 +217,7 @@ EVAL_THREADS ?= 1
 # EVAL_METHODS=flat,llrd,ewc,l2sp,paper-combined before the combination exists.
 EVAL_METHODS ?=
 
-evaluations: glue-check model build ## every method x seed on settings never searched (then the searched pairs), resumable
+evaluations: glue-check model $(BUILD_DEP) ## every method x seed on settings never searched (then the searched pairs), resumable
 	@$(MAKE) -j$(EVAL_JOBS) $(addprefix eval-,$(EVAL_CONFIGS))
 	@$(MAKE) -j$(EVAL_JOBS) $(addprefix eval-,$(SEARCH_CONFIGS))
 

@@ -17,6 +17,7 @@ pub mod authors_logs;
 pub mod combine;
 pub mod combined;
 mod figures;
+pub mod regime;
 pub mod runs;
 pub mod stats;
 pub mod studies;

@@ -51,6 +51,20 @@ pub struct Record {
     pub objective: Option<f64>,
     #[serde(default)]
     pub cl: Option<ClMetrics>,
+    /// Per stage: the primary dev score of always predicting the most frequent label.
+    #[serde(default)]
+    pub majority: Vec<Option<f64>>,
+    /// Where forgetting lives (`run --attribute`).
+    #[serde(default)]
+    pub attribution: Option<Attribution>,
+}
+
+/// Task A's dev score after stage B with one depth's post-A weights put back.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Attribution {
+    pub depths: Vec<String>,
+    pub scores: Vec<f64>,
+    pub p_o: f64,
 }
 
 /// The learning-rate distribution a run used.
@@ -136,7 +150,12 @@ impl RunSet {
 
 /// The `*.jsonl` files under `<results>/runs`, sorted by name (empty if the folder is absent).
 pub fn run_files(results: &Path) -> Result<Vec<PathBuf>> {
-    let dir = results.join("runs");
+    record_files(results, "runs")
+}
+
+/// The `*.jsonl` files under `<results>/<folder>`, sorted by name.
+fn record_files(results: &Path, folder: &str) -> Result<Vec<PathBuf>> {
+    let dir = results.join(folder);
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
@@ -157,8 +176,17 @@ pub fn run_files(results: &Path) -> Result<Vec<PathBuf>> {
 /// with a warning on stderr; a malformed line is an error naming file and line; two
 /// records for the same (scenario, method, scale, seed) are an error naming both.
 pub fn read_runs(results: &Path) -> Result<RunSet> {
+    read_records_in(results, "runs")
+}
+
+/// Reads every record under `<results>/calibration` (`lrdist calibrate`), as [`read_runs`].
+pub fn read_calibration(results: &Path) -> Result<RunSet> {
+    read_records_in(results, "calibration")
+}
+
+fn read_records_in(results: &Path, folder: &str) -> Result<RunSet> {
     let mut set = RunSet::default();
-    for path in run_files(results)? {
+    for path in record_files(results, folder)? {
         let source = shown_path(results, &path);
         let text =
             fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;

@@ -80,6 +80,14 @@ pub enum Cmd {
     Run(RunArgs),
     /// The main job: quick SST-2 -> MRPC, flat 2e-5 against the paper's combined distribution.
     Demo(DemoArgs),
+    /// Calibrate a scale's flat rate: fine-tune each task alone over a grid of flat rates
+    /// and seeds (experiments/calibration.yaml), one record per run, resumable.
+    ///
+    /// Records go to RESULTS/calibration/<scale>-<task>.jsonl; `lrdist analysis table calibration`
+    /// (make table-calibration) picks the best mean dev score per task. The runs go
+    /// through the stage-1 cache, so a later --stage2-only run whose task A, seed and
+    /// rate match restores its stage 1 instead of training it.
+    Calibrate(CalibrateArgs),
     /// Search learning-rate distributions: GP Bayesian optimisation under successive halving.
     Search(SearchArgs),
     /// Combine searches: 1.8^-rank weighted geometric mean within, plain geometric mean across.
@@ -139,9 +147,12 @@ pub enum DataCmd {
 /// Sizes and hyperparameters: a scale (built-in or from --config) with overrides.
 #[derive(Args, Clone)]
 pub struct ScaleArgs {
-    /// Scale: `quick` (minutes; the committed results) or `cpu` (3x its compute), from --config or built in.
-    #[arg(long, default_value = "quick")]
-    pub scale: String,
+    /// Scale: `quick` (minutes), `cpu` (3x its compute) or, from --config, `forget` (the
+    /// calibrated regime where flat forgets; docs/METHOD.md) [default: quick; finetune:
+    /// all rows, 3 epochs]. Flags below override its fields, and a run with overrides is
+    /// recorded under the scale `NAME+FLAG=VALUE,...`, never pooled with NAME itself.
+    #[arg(long)]
+    pub scale: Option<String>,
     /// Train rows per task (label-stratified, seeded sample).
     #[arg(long)]
     pub max_train: Option<usize>,
@@ -170,18 +181,68 @@ pub struct ScaleArgs {
     pub no_bucketing: bool,
 }
 
+/// The scale of `run` and `search` when none is named.
+pub const DEFAULT_SCALE: &str = "quick";
+
 impl ScaleArgs {
-    /// The scale: `base` if given, else from `config`, else built in; then the overrides.
-    pub fn resolve(
-        &self,
-        config: Option<&ExperimentConfig>,
-        base: Option<ScaleSpec>,
-    ) -> Result<ScaleSpec> {
-        let mut s = match (base, config) {
-            (Some(b), _) => b,
-            (None, Some(c)) => c.scale(&self.scale)?,
-            (None, None) => ScaleSpec::builtin(&self.scale)?,
+    /// The named scale (`--scale`, else [`DEFAULT_SCALE`]).
+    pub fn name(&self) -> &str {
+        self.scale.as_deref().unwrap_or(DEFAULT_SCALE)
+    }
+
+    /// The scale before overrides: from `config`, else built in.
+    fn base(&self, config: Option<&ExperimentConfig>) -> Result<ScaleSpec> {
+        match config {
+            Some(c) => c.scale(self.name()),
+            None => ScaleSpec::builtin(self.name()),
+        }
+    }
+
+    /// The scale and the name it is recorded under: the named one with the overrides
+    /// applied; `NAME+flag=value,...` when they change it.
+    pub fn resolve_named(&self, config: Option<&ExperimentConfig>) -> Result<(String, ScaleSpec)> {
+        let base = self.base(config)?;
+        let resolved = self.apply(base.clone());
+        let name = if resolved == base {
+            self.name().to_string()
+        } else {
+            format!("{}+{}", self.name(), self.overrides().join(","))
         };
+        Ok((name, resolved))
+    }
+
+    /// `finetune`'s scale: the named one if `--scale` is given, else [`finetune_base`];
+    /// then the overrides.
+    pub fn resolve_finetune(&self) -> Result<ScaleSpec> {
+        let base = match &self.scale {
+            Some(_) => self.base(None)?,
+            None => finetune_base(),
+        };
+        Ok(self.apply(base))
+    }
+
+    /// The override flags given, as `flag=value`.
+    fn overrides(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut add = |flag: &str, v: Option<String>| {
+            if let Some(v) = v {
+                out.push(format!("{flag}={v}"));
+            }
+        };
+        add("max-train", self.max_train.map(|v| v.to_string()));
+        add("max-dev", self.max_dev.map(|v| v.to_string()));
+        add("dev-from-train", self.dev_from_train.map(|v| v.to_string()));
+        add("epochs", self.epochs.map(|v| v.to_string()));
+        add("batch-size", self.batch_size.map(|v| v.to_string()));
+        add("max-len", self.max_len.map(|v| v.to_string()));
+        add("weight-decay", self.weight_decay.map(|v| v.to_string()));
+        add("clip-norm", self.clip_norm.map(|v| v.to_string()));
+        add("no-bucketing", self.no_bucketing.then(|| "true".to_string()));
+        out
+    }
+
+    /// `s` with the override flags applied.
+    fn apply(&self, mut s: ScaleSpec) -> ScaleSpec {
         if self.max_train.is_some() {
             s.max_train = self.max_train;
         }
@@ -203,11 +264,11 @@ impl ScaleArgs {
         if self.no_bucketing {
             s.bucketing = false;
         }
-        Ok(s)
+        s
     }
 }
 
-/// `finetune`'s base: all rows, 3 epochs, batch 8 (overridden by flags; --scale is ignored).
+/// `finetune`'s base when no `--scale` is given: all rows, 3 epochs, batch 8.
 /// Measured on SST-2, 2000 rows, 1 epoch, flat 1e-4: batch 8 → 0.813 dev accuracy,
 /// batch 16 → 0.795, batch 32 → 0.798 (few steps for MiniLM's untrained [CLS] head).
 pub fn finetune_base() -> ScaleSpec {
@@ -339,9 +400,15 @@ pub struct RunArgs {
     pub penalty: Option<String>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Apply the distribution to the second stage only (the first is flat, trained once and cached).
+    /// Apply the distribution to the second stage only (the first is flat at the scale's
+    /// base rate, trained once per seed and cached). Implied at the `forget` scale.
     #[arg(long)]
     pub stage2_only: bool,
+    /// Measure where forgetting lives: after the last stage, task A's dev score with each
+    /// depth's post-A weights put back (embeddings, each layer, heads), in the record's
+    /// `attribution` field. Costs one dev evaluation per depth.
+    #[arg(long)]
+    pub attribute: bool,
     /// JSONL file to append the record to (default: RESULTS/runs/<config or scenario>.jsonl).
     #[arg(long)]
     pub record: Option<PathBuf>,
@@ -373,11 +440,16 @@ impl RunArgs {
         } else {
             config.seeds.clone()
         };
-        if let Some(unknown) = self.methods.iter().find(|m| config.method(m).is_none()) {
-            bail!(no_such_method(&config, unknown));
+        let scale = self.scale.name();
+        if let Some(unknown) = self
+            .methods
+            .iter()
+            .find(|m| config.method(scale, m).is_none())
+        {
+            bail!(no_such_method(&config, scale, unknown));
         }
         let chosen = config
-            .methods
+            .methods_at(scale)
             .iter()
             .filter(|m| self.methods.is_empty() || self.methods.contains(&m.name));
         let mut out = Vec::new();
@@ -385,8 +457,9 @@ impl RunArgs {
             for &seed in &seeds {
                 let mut req = self.request()?;
                 req.method = m.name.clone();
-                req.distribution = m.distribution.clone();
+                req.distribution = req.scale.expand(&m.distribution);
                 req.penalty = m.penalty.clone();
+                req.intervention = m.intervention.clone();
                 req.seed = seed;
                 out.push(req);
             }
@@ -407,31 +480,33 @@ impl RunArgs {
             (Some(c), ..) => c.scenario.clone(),
             _ => bail!("say what to run: --first A --second B, --tasks a,b,c, --scenario KIND:TASK or --config FILE"),
         };
-        let scale = self.scale.resolve(config.as_ref(), None)?;
+        let (scale_name, scale) = self.scale.resolve_named(config.as_ref())?;
         let method_spec = match (&config, &self.method) {
-            (Some(c), Some(m)) => Some(c.method(m).cloned().with_context(|| no_such_method(c, m))?),
+            (Some(c), Some(m)) => Some(
+                c.method(self.scale.name(), m)
+                    .cloned()
+                    .with_context(|| no_such_method(c, self.scale.name(), m))?,
+            ),
             _ => None,
         };
-        let (method, mut distribution, penalty) = match method_spec {
-            Some(m) => (m.name, m.distribution, m.penalty),
+        let (method, mut distribution, penalty, intervention) = match method_spec {
+            Some(m) => (m.name, m.distribution, m.penalty, m.intervention),
             None => {
-                let d = self
-                    .distribution
-                    .clone()
-                    .unwrap_or_else(|| "flat:2e-5".into());
-                (self.method.clone().unwrap_or_else(|| d.clone()), d, None)
+                let d = self.distribution.clone().unwrap_or_else(|| scale.flat_spec());
+                (self.method.clone().unwrap_or_else(|| d.clone()), d, None, None)
             }
         };
         if let Some(d) = &self.distribution {
             distribution = d.clone();
         }
+        let distribution = scale.expand(&distribution);
         let penalty = match &self.penalty {
             Some(p) => Some(PenaltySpec::parse(p)?),
             None => penalty,
         };
         let mut req = RunRequest::new(
             scenario,
-            &self.scale.scale,
+            &scale_name,
             scale,
             &method,
             &distribution,
@@ -439,7 +514,9 @@ impl RunArgs {
         );
         req.grouping = self.grouping.clone();
         req.penalty = penalty;
-        req.stage2_only = self.stage2_only;
+        req.intervention = intervention;
+        req.stage2_only |= self.stage2_only;
+        req.attribute = self.attribute;
         req.config_file = self.config.as_ref().map(|p| p.display().to_string());
         Ok(req)
     }
@@ -456,6 +533,22 @@ pub fn parse_scenario(s: &str) -> Result<ScenarioSpec> {
         "length-shift" => Ok(ScenarioSpec::LengthShift { task }),
         other => bail!("unknown scenario kind `{other}` (embedding-shift, length-shift)"),
     }
+}
+
+#[derive(Args)]
+pub struct CalibrateArgs {
+    /// Calibration config: tasks, rates, seeds and scales.
+    #[arg(long, default_value = "experiments/calibration.yaml")]
+    pub config: PathBuf,
+    /// Scale of the config to calibrate.
+    #[arg(long, default_value = "forget")]
+    pub scale: String,
+    /// Only these of the config's tasks, comma-separated (e.g. one per parallel worker).
+    #[arg(long, value_delimiter = ',')]
+    pub tasks: Vec<Task>,
+    /// JSONL file for the records (default: RESULTS/calibration/<scale>-<task>.jsonl).
+    #[arg(long)]
+    pub record: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -577,7 +670,8 @@ pub struct SearchRunArgs {
     pub high: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Search the stage-2 rates only; stage 1 is flat 2e-5, trained once and cached.
+    /// Search the stage-2 rates only; stage 1 is flat at the scale's base rate (2e-5
+    /// where it states none), trained once and cached. Implied at the `forget` scale.
     #[arg(long)]
     pub stage2_only: bool,
     /// Switch successive halving off: every trial runs all its stage-2 epochs (to measure
@@ -649,7 +743,7 @@ impl SearchRunArgs {
             "grouping": self.grouping,
             "num_layers": layers,
             "model": model_dir.display().to_string(),
-            "stage2_only": self.stage2_only,
+            "stage2_only": self.stage2_only || scale.stage2_only,
             "asha": !self.no_asha,
             "command": lrdist_train::record::command_line(),
         });
@@ -662,7 +756,7 @@ impl SearchRunArgs {
             self.seed,
         );
         base.grouping = self.grouping.clone();
-        base.stage2_only = self.stage2_only;
+        base.stage2_only |= self.stage2_only;
         base.config_file = Some(config_path.display().to_string());
         // Each trial sets its own rates; these (the paper's first trial) make the base valid.
         base.rates = Some(vec![1e-5; groups]);
@@ -713,10 +807,14 @@ impl CombineArgs {
 }
 
 /// The error for a method name `config` does not define, listing the ones it does.
-fn no_such_method(config: &ExperimentConfig, name: &str) -> String {
-    let names: Vec<&str> = config.methods.iter().map(|m| m.name.as_str()).collect();
+fn no_such_method(config: &ExperimentConfig, scale: &str, name: &str) -> String {
+    let names: Vec<&str> = config
+        .methods_at(scale)
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
     format!(
-        "config {} has no method `{name}` (it has: {})",
+        "config {} has no method `{name}` at scale {scale} (it has: {})",
         config.name,
         names.join(", ")
     )

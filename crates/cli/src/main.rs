@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 use lrdist_train::runner::comparison_table;
-use lrdist_train::{append_record, Env, Runner};
+use lrdist_train::{Env, Runner};
 
 use args::{AnalysisCmd, BenchCmd, Cli, Cmd, Common, DataCmd, SearchCmd};
 
@@ -55,7 +55,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
         Cmd::Finetune(a) => {
             let mut runner = Runner::new(input(env(&common))?);
-            let scale = input(a.scale.resolve(None, Some(args::finetune_base())))?;
+            let scale = input(a.scale.resolve_finetune())?;
             let report = runner.finetune(a.task, &scale, &a.distribution, a.seed)?;
             if !common.quiet {
                 let m: Vec<String> = report
@@ -110,49 +110,42 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             for req in &reqs {
                 input(runner.validate(req))?;
             }
-            for (i, req) in reqs.iter().enumerate() {
-                let record_path = a.record.clone().unwrap_or_else(|| {
-                    lrdist_train::record::default_record_path(&common.results, req)
-                });
-                if a.all && lrdist_train::record::has_record(&record_path, req)? {
-                    eprintln!(
-                        "[{}/{}] {} {} seed {}: already in {}",
-                        i + 1,
-                        reqs.len(),
-                        req.scenario.label(),
-                        req.method,
-                        req.seed,
-                        record_path.display()
-                    );
-                    continue;
-                }
-                if reqs.len() > 1 {
-                    eprintln!(
-                        "[{}/{}] {} {} seed {} ({} scale)",
-                        i + 1,
-                        reqs.len(),
-                        req.scenario.label(),
-                        req.method,
-                        req.seed,
-                        req.scale_name
-                    );
-                }
-                let record = runner.run(req, &mut |_| lrdist_train::Decision::Continue)?;
-                append_record(&record_path, &record)?;
-                if !common.quiet {
-                    eprint!("{}", comparison_table(std::slice::from_ref(&record)));
-                    eprintln!("appended to {}", record_path.display());
-                }
-                println!(
-                    "{}",
-                    serde_json::to_string(&record).context("serialising the record")?
-                );
+            let results = common.results.clone();
+            let fixed = a.record.clone();
+            let path = move |req: &lrdist_train::RunRequest| {
+                fixed
+                    .clone()
+                    .unwrap_or_else(|| lrdist_train::record::default_record_path(&results, req))
+            };
+            let quiet = common.quiet;
+            runner.run_batch(&reqs, &path, a.all, &mut |record, path| {
+                print_record(record, path, quiet)
+            })?;
+        }
+        Cmd::Calibrate(a) => {
+            let env = input(env(&common))?;
+            let cfg = input(lrdist_train::calibrate::CalibrationConfig::from_file(&a.config))?;
+            let reqs = input(cfg.requests(&a.scale, &a.tasks, &a.config))?;
+            let mut runner = Runner::new(env);
+            for req in &reqs {
+                input(runner.validate(req))?;
             }
+            let results = common.results.clone();
+            let fixed = a.record.clone();
+            let path = move |req: &lrdist_train::RunRequest| {
+                fixed
+                    .clone()
+                    .unwrap_or_else(|| lrdist_train::calibrate::record_path(&results, req))
+            };
+            let quiet = common.quiet;
+            runner.run_batch(&reqs, &path, true, &mut |record, path| {
+                print_record(record, path, quiet)
+            })?;
         }
         Cmd::Demo(a) => {
             let env = input(env(&common))?;
             let scale = input(lrdist_train::ScaleSpec::builtin(&a.scale))?;
-            let path = env.results_dir.join("runs").join("demo.jsonl");
+            let path = lrdist_train::runner::demo_record_path(&env.results_dir);
             let pair = lrdist_train::ScenarioSpec::Pair {
                 first: a.first,
                 second: a.second,
@@ -293,6 +286,19 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             }
         }
     }
+    Ok(())
+}
+
+/// A finished run: its summary on stderr (unless quiet), its record as one JSON line on stdout.
+fn print_record(record: &lrdist_train::RunRecord, path: &std::path::Path, quiet: bool) -> Result<()> {
+    if !quiet {
+        eprint!("{}", comparison_table(std::slice::from_ref(record)));
+        eprintln!("appended to {}", path.display());
+    }
+    println!(
+        "{}",
+        serde_json::to_string(record).context("serialising the record")?
+    );
     Ok(())
 }
 

@@ -24,9 +24,14 @@ pub struct ExperimentConfig {
     #[serde(default)]
     pub model: Option<PathBuf>,
     pub scales: BTreeMap<String, ScaleSpec>,
-    /// The methods `make reproduce` runs on this scenario.
+    /// The methods `make reproduce` runs on this scenario (at every scale that has no
+    /// list of its own in `scale_methods`).
     #[serde(default)]
     pub methods: Vec<MethodSpec>,
+    /// Methods of one scale, replacing `methods` there: the `forget` scale compares its
+    /// own baselines, centred on its calibrated rate (docs/METHOD.md, "Baselines").
+    #[serde(default)]
+    pub scale_methods: BTreeMap<String, Vec<MethodSpec>>,
     /// The seeds `make reproduce` runs.
     #[serde(default)]
     pub seeds: Vec<u64>,
@@ -54,8 +59,14 @@ impl ExperimentConfig {
         }
     }
 
-    pub fn method(&self, name: &str) -> Option<&MethodSpec> {
-        self.methods.iter().find(|m| m.name == name)
+    /// The methods compared at scale `scale`: its own list, else the shared one.
+    pub fn methods_at(&self, scale: &str) -> &[MethodSpec] {
+        self.scale_methods.get(scale).unwrap_or(&self.methods)
+    }
+
+    /// Method `name` at scale `scale`.
+    pub fn method(&self, scale: &str, name: &str) -> Option<&MethodSpec> {
+        self.methods_at(scale).iter().find(|m| m.name == name)
     }
 }
 
@@ -63,6 +74,8 @@ impl ExperimentConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ScenarioSpec {
+    /// One task, one stage: plain fine-tuning (`lrdist calibrate`; the score is a1).
+    Single { task: Task },
     /// Task A then task B, each with its own head.
     Pair { first: Task, second: Task },
     /// N tasks in order, each with its own head (continual-learning metrics).
@@ -78,6 +91,7 @@ impl ScenarioSpec {
     /// Short name used in records and tables: `sst2->mrpc`, `embedding-shift:sst2`, ...
     pub fn label(&self) -> String {
         match self {
+            Self::Single { task } => task.to_string(),
             Self::Pair { first, second } => format!("{first}->{second}"),
             Self::Sequence { tasks } => tasks
                 .iter()
@@ -94,7 +108,32 @@ impl ScenarioSpec {
         match self {
             Self::Pair { first, second } => vec![*first, *second],
             Self::Sequence { tasks } => tasks.clone(),
-            Self::EmbeddingShift { task } | Self::LengthShift { task } => vec![*task],
+            Self::Single { task } | Self::EmbeddingShift { task } | Self::LengthShift { task } => {
+                vec![*task]
+            }
+        }
+    }
+
+    /// The `kind` a record of this scenario carries (`pair`, `single`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Single { .. } => "single",
+            Self::Pair { .. } => "pair",
+            Self::Sequence { .. } => "sequence",
+            Self::EmbeddingShift { .. } => "embedding-shift",
+            Self::LengthShift { .. } => "length-shift",
+        }
+    }
+
+    /// What stage 1 trains on, as far as the stage-1 cache is concerned: pairs, sequences
+    /// and single tasks all train their first task on its whole selection, so they share
+    /// one cache entry per task; a shift trains on a part of its task (its own entry).
+    pub fn stage1_identity(&self) -> String {
+        match self {
+            Self::Single { task } => task.to_string(),
+            Self::Pair { first, .. } => first.to_string(),
+            Self::Sequence { tasks } => tasks[0].to_string(),
+            Self::EmbeddingShift { .. } | Self::LengthShift { .. } => self.label(),
         }
     }
 
@@ -102,6 +141,7 @@ impl ScenarioSpec {
     pub fn num_stages(&self) -> usize {
         match self {
             Self::Sequence { tasks } => tasks.len(),
+            Self::Single { .. } => 1,
             _ => 2,
         }
     }
@@ -126,6 +166,10 @@ pub struct ScaleSpec {
     /// Train rows per task (label-stratified, seeded sample); `None` = all.
     #[serde(default)]
     pub max_train: Option<usize>,
+    /// Train rows of named tasks, overriding `max_train` for them (e.g. more rows for a
+    /// task B than for a task A).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub train_rows: BTreeMap<Task, usize>,
     /// Dev rows per task (same sampling); `None` = all.
     #[serde(default)]
     pub max_dev: Option<usize>,
@@ -157,7 +201,20 @@ pub struct ScaleSpec {
     /// seeds, so repetitions differ in initialisation and order, not in data.
     #[serde(default)]
     pub data_seed: u64,
+    /// The scale's flat rate, calibrated by `lrdist calibrate`
+    /// (paper/tables/calibration.md): stage 1 trains at it, `flat` is it, and the
+    /// baselines' grids are centred on it. `None`: the paper's 2e-5 ([`PAPER_FLAT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_rate: Option<f64>,
+    /// The scale's protocol is `--stage2-only` (docs/METHOD.md, "Protocol"): task A is
+    /// trained once per seed at `base_rate` and cached, and a method changes stage B only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stage2_only: bool,
 }
+
+/// The paper's flat baseline and stage-1 distribution (PAPER.md "Baselines": 2e-5),
+/// used wherever a scale states no calibrated `base_rate`.
+pub const PAPER_FLAT: &str = "flat:2e-5";
 
 fn default_eval_batch() -> usize {
     32
@@ -196,13 +253,36 @@ impl ScaleSpec {
             dev_from_train: BTreeMap::new(),
             bucketing: true,
             data_seed: 0,
+            train_rows: BTreeMap::new(),
+            base_rate: None,
+            stage2_only: false,
         })
+    }
+
+    /// The flat distribution of this scale: `flat:<base_rate>`, or the paper's 2e-5.
+    pub fn flat_spec(&self) -> String {
+        match self.base_rate {
+            Some(r) => format!("flat:{r:e}"),
+            None => PAPER_FLAT.to_string(),
+        }
+    }
+
+    /// `spec` with every `base` field replaced by this scale's base rate, so a config says
+    /// `flat:base` or `llrd:base:0.9` and states the rate once (`base_rate`):
+    /// `flat:base` at a base rate of 1e-4 is `flat:1e-4`. Other specs are returned as is.
+    pub fn expand(&self, spec: &str) -> String {
+        let rate = self.flat_spec();
+        let rate = rate.strip_prefix("flat:").expect("flat_spec starts with flat:");
+        spec.split(':')
+            .map(|part| if part == "base" { rate } else { part })
+            .collect::<Vec<_>>()
+            .join(":")
     }
 
     /// The data selection for `task` under this scale.
     pub fn data_spec(&self, task: Task) -> DataSpec {
         DataSpec {
-            max_train: self.max_train,
+            max_train: self.train_rows.get(&task).copied().or(self.max_train),
             max_dev: self.max_dev,
             dev_from_train: self.dev_from_train.get(&task).copied(),
             seed: self.data_seed,
@@ -218,6 +298,25 @@ pub struct MethodSpec {
     pub distribution: String,
     #[serde(default)]
     pub penalty: Option<PenaltySpec>,
+    /// A change to stage B beyond its rates and penalty (WiSE-FT, freezing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervention: Option<Intervention>,
+}
+
+/// What a baseline does to stage B besides rates and a penalty (docs/METHOD.md,
+/// "Baselines"). Applies to every stage after the first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Intervention {
+    /// WiSE-FT (Wortsman et al., "Robust fine-tuning of zero-shot models", CVPR 2022),
+    /// applied between tasks: after stage B every encoder weight is set to
+    /// `(1 - alpha) * post-A + alpha * post-B`; the heads keep their trained values.
+    /// `alpha = 1` is plain fine-tuning, `alpha = 0` undoes stage B in the encoder.
+    WiseFt { alpha: f64 },
+    /// Partial freezing (as in Lee et al., "What would Elsa do? Freezing layers during
+    /// transformer fine-tuning", 2019): in stage B only the top `top` encoder layers and
+    /// the heads train; the embeddings and the layers below keep their post-A weights.
+    Freeze { top: usize },
 }
 
 /// A regulariser added to the loss after the first stage (PAPER.md "Baselines").
@@ -308,6 +407,25 @@ mod tests {
         );
         assert!(PenaltySpec::parse("ewc:-1").is_err());
         assert!(PenaltySpec::parse("dropout:0.1").is_err());
+    }
+
+    #[test]
+    fn base_in_a_spec_is_the_scales_rate() {
+        let mut s = ScaleSpec::builtin("quick").unwrap();
+        assert_eq!(s.expand("flat:base"), "flat:2e-5");
+        s.base_rate = Some(1e-4);
+        assert_eq!(s.expand("flat:base"), "flat:1e-4");
+        assert_eq!(s.expand("llrd:base:0.9"), "llrd:1e-4:0.9");
+        assert_eq!(s.expand("results/base.yaml"), "results/base.yaml");
+        assert_eq!(s.flat_spec(), "flat:1e-4");
+    }
+
+    #[test]
+    fn train_rows_override_max_train_per_task() {
+        let mut s = ScaleSpec::builtin("quick").unwrap();
+        s.train_rows.insert(Task::Qnli, 4000);
+        assert_eq!(s.data_spec(Task::Qnli).max_train, Some(4000));
+        assert_eq!(s.data_spec(Task::Sst2).max_train, Some(1000));
     }
 
     #[test]

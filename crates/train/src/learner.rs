@@ -26,6 +26,8 @@ pub struct StageHp {
     /// Seed of this stage's batch order.
     pub seed: u64,
     pub progress: bool,
+    /// Encoder depths below this one are frozen in this stage (0: everything trains).
+    pub train_from_depth: usize,
 }
 
 /// Metrics of one evaluation: every official metric and the task's primary score.
@@ -205,6 +207,40 @@ impl Learner {
         if set.is_empty() {
             bail!("{}: no training rows", set.name);
         }
+        let frozen = self.freeze_below(hp.train_from_depth);
+        let stats = self.train_stage_inner(head, set, per_depth_rates, hp, penalty, on_epoch);
+        for t in &frozen {
+            let _ = t.set_requires_grad(true);
+        }
+        stats
+    }
+
+    /// Stops gradients for every encoder parameter below depth `depth`; returns them.
+    fn freeze_below(&self, depth: usize) -> Vec<Tensor> {
+        if depth == 0 {
+            return Vec::new();
+        }
+        let layers = self.num_layers();
+        self.encoder
+            .named_parameters()
+            .into_iter()
+            .filter(|(name, _)| lrdist_model::depth_of(name, layers).is_some_and(|d| d < depth))
+            .map(|(_, t)| {
+                let _ = t.set_requires_grad(false);
+                t
+            })
+            .collect()
+    }
+
+    fn train_stage_inner(
+        &mut self,
+        head: usize,
+        set: &RowSet,
+        per_depth_rates: &[f64],
+        hp: &StageHp,
+        penalty: Option<&Penalty>,
+        on_epoch: &mut dyn FnMut(&Learner, &mut EpochStats) -> Result<Decision>,
+    ) -> Result<StageStats> {
         let steps_per_epoch = set.len().div_ceil(hp.batch_size);
         let total_steps = steps_per_epoch * hp.epochs;
         let mut opt = LayerwiseAdamW::new(

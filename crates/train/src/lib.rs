@@ -8,6 +8,8 @@
 //! - [`config`]: the experiment YAML files under `experiments/`;
 //! - [`perf`]: FLOP counting, the matmul ceiling and `lrdist bench speed`.
 
+pub mod attribution;
+pub mod calibrate;
 pub mod config;
 pub mod embed;
 pub mod groups;
@@ -20,7 +22,9 @@ pub mod record;
 pub mod runner;
 pub mod scenario;
 
-pub use config::{ExperimentConfig, MethodSpec, PenaltySpec, ScaleSpec, ScenarioSpec};
+pub use config::{
+    ExperimentConfig, Intervention, MethodSpec, PenaltySpec, ScaleSpec, ScenarioSpec, PAPER_FLAT,
+};
 pub use learner::{Decision, Learner, StageHp};
 pub use protocol::{EpochEvent, Outcome};
 pub use record::{append_record, read_records, RunRecord};

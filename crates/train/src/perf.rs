@@ -270,6 +270,7 @@ pub fn speed_report(
             optimizer: Default::default(),
             seed: 0,
             progress: false,
+            train_from_depth: 0,
         };
         let stats =
             learner.train_stage(head, &prepared.train, &rates, &hp, None, &mut |_, _| {

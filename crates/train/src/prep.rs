@@ -38,6 +38,29 @@ impl RowSet {
     pub fn labels(&self) -> Vec<f32> {
         self.rows.iter().map(|r| r.label).collect()
     }
+
+    /// The primary score of always predicting this set's most frequent label: its
+    /// majority rate for accuracy, 0 for Matthews correlation; `None` for regression or an
+    /// empty set (a constant has no Pearson correlation). The "learned" bar of the regime
+    /// table (docs/METHOD.md, "The forget scale").
+    pub fn majority_score(&self) -> Option<f64> {
+        if self.task.is_regression() || self.is_empty() {
+            return None;
+        }
+        let labels = self.labels();
+        let mut counts: Vec<(f32, usize)> = Vec::new();
+        for &l in &labels {
+            match counts.iter_mut().find(|(v, _)| *v == l) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((l, 1)),
+            }
+        }
+        // Ties go to the smallest label, so the result does not depend on row order.
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0)));
+        let preds = vec![counts[0].0; labels.len()];
+        let metrics = lrdist_data::metrics::compute(self.task, &preds, &labels);
+        metrics.get(self.task.primary_metric()).copied()
+    }
 }
 
 /// A task's train and dev rows, tokenised.

@@ -74,6 +74,17 @@ impl Outcome {
     pub fn cl_metrics(&self) -> Option<ClMetrics> {
         cl_metrics(&self.matrix)
     }
+
+    /// Scores every stage's dev set again with the learner as it is now and puts them in
+    /// the last row (after WiSE-FT changed the weights the last row was measured with).
+    pub fn rescore_last_row(&mut self, learner: &Learner, plan: &[StagePlan], eval_batch: usize) {
+        let i = self.matrix.len() - 1;
+        let scores: Vec<_> = plan
+            .iter()
+            .map(|s| learner.evaluate(s.head, &s.dev, eval_batch))
+            .collect();
+        record_row(self, i, &scores);
+    }
 }
 
 /// Continual-learning metrics over N tasks (Chaudhry et al. 2018).
@@ -120,6 +131,8 @@ pub struct RunSettings<'a> {
     pub rates: Vec<Vec<f64>>,
     pub hp: StageHp,
     pub penalty: Option<&'a mut Penalty>,
+    /// `train_from_depth[i]`: depths below it are frozen in stage i (0: all train).
+    pub train_from_depth: Vec<usize>,
 }
 
 /// Runs every stage of `plan` on `learner`.
@@ -138,6 +151,7 @@ pub fn run_plan(
         rates,
         hp,
         mut penalty,
+        train_from_depth,
     } = settings;
     let n = plan.len();
     let mut out = Outcome {
@@ -150,6 +164,7 @@ pub fn run_plan(
     for (i, stage) in plan.iter().enumerate() {
         let mut stage_hp = hp.clone();
         stage_hp.seed = hp.seed.wrapping_add(1000 * i as u64);
+        stage_hp.train_from_depth = train_from_depth.get(i).copied().unwrap_or(0);
         // Each stage draws its dropout masks from its own seed, so a stage's numbers do not
         // depend on how the previous one was obtained (trained now, or the stage-1 cache).
         tch::manual_seed(stage_hp.seed as i64);

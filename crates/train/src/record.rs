@@ -67,6 +67,16 @@ pub struct RunRecord {
     pub cl: Option<ClMetrics>,
     pub stopped_early: bool,
     pub stage1_cached: bool,
+    /// Per stage: the primary dev score of always predicting the most frequent label
+    /// (`None` for regression), the bar a learned task must clear.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub majority: Vec<Option<f64>>,
+    /// Where forgetting lives (`run --attribute`): A's dev score per depth put back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<crate::attribution::Attribution>,
+    /// The method's change to stage B beyond rates and penalty (WiSE-FT, freezing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervention: Option<crate::config::Intervention>,
 }
 
 /// Appends `record` as one line to `path` (created with its folder if needed) and syncs
@@ -104,16 +114,59 @@ pub fn read_records(path: &Path) -> Result<Vec<RunRecord>> {
         .collect()
 }
 
-/// Whether `path` already holds a finished record of the same scenario, method, scale
-/// and seed as `req` (so a batch of runs can resume).
-pub fn has_record(path: &Path, req: &crate::RunRequest) -> Result<bool> {
-    let scenario = req.scenario.label();
-    Ok(read_records(path)?.iter().any(|r| {
-        r.scenario == scenario
-            && r.method == req.method
-            && r.scale == req.scale_name
-            && r.seed == req.seed
-    }))
+/// What a finished record says about a request it might stand for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Done {
+    /// A record of exactly this run: same scenario, method, seed, scale spec, resolved
+    /// rates (both stages), penalty and intervention.
+    Same,
+    /// A record of the same scenario, method, scale name and seed that ran something else
+    /// (the reason says what differs): it does not count.
+    Stale(String),
+    /// No record of this scenario, method, scale name and seed.
+    None,
+}
+
+/// Whether `r` is a record of `req` run with per-depth rates `per_depth`.
+pub fn compare(r: &RunRecord, req: &crate::RunRequest, per_depth: &[f64]) -> Done {
+    if r.scenario != req.scenario.label()
+        || r.method != req.method
+        || r.scale != req.scale_name
+        || r.seed != req.seed
+    {
+        return Done::None;
+    }
+    let stage1 = req.stage2_only.then(|| req.stage1_distribution.clone());
+    let why = if r.scale_spec != req.scale {
+        "its scale spec differs"
+    } else if r.distribution.per_depth != per_depth {
+        "its rates differ"
+    } else if r.stage1_distribution_spec != stage1 {
+        "its stage-1 distribution differs"
+    } else if r.penalty != req.penalty {
+        "its penalty differs"
+    } else if r.intervention != req.intervention {
+        "its intervention differs"
+    } else if r.attribution.is_none() && req.attribute {
+        "it has no attribution"
+    } else {
+        return Done::Same;
+    };
+    Done::Stale(format!("{} ({})", why, r.id))
+}
+
+/// Whether `path` already holds a record of `req` (so a batch of runs can resume), or
+/// only stale ones, or none.
+pub fn find_record(path: &Path, req: &crate::RunRequest, per_depth: &[f64]) -> Result<Done> {
+    let mut found = Done::None;
+    for r in read_records(path)? {
+        match compare(&r, req, per_depth) {
+            Done::Same => return Ok(Done::Same),
+            stale @ Done::Stale(_) => found = stale,
+            Done::None => {}
+        }
+    }
+    Ok(found)
 }
 
 /// Where a run's record goes by default: `RESULTS/runs/<config stem>.jsonl`, or the

@@ -12,7 +12,8 @@ use lrdist_optimizer::{AdamWConfig, Distribution, Grouping, ResolvedDistribution
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
-use crate::config::{PenaltySpec, ScaleSpec, ScenarioSpec};
+use crate::attribution::{interpolate, where_forgetting_lives, Snapshot};
+use crate::config::{Intervention, PenaltySpec, ScaleSpec, ScenarioSpec};
 use crate::learner::{Decision, Learner, StageHp, StageStats};
 use crate::penalty::Penalty;
 use crate::prep::DataCache;
@@ -46,6 +47,9 @@ pub struct RunRequest {
     /// How depths map to the distribution's groups (`per-layer`, `paper10`, `even:K`).
     pub grouping: String,
     pub penalty: Option<PenaltySpec>,
+    /// WiSE-FT or freezing (a baseline's change to stage B beyond rates and penalty).
+    #[serde(default)]
+    pub intervention: Option<Intervention>,
     pub seed: u64,
     pub config_file: Option<String>,
     /// Apply the distribution to stage 2 only; stage 1 is trained with
@@ -56,6 +60,10 @@ pub struct RunRequest {
     /// `distribution`, which then only labels them.
     #[serde(default)]
     pub rates: Option<Vec<f64>>,
+    /// After the last stage, measure where forgetting lives: task A's dev score with each
+    /// depth's post-A weights put back ([`crate::attribution`]).
+    #[serde(default)]
+    pub attribute: bool,
 }
 
 impl RunRequest {
@@ -71,16 +79,18 @@ impl RunRequest {
         Self {
             scenario,
             scale_name: scale_name.into(),
-            scale,
             method: method.into(),
             distribution: distribution.into(),
             grouping: "per-layer".into(),
             penalty: None,
+            intervention: None,
             seed,
             config_file: None,
-            stage2_only: false,
-            stage1_distribution: "flat:2e-5".into(),
+            stage2_only: scale.stage2_only,
+            stage1_distribution: scale.flat_spec(),
             rates: None,
+            attribute: false,
+            scale,
         }
     }
 }
@@ -194,39 +204,79 @@ impl Runner {
             p.before_training(&learner); // L2-SP anchors at the pretrained weights
         }
 
-        // Stage-1 cache: restore stage 0 when an identical flat stage 1 was trained before.
-        let cache = req.stage2_only.then(|| Stage1Cache::new(&env, req, &hp));
+        let majority: Vec<Option<f64>> = plan.iter().map(|s| s.dev.majority_score()).collect();
+        let intervention = req.intervention.clone();
+        let freeze_from = match &intervention {
+            Some(Intervention::Freeze { top }) => Some(freeze_from_depth(*top, num_layers)?),
+            _ => None,
+        };
+        // Post-A weights are needed by WiSE-FT and by the attribution.
+        let keep_post_a = req.attribute || matches!(intervention, Some(Intervention::WiseFt { .. }));
+        let mut settings = RunSettings {
+            rates,
+            hp,
+            penalty: penalty.as_mut(),
+            train_from_depth: vec![0; plan.len()],
+        };
+        if let Some(from) = freeze_from {
+            for d in settings.train_from_depth.iter_mut().skip(1) {
+                *d = from;
+            }
+        }
+
+        // Stage-1 cache: restore stage 0 when an identical stage 1 was trained before. The
+        // entry's lock is held from the lookup until a missing entry is written, so two
+        // processes that need the same entry train it once (the second waits, then loads).
+        let cache = req.stage2_only.then(|| Stage1Cache::new(&env, req, &settings.hp));
+        let lock = match &cache {
+            Some(c) => Some(c.lock(env.progress)?),
+            None => None,
+        };
         let cached = match &cache {
             Some(c) => c.load(&mut learner, plan[0].head)?,
             None => None,
         };
         let stage1_cached = cached.is_some();
-        let settings = RunSettings {
-            rates,
-            hp,
-            penalty: penalty.as_mut(),
-        };
-        let outcome = match cache.as_ref().filter(|_| !stage1_cached) {
-            // First use of this cache entry: train stage 1 alone, save it, then go on.
-            Some(c) => {
-                let mut first = run_plan(
-                    &mut learner,
-                    &plan[..1],
-                    clone_settings(&settings),
-                    None,
-                    on_epoch,
-                )?;
+        let mut first_stage = cached;
+        let mut done: Option<Outcome> = None;
+        if first_stage.is_none() && (cache.is_some() || keep_post_a) {
+            // Stage 1 alone (to save it, or to keep its weights), then the rest.
+            let mut first = run_plan(
+                &mut learner,
+                &plan[..1],
+                clone_settings(&settings),
+                None,
+                on_epoch,
+            )?;
+            if let Some(c) = &cache {
                 c.save(&learner, plan[0].head, &first.stages[0])?;
-                if first.stopped_early {
-                    first
-                } else {
-                    let stats = first.stages.remove(0);
-                    run_plan(&mut learner, &plan, settings, Some(stats), on_epoch)?
-                }
             }
-            None => run_plan(&mut learner, &plan, settings, cached, on_epoch)?,
+            if first.stopped_early || plan.len() == 1 {
+                done = Some(first);
+            } else {
+                first_stage = Some(first.stages.remove(0));
+            }
+        }
+        drop(lock);
+        let post_a = keep_post_a.then(|| Snapshot::take(&learner, plan[0].head));
+        let mut outcome = match done {
+            Some(o) => o,
+            None => run_plan(&mut learner, &plan, settings, first_stage, on_epoch)?,
         };
-        Ok(self.record(
+        let eval_batch = req.scale.eval_batch_size;
+        if let (Some(Intervention::WiseFt { alpha }), Some(a)) = (&intervention, &post_a) {
+            if !outcome.stopped_early && plan.len() >= 2 {
+                interpolate(&learner, a, *alpha)?;
+                outcome.rescore_last_row(&learner, &plan, eval_batch);
+            }
+        }
+        let attribution = match (&post_a, req.attribute) {
+            (Some(a), true) if plan.len() >= 2 && !outcome.stopped_early => Some(
+                where_forgetting_lives(&learner, a, &plan[0].dev, eval_batch),
+            ),
+            _ => None,
+        };
+        let mut record = self.record(
             req,
             &dist,
             stage1.is_some(),
@@ -236,7 +286,11 @@ impl Runner {
             started_at,
             start,
             stage1_cached,
-        ))
+        );
+        record.majority = majority;
+        record.attribution = attribution;
+        record.intervention = intervention;
+        Ok(record)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -256,12 +310,6 @@ impl Runner {
         let forgetting = a1.zip(p_o).map(|(a, o)| a - o);
         let objective = p_o.zip(p_s).map(|(o, s)| o + s);
         let cl = outcome.cl_metrics();
-        let kind = match req.scenario {
-            ScenarioSpec::Pair { .. } => "pair",
-            ScenarioSpec::Sequence { .. } => "sequence",
-            ScenarioSpec::EmbeddingShift { .. } => "embedding-shift",
-            ScenarioSpec::LengthShift { .. } => "length-shift",
-        };
         let model = self
             .env
             .model_dir
@@ -278,7 +326,7 @@ impl Runner {
                 req.seed,
                 started_at
             ),
-            kind: kind.into(),
+            kind: req.scenario.kind().into(),
             scenario: req.scenario.label(),
             method: req.method.clone(),
             distribution_spec: req.distribution.clone(),
@@ -315,6 +363,9 @@ impl Runner {
             cl,
             stopped_early: outcome.stopped_early,
             stage1_cached,
+            majority: Vec::new(),
+            attribution: None,
+            intervention: None,
         }
     }
 }
@@ -324,7 +375,19 @@ fn clone_settings<'a>(s: &RunSettings<'a>) -> RunSettings<'a> {
         rates: s.rates.clone(),
         hp: s.hp.clone(),
         penalty: None,
+        train_from_depth: s.train_from_depth.clone(),
     }
+}
+
+/// The first depth that trains when only the top `top` encoder layers and the heads do
+/// (`freeze` baseline): depth `L + 1 - top`. Zero layers leaves the heads alone training.
+pub fn freeze_from_depth(top: usize, num_layers: usize) -> Result<usize> {
+    if top > num_layers {
+        anyhow::bail!(
+            "freeze: top {top} layers asked for, but the model has {num_layers} (use 0..={num_layers})"
+        );
+    }
+    Ok(num_layers + 1 - top)
 }
 
 /// The stage hyperparameters a scale implies.
@@ -342,32 +405,82 @@ pub fn stage_hp(scale: &ScaleSpec, seed: u64, progress: bool) -> StageHp {
         },
         seed,
         progress,
+        train_from_depth: 0,
     }
 }
 
-/// A trained flat stage 1 on disk, keyed by everything that determines it: model, task
-/// data, scale, seed and the stage-1 distribution.
+/// A trained stage 1 on disk, keyed by everything that determines it: model, what stage
+/// 1 trains on, its data, the stage hyperparameters, seed and the stage-1 distribution.
+/// Task B plays no part, so every setting with the same task A (and `lrdist calibrate`'s
+/// run of A at that rate) shares one entry per seed.
 struct Stage1Cache {
     dir: PathBuf,
+}
+
+/// Holds a cache entry's lock file locked until dropped.
+struct EntryLock {
+    _file: std::fs::File,
 }
 
 impl Stage1Cache {
     fn new(env: &Env, req: &RunRequest, hp: &StageHp) -> Self {
         let first = req.scenario.tasks()[0];
+        let s = &req.scale;
         let key = format!(
-            "{}|{}|{:?}|{:?}|{:?}|{}|{}",
+            "{}|{}|{:?}|{}|{}|{}|{}|{}|{:?}|{}|{}",
             env.model_dir.display(),
-            first,
-            req.scale.data_spec(first),
-            req.scale,
+            req.scenario.stage1_identity(),
+            s.data_spec(first),
+            s.epochs,
+            s.batch_size,
+            s.eval_batch_size,
+            s.max_len,
+            s.bucketing,
             hp.optimizer,
             req.seed,
             req.stage1_distribution
         );
-        let name = format!("{first}-s{}-{:016x}", req.seed, fnv1a(key.as_bytes()));
+        let name = format!(
+            "{}-s{}-{:016x}",
+            req.scenario.stage1_identity().replace([':', '>'], "_"),
+            req.seed,
+            fnv1a(key.as_bytes())
+        );
         Self {
             dir: env.cache_dir.join("stage1").join(name),
         }
+    }
+
+    /// Locks the entry (blocking while another process holds it, which it does while it
+    /// trains the entry).
+    fn lock(&self, progress: bool) -> Result<EntryLock> {
+        let parent = self.dir.parent().expect("entry sits in a folder");
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+        let path = self.dir.with_extension("lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if progress {
+                    eprintln!(
+                        "stage-1 cache: another process is training {}; waiting for it",
+                        self.dir.display()
+                    );
+                }
+                file.lock()
+                    .with_context(|| format!("cannot lock {}", path.display()))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+        Ok(EntryLock { _file: file })
     }
 
     fn load(&self, learner: &mut Learner, head: usize) -> Result<Option<StageStats>> {
@@ -379,25 +492,29 @@ impl Stage1Cache {
             .encoder
             .vs
             .load(self.dir.join("encoder.safetensors"))
-            .context("stage-1 cache: encoder")?;
+            .with_context(|| format!("stage-1 cache {}: encoder", self.dir.display()))?;
         learner.heads[head]
             .vs
             .load(self.dir.join("head.safetensors"))
-            .context("stage-1 cache: head")?;
+            .with_context(|| format!("stage-1 cache {}: head", self.dir.display()))?;
         let stats = serde_json::from_str(&std::fs::read_to_string(&stats_path)?)?;
         Ok(Some(stats))
     }
 
     fn save(&self, learner: &Learner, head: usize, stats: &StageStats) -> Result<()> {
-        let tmp = self.dir.with_extension("partial");
+        // A folder of this process's own, renamed into place last, so a crash never
+        // leaves a half-written entry that looks complete.
+        let tmp = self
+            .dir
+            .with_extension(format!("partial-{}", std::process::id()));
         std::fs::create_dir_all(&tmp)
             .with_context(|| format!("cannot create {}", tmp.display()))?;
         learner.encoder.vs.save(tmp.join("encoder.safetensors"))?;
         learner.heads[head].vs.save(tmp.join("head.safetensors"))?;
         std::fs::write(tmp.join("stage.json"), serde_json::to_string_pretty(stats)?)?;
-        // Rename last, so a crash never leaves a half-written entry that looks complete.
         let _ = std::fs::remove_dir_all(&self.dir);
-        std::fs::rename(&tmp, &self.dir)?;
+        std::fs::rename(&tmp, &self.dir)
+            .with_context(|| format!("cannot move {} into place", tmp.display()))?;
         Ok(())
     }
 }
@@ -478,6 +595,7 @@ impl Runner {
             rates: vec![dist.per_depth.clone()],
             hp: stage_hp(scale, seed, progress),
             penalty: None,
+            train_from_depth: vec![0],
         };
         let outcome = run_plan(&mut learner, &plan, settings, None, &mut |_| {
             Decision::Continue
@@ -509,6 +627,61 @@ impl Runner {
 }
 
 impl Runner {
+    /// The per-depth rates `req`'s distribution gives this runner's model.
+    pub fn per_depth(&self, req: &RunRequest) -> Result<Vec<f64>> {
+        let cfg_path = self.env.model_dir.join(lrdist_model::CONFIG_FILE);
+        let layers = lrdist_model::BertConfig::from_file(&cfg_path)?.num_hidden_layers;
+        Ok(Self::request_distribution(req, layers)?.per_depth)
+    }
+
+    /// Runs `reqs` in order, appending each record to `record_path(req)` and handing it
+    /// to `on_record`. With `resume`, a request whose record already exists (the same
+    /// run: scale spec, rates, penalty, intervention; [`record::compare`]) is skipped,
+    /// and a record that only shares its scenario, method, scale name and seed is said
+    /// to be stale and run again. Messages go to stderr. Returns the number of runs made.
+    pub fn run_batch(
+        &mut self,
+        reqs: &[RunRequest],
+        record_path: &dyn Fn(&RunRequest) -> PathBuf,
+        resume: bool,
+        on_record: &mut dyn FnMut(&RunRecord, &Path) -> Result<()>,
+    ) -> Result<usize> {
+        let mut ran = 0;
+        for (i, req) in reqs.iter().enumerate() {
+            let path = record_path(req);
+            let what = format!(
+                "[{}/{}] {} {} seed {} ({} scale)",
+                i + 1,
+                reqs.len(),
+                req.scenario.label(),
+                req.method,
+                req.seed,
+                req.scale_name
+            );
+            if resume {
+                match record::find_record(&path, req, &self.per_depth(req)?)? {
+                    record::Done::Same => {
+                        eprintln!("{what}: skipped, already in {}", path.display());
+                        continue;
+                    }
+                    record::Done::Stale(why) => eprintln!(
+                        "{what}: {} holds a record of it, but {why}: running again",
+                        path.display()
+                    ),
+                    record::Done::None => {}
+                }
+            }
+            if reqs.len() > 1 {
+                eprintln!("{what}");
+            }
+            let record = self.run(req, &mut |_| Decision::Continue)?;
+            record::append_record(&path, &record)?;
+            ran += 1;
+            on_record(&record, &path)?;
+        }
+        Ok(ran)
+    }
+
     /// Checks a request before any work: the model config, the distribution against it,
     /// and the data folders. Every error here is the user's input (the CLI exits 2).
     pub fn validate(&self, req: &RunRequest) -> Result<()> {
@@ -557,6 +730,13 @@ impl Runner {
     }
 }
 
+/// Where `make demo` appends its records: `RESULTS/tmp/demo.jsonl`, git-ignored and read
+/// by no table, so the main command never adds a duplicate of a committed record (which
+/// `make check` refuses) nor dirties `results/`.
+pub fn demo_record_path(results: &Path) -> PathBuf {
+    results.join("tmp").join("demo.jsonl")
+}
+
 /// A fixed-width table of a1, p_s, p_o, forgetting and p_o + p_s, one row per record.
 pub fn comparison_table(records: &[RunRecord]) -> String {
     let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.4}"));
@@ -578,4 +758,32 @@ pub fn comparison_table(records: &[RunRecord]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_writes_where_no_table_reads_and_git_ignores() {
+        let results = Path::new("results");
+        let path = demo_record_path(results);
+        assert!(!path.starts_with(results.join("runs")), "{}", path.display());
+        assert!(!path.starts_with(results.join("calibration")));
+        let ignore = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.gitignore"))
+            .unwrap();
+        assert!(
+            ignore.lines().any(|l| path.starts_with(l.trim_start_matches('/'))),
+            "{} is not git-ignored",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn freezing_keeps_the_top_layers_and_heads_training() {
+        assert_eq!(freeze_from_depth(2, 6).unwrap(), 5);
+        assert_eq!(freeze_from_depth(0, 6).unwrap(), 7);
+        assert_eq!(freeze_from_depth(6, 6).unwrap(), 1);
+        assert!(freeze_from_depth(7, 6).is_err());
+    }
 }

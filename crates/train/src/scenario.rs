@@ -26,7 +26,7 @@ pub fn build_plan(
 ) -> Result<Vec<StagePlan>> {
     let head_seed = |i: usize| (seed as i64).wrapping_mul(7919).wrapping_add(i as i64);
     match scenario {
-        ScenarioSpec::Pair { .. } | ScenarioSpec::Sequence { .. } => {
+        ScenarioSpec::Single { .. } | ScenarioSpec::Pair { .. } | ScenarioSpec::Sequence { .. } => {
             let mut plan = Vec::new();
             for (i, task) in scenario.tasks().into_iter().enumerate() {
                 let p = data.task(task, &scale.data_spec(task))?;

@@ -61,6 +61,7 @@ fn hp(epochs: usize) -> StageHp {
         optimizer: AdamWConfig::default(),
         seed: 3,
         progress: false,
+        train_from_depth: 0,
     }
 }
 
@@ -191,6 +192,7 @@ fn protocol_fills_the_matrix_and_can_stop_early() {
         rates: rates.clone(),
         hp: hp(2),
         penalty: None,
+        train_from_depth: vec![0; 2],
     };
     let out = run_plan(&mut learner, &plan, settings, None, &mut |e| {
         events.push((e.stage, e.epoch, e.scores.len()));
@@ -213,6 +215,7 @@ fn protocol_fills_the_matrix_and_can_stop_early() {
         rates,
         hp: hp(2),
         penalty: None,
+        train_from_depth: vec![0; 2],
     };
     let out = run_plan(&mut learner, &plan, settings, None, &mut |e| {
         if e.stage == 1 {

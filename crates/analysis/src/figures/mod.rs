@@ -3,6 +3,7 @@
 //! Text is laid out with `ab_glyph` from DejaVu Sans embedded in the binary (the `dejavu`
 //! crate), so no system font or fontconfig is needed.
 
+mod attribution;
 mod authors;
 mod distributions;
 mod embeddings;
@@ -26,6 +27,7 @@ pub(crate) const NAMES: &[&str] = &[
     "pareto",
     "embedding-shift",
     "authors",
+    "attribution",
 ];
 
 pub(crate) fn write(name: &str, inputs: &Inputs, out_dir: &Path) -> Result<Vec<PathBuf>> {
@@ -44,6 +46,7 @@ pub(crate) fn write(name: &str, inputs: &Inputs, out_dir: &Path) -> Result<Vec<P
             Ok(written)
         }
         "authors" => render(&authors::figure(inputs)?, out_dir, &stem),
+        "attribution" => render(&attribution::figure(&inputs.results)?, out_dir, &stem),
         _ => unreachable!("names are checked by the caller"),
     }
     .with_context(|| format!("figure {name}"))

@@ -2,6 +2,7 @@
 
 mod authors;
 mod methods;
+pub(crate) mod regime;
 mod search;
 mod unseen;
 
@@ -13,7 +14,16 @@ use crate::Inputs;
 
 pub(crate) use authors::{comparisons, Comparison};
 
-pub(crate) const NAMES: &[&str] = &["main", "cl", "unseen", "search", "authors"];
+pub(crate) const NAMES: &[&str] = &[
+    "main",
+    "cl",
+    "unseen",
+    "search",
+    "authors",
+    "calibration",
+    "regime",
+    "attribution",
+];
 
 pub(crate) fn write(name: &str, inputs: &Inputs, out_dir: &Path) -> Result<Vec<PathBuf>> {
     let table = match name {
@@ -22,6 +32,9 @@ pub(crate) fn write(name: &str, inputs: &Inputs, out_dir: &Path) -> Result<Vec<P
         "unseen" => unseen::unseen_table(&inputs.results),
         "search" => search::search_table(&inputs.results),
         "authors" => authors::authors_table(inputs),
+        "calibration" => regime::calibration_table(&inputs.results),
+        "regime" => regime::regime_table(&inputs.results),
+        "attribution" => regime::attribution_table(&inputs.results),
         _ => unreachable!("names are checked by the caller"),
     }?;
     table
