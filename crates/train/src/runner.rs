@@ -212,14 +212,9 @@ impl Runner {
         };
         // Post-A weights are needed by WiSE-FT and by the attribution.
         let keep_post_a = req.attribute || matches!(intervention, Some(Intervention::WiseFt { .. }));
-        let mut settings = RunSettings {
-            rates,
-            hp,
-            penalty: penalty.as_mut(),
-            train_from_depth: vec![0; plan.len()],
-        };
+        let mut train_from_depth = vec![0; plan.len()];
         if let Some(from) = freeze_from {
-            for d in settings.train_from_depth.iter_mut().skip(1) {
+            for d in train_from_depth.iter_mut().skip(1) {
                 *d = from;
             }
         }
@@ -227,7 +222,7 @@ impl Runner {
         // Stage-1 cache: restore stage 0 when an identical stage 1 was trained before. The
         // entry's lock is held from the lookup until a missing entry is written, so two
         // processes that need the same entry train it once (the second waits, then loads).
-        let cache = req.stage2_only.then(|| Stage1Cache::new(&env, req, &settings.hp));
+        let cache = req.stage2_only.then(|| Stage1Cache::new(&env, req, &hp));
         let lock = match &cache {
             Some(c) => Some(c.lock(env.progress)?),
             None => None,
@@ -240,11 +235,17 @@ impl Runner {
         let mut first_stage = cached;
         let mut done: Option<Outcome> = None;
         if first_stage.is_none() && (cache.is_some() || keep_post_a) {
-            // Stage 1 alone (to save it, or to keep its weights), then the rest.
+            // Stage 1 alone (to save it, or to keep its weights), then the rest. A cached
+            // stage 1 is the same for every method, so it trains without their penalty;
+            // otherwise stage 1 is exactly what the one-call path would train.
+            let first_penalty = match &cache {
+                Some(_) => None,
+                None => penalty.as_mut(),
+            };
             let mut first = run_plan(
                 &mut learner,
                 &plan[..1],
-                clone_settings(&settings),
+                settings_with(&rates, &hp, first_penalty, &train_from_depth),
                 None,
                 on_epoch,
             )?;
@@ -261,7 +262,13 @@ impl Runner {
         let post_a = keep_post_a.then(|| Snapshot::take(&learner, plan[0].head));
         let mut outcome = match done {
             Some(o) => o,
-            None => run_plan(&mut learner, &plan, settings, first_stage, on_epoch)?,
+            None => run_plan(
+                &mut learner,
+                &plan,
+                settings_with(&rates, &hp, penalty.as_mut(), &train_from_depth),
+                first_stage,
+                on_epoch,
+            )?,
         };
         let eval_batch = req.scale.eval_batch_size;
         if let (Some(Intervention::WiseFt { alpha }), Some(a)) = (&intervention, &post_a) {
@@ -370,12 +377,18 @@ impl Runner {
     }
 }
 
-fn clone_settings<'a>(s: &RunSettings<'a>) -> RunSettings<'a> {
+/// Run settings over `rates`, `hp` and `train_from_depth` with `penalty`.
+fn settings_with<'a>(
+    rates: &[Vec<f64>],
+    hp: &StageHp,
+    penalty: Option<&'a mut Penalty>,
+    train_from_depth: &[usize],
+) -> RunSettings<'a> {
     RunSettings {
-        rates: s.rates.clone(),
-        hp: s.hp.clone(),
-        penalty: None,
-        train_from_depth: s.train_from_depth.clone(),
+        rates: rates.to_vec(),
+        hp: hp.clone(),
+        penalty,
+        train_from_depth: train_from_depth.to_vec(),
     }
 }
 
