@@ -42,7 +42,7 @@ BUILD_DEP := $(if $(filter $(BUILT),$(LRDIST)),build,)
 # cargo sees the venv first on PATH, so torch-sys's `python` is the venv's.
 CARGO := PATH="$(VENV_BIN):$$PATH" cargo
 
-.PHONY: help venv model glue-check build pin test demo bench bench-speed bench-distribution bench-search bench-peer fmt lint clean-results-tmp
+.PHONY: help venv model glue-check build pin test regress demo bench bench-speed bench-distribution bench-search bench-peer fmt lint clean-results-tmp
 
 help: ## list the targets
 	@echo "lrdist targets (variables: GLUE_DIR=$(GLUE_DIR) SCALE=$(SCALE) PYTHON=$(PYTHON) PEER_ARGS=$(PEER_ARGS)):"
@@ -80,9 +80,21 @@ pin: build ## copy the built lrdist to .cache/bin/lrdist-<commit> for long backg
 	@commit=$$(git rev-parse --short=12 HEAD)$$(git diff --quiet HEAD -- crates build Cargo.toml Cargo.lock experiments || echo -dirty); \
 	mkdir -p .cache/bin; cp $(BUILT) .cache/bin/lrdist-$$commit; echo .cache/bin/lrdist-$$commit
 
-test: glue-check venv model ## cargo test --release --workspace (real GLUE data and model)
+test: glue-check venv model ## cargo test --release --workspace (real GLUE data and model), then test-python and test-save
 	@echo "==> testing the workspace (cargo test --release --workspace, GLUE_DIR=$(GLUE_DIR), LRDIST_MODEL=$(LRDIST_MODEL))"
 	@$(CARGO) test --release --workspace
+	@$(MAKE) test-python
+	@$(MAKE) test-save
+
+.PHONY: test-save
+test-save: glue-check venv model build $(PEER_STAMP) ## --save and predict against transformers: the README's "Save and predict" commands (python/test_lrdist_head.py)
+	@echo "==> testing --save and predict with transformers (python/test_lrdist_head.py)"
+	@HF_HUB_OFFLINE=1 $(VENV)/bin/python python/test_lrdist_head.py
+
+.PHONY: test-python
+test-python: venv model build $(PEER_STAMP) ## lrdist export-param-groups on transformers models, and the README's commands (python/test_param_groups.py)
+	@echo "==> testing export-param-groups with transformers (python/test_param_groups.py)"
+	@HF_HUB_OFFLINE=1 $(VENV)/bin/python python/test_param_groups.py --lrdist $(BUILT) --model $(LRDIST_MODEL)
 
 demo: glue-check venv model build ## quick SST-2 -> MRPC: flat 2e-5 vs the paper's combined distribution
 	@echo "==> running $(LRDIST) demo --scale $(SCALE)"
@@ -91,8 +103,8 @@ demo: glue-check venv model build ## quick SST-2 -> MRPC: flat 2e-5 vs the paper
 # --- performance ---
 
 bench: glue-check venv model ## criterion benches: training step (one group vs per-layer), evaluation
-	@echo "==> benchmarking lrdist-train (cargo bench -p lrdist-train)"
-	@$(CARGO) bench -p lrdist-train
+	@echo "==> benchmarking lrdist-bench (cargo bench -p lrdist-bench)"
+	@$(CARGO) bench -p lrdist-bench
 
 bench-speed: glue-check venv model build ## what makes training fast, each measured in one run -> results/bench/speed.csv
 	@echo "==> lrdist bench speed (real model, SST-2 rows)"
@@ -100,7 +112,7 @@ bench-speed: glue-check venv model build ## what makes training fast, each measu
 
 bench-distribution: venv ## instructions of a training step, one rate vs one rate per depth (callgrind) -> results/bench/distribution.json
 	@command -v valgrind >/dev/null || { echo "valgrind not found (Debian: apt-get install valgrind)" >&2; exit 1; }
-	@$(CARGO) build --release -p lrdist-train --example distribution_cost
+	@$(CARGO) build --release -p lrdist-bench --example distribution_cost
 	@$(VENV)/bin/python scripts/bench_distribution.py --out results/bench/distribution.json
 
 # Trials per variant of `make bench-search` (4 variants; about 2 min per quick trial).
@@ -130,6 +142,9 @@ fmt: ## cargo fmt --all
 lint: venv ## cargo clippy on every target, warnings are errors
 	@echo "==> linting (cargo clippy --release --workspace --all-targets -- -D warnings)"
 	@$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+
+regress: glue-check model $(BUILD_DEP) ## re-run fixed-seed runs and finetunes (one thread) and require bit-identical scores
+	@$(VENV)/bin/python scripts/regress.py --lrdist $(LRDIST)
 
 clean-results-tmp: ## remove results/tmp (scratch output of runs and tests)
 	@echo "==> removing results/tmp"

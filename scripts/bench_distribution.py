@@ -4,7 +4,7 @@ for all depths vs one rate per depth, target <= 2 %).
 
 Wall-clock benches cannot resolve 2 % on a VM whose speed drifts by tens of per cent
 between minutes (see README, "Performance"). This runs the example
-`crates/train/examples/distribution_cost.rs` under valgrind's callgrind once per variant
+`crates/bench/examples/distribution_cost.rs` under valgrind's callgrind once per variant
 (`one_rate`, `per_depth`; both processes at once) and counts the instructions executed
 inside its `counted_steps` (one training step of a MiniLM-L6-shaped BERT on a 4x16
 batch, one intra-op thread, after a warm-up step; small batches are the strict case, see
@@ -48,7 +48,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=ROOT / "results/bench/distribution.json")
     args = p.parse_args()
     if not args.example.is_file():
-        raise SystemExit(f"{args.example} not found: cargo build --release -p lrdist-train --example distribution_cost")
+        raise SystemExit(f"{args.example} not found: cargo build --release -p lrdist-bench --example distribution_cost")
 
     with tempfile.TemporaryDirectory() as tmp:
         outs = {v: Path(tmp) / f"{v}.callgrind" for v in VARIANTS}

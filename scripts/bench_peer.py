@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Peer comparison, one run: lrdist against the Hugging Face transformers Trainer.
+"""Peer comparison in interleaved rounds: lrdist against the Hugging Face transformers Trainer.
 
 Fine-tunes the default model (all-MiniLM-L6-v2) on the same 2000 SST-2 train rows with the
 same hyperparameters three ways, each in its own process, one after the other:
@@ -14,11 +14,21 @@ torch.set_num_threads(os.cpu_count()), and are evaluated on the full SST-2 dev s
 (872 rows). The train rows are the ones lrdist itself picks (`lrdist data sample`, a
 label-stratified seeded sample), so every runner sees exactly the same data.
 
-Prints a Markdown table (train samples/s, dev accuracy, seconds, speed ratios) and writes
-the same, with the commands, versions, date and CPU count, as JSON (--out). Exits 1 when
-the dev accuracies differ by more than --tolerance (2 points), or when a runner did not
-beat the majority-class rate by 5 points: a speed comparison between runs that did not
-learn the same thing says little.
+This VM's speed moves by up to +-30 % between minutes, so one run of each says little:
+the runners go in --rounds interleaved rounds (default 3), each round running lrdist,
+run_glue and dynamic in turn, with the fp32 matmul ceiling (`lrdist bench matmul`) read
+before the first runner and after every runner. A run's share of the ceiling is its
+training FLOP/s (model FLOPs of the batch shapes it ran, matrix products only, backward
+= 2x forward; a transformers model runs every layer in full, lrdist's last layer only
+the [CLS] query) over the higher of the two readings around it. Per runner the report
+gives the median and the range (min-max) over the rounds of train samples/s and of the
+share of the ceiling.
+
+Prints a Markdown table (those medians and ranges, dev accuracy, seconds, speed ratios)
+and writes the same, with every round's numbers, the commands, versions, date and CPU
+count, as JSON (--out). Exits 1 when the dev accuracies of any two runs differ by more
+than --tolerance (2 points), or when a run did not beat the majority-class rate by 5
+points: a speed comparison between runs that did not learn the same thing says little.
 
 Run it through `make bench-peer`, which builds lrdist and installs
 scripts/requirements-peer.txt into the venv first.
@@ -31,6 +41,7 @@ import hashlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -181,12 +192,13 @@ def lrdist_command(setup: Setup, lrdist: Path) -> list[str]:
 
 def run_lrdist(setup: Setup, lrdist: Path, env: dict[str, str]) -> dict:
     """lrdist's own report: the last stdout line of `finetune` is a JSON object with
-    `task`, `metrics`, `train_rows`, `train_samples_per_s` and `seconds`."""
+    `task`, `metrics`, `train_rows`, `train_samples_per_s`, `train_flops_per_s` and
+    `seconds`."""
     command = lrdist_command(setup, lrdist)
     start = time.perf_counter()
     report = last_json_line(run(command, env), command)
     total = time.perf_counter() - start
-    for key in ("task", "metrics", "train_rows", "train_samples_per_s", "seconds"):
+    for key in ("task", "metrics", "train_rows", "train_samples_per_s", "train_flops_per_s", "seconds"):
         if key not in report:
             raise SystemExit(f"lrdist finetune's JSON line has no '{key}': {report}")
     if report["task"] != setup.task or report["train_rows"] != setup.train_rows:
@@ -199,6 +211,7 @@ def run_lrdist(setup: Setup, lrdist: Path, env: dict[str, str]) -> dict:
         "train_samples_per_s": report["train_samples_per_s"],
         "accuracy": report["metrics"]["accuracy"],
         "train_seconds": setup.train_rows * setup.epochs / report["train_samples_per_s"],
+        "train_flops_per_s": report["train_flops_per_s"],
         "total_seconds": total,
         "report": report,
     }
@@ -220,6 +233,16 @@ def run_hf(setup: Setup, runner: str, args: argparse.Namespace, sample: Path, en
     report["total_seconds"] = time.perf_counter() - start
     report["command"] = command
     return report
+
+
+def full_encoder_training_flops(hidden: int, intermediate: int, layers: int, shapes: list[tuple[int, int]]) -> float:
+    """Model FLOPs of training steps on `[batch, seq]` batches of a BERT encoder that runs
+    every layer in full, as transformers' does; counted as `lrdist_train::flops` counts
+    lrdist's (matrix products only, a multiply-add 2 FLOPs, backward 2x forward): per token
+    and layer 2 (4 h^2 + 2 h i) for the projections and the feed-forward, 4 t h for the
+    attention scores and weighted sums."""
+    h, i = hidden, intermediate
+    return sum(3 * layers * b * t * (2 * (4 * h * h + 2 * h * i) + 4 * t * h) for b, t in shapes)
 
 
 def hf_worker(setup: Setup, runner: str, sample: Path, model_dir: Path, glue_dir: Path) -> None:
@@ -283,22 +306,35 @@ def hf_worker(setup: Setup, runner: str, sample: Path, model_dir: Path, glue_dir
             dataloader_pin_memory=False,
         )
         collator = default_data_collator if runner == "run_glue" else DataCollatorWithPadding(tokenizer)
+        shapes: list[tuple[int, int]] = []
+
+        def recording_collator(features: list[dict]) -> dict:
+            """The collator, noting the `[batch, seq]` shape of every batch it makes."""
+            batch = collator(features)
+            shapes.append(tuple(batch["input_ids"].shape))
+            return batch
+
         trainer = Trainer(
             model=model,
             args=args,
-            data_collator=collator,
+            data_collator=recording_collator,
             train_dataset=train,
             processing_class=tokenizer,
         )
         start = time.perf_counter()
         metrics = trainer.train().metrics
         train_seconds = time.perf_counter() - start
+        train_shapes = list(shapes)
 
         start = time.perf_counter()
         prediction = trainer.predict(dev)
         eval_seconds = time.perf_counter() - start
 
     predicted = prediction.predictions.argmax(axis=-1)
+    cfg = model.config
+    train_flops = full_encoder_training_flops(
+        cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers, train_shapes
+    )
     report = {
         "runner": runner,
         "task": setup.task,
@@ -308,6 +344,10 @@ def hf_worker(setup: Setup, runner: str, sample: Path, model_dir: Path, glue_dir
         "accuracy": float((predicted == prediction.label_ids).mean()),
         "predicted_label_counts": {str(k): int(v) for k, v in Counter(predicted.tolist()).items()},
         "train_seconds": train_seconds,
+        "train_batches": len(train_shapes),
+        "train_padded_tokens": sum(b * t for b, t in train_shapes),
+        "train_flops": train_flops,
+        "train_flops_per_s": train_flops / train_seconds,
         "eval_seconds": eval_seconds,
         "worker_seconds": time.perf_counter() - worker_start,
         "trainer_metrics": metrics,
@@ -369,38 +409,65 @@ def matmul_rate(lrdist: Path, env: dict[str, str]) -> float:
     return last_json_line(run(command, env), command)["flops_per_s"]
 
 
-def ceiling(lrdist: Path, report: dict, before: float, after: float) -> dict:
-    """lrdist's training FLOP/s (counted from model shapes on the batch shapes it ran) as a
-    share of the fp32 matmul rate measured right before and right after its run. This VM's
-    speed drifts by tens of per cent between minutes, so the ceiling is taken in the same
+def ceiling(train_flops_per_s: float, before: float, after: float) -> dict:
+    """A run's training FLOP/s (counted from model shapes on the batch shapes it ran) as a
+    share of the fp32 matmul rate read right before and right after it. This VM's speed
+    drifts by tens of per cent between minutes, so the ceiling is taken in the same
     minutes as the training, and the higher of the two readings counts (the conservative
     share)."""
-    achieved = report["train_flops_per_s"]
     peak = max(before, after)
     return {
-        "command": [str(lrdist), *MATMUL],
         "matmul_flops_per_s_before": before,
         "matmul_flops_per_s_after": after,
         "matmul_flops_per_s": peak,
-        "train_flops_per_s": achieved,
-        "fraction": achieved / peak,
+        "train_flops_per_s": train_flops_per_s,
+        "fraction": train_flops_per_s / peak,
     }
 
 
-def ratios(results: dict[str, dict]) -> dict[str, float]:
-    """Train throughput of lrdist over each Trainer runner (> 1: lrdist is faster)."""
+def spread(values: list[float]) -> dict:
+    """Median and range of one quantity over the rounds, with every round's value."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": values}
+
+
+def summarise(runs: dict[str, list[dict]]) -> dict[str, dict]:
+    """Per runner, over its rounds: train samples/s, share of the matmul ceiling, dev
+    accuracy and seconds, each as a `spread`."""
     return {
-        f"{a} / {b}": results[a]["train_samples_per_s"] / results[b]["train_samples_per_s"]
-        for a, b in RATIOS
-        if a in results and b in results
+        name: {
+            "train_samples_per_s": spread([r["train_samples_per_s"] for r in rounds]),
+            "ceiling_fraction": spread([r["ceiling"]["fraction"] for r in rounds]),
+            "accuracy": spread([r["accuracy"] for r in rounds]),
+            "train_seconds": spread([r["train_seconds"] for r in rounds]),
+            "total_seconds": spread([r["total_seconds"] for r in rounds]),
+        }
+        for name, rounds in runs.items()
     }
 
 
-def accuracy_check(results: dict[str, dict], tolerance: float, majority: float) -> dict:
-    """Do the runners agree on dev accuracy, and did each of them learn at all?"""
-    accuracies = [r["accuracy"] for r in results.values()]
+def ratios(runs: dict[str, list[dict]], summary: dict[str, dict]) -> dict[str, dict]:
+    """Train throughput of lrdist over each Trainer runner (> 1: lrdist is faster): the
+    ratio of the medians, and the range of the ratios within a round (the runs of one
+    round are minutes apart, so they share most of the machine's drift)."""
+    out = {}
+    for a, b in RATIOS:
+        if a in runs and b in runs:
+            within = [x["train_samples_per_s"] / y["train_samples_per_s"] for x, y in zip(runs[a], runs[b])]
+            out[f"{a} / {b}"] = {
+                "of_medians": summary[a]["train_samples_per_s"]["median"] / summary[b]["train_samples_per_s"]["median"],
+                "within_round_min": min(within),
+                "within_round_max": max(within),
+            }
+    return out
+
+
+def accuracy_check(runs: dict[str, list[dict]], tolerance: float, majority: float) -> dict:
+    """Do all runs, of every runner and round, agree on dev accuracy, and did each learn at all?"""
+    accuracies = [r["accuracy"] for rounds in runs.values() for r in rounds]
     gap = max(accuracies) - min(accuracies)
-    not_learned = [name for name, r in results.items() if r["accuracy"] < majority + LEARNED_MARGIN]
+    not_learned = sorted(
+        {name for name, rounds in runs.items() for r in rounds if r["accuracy"] < majority + LEARNED_MARGIN}
+    )
     return {
         "tolerance": tolerance,
         "gap": gap,
@@ -411,42 +478,52 @@ def accuracy_check(results: dict[str, dict], tolerance: float, majority: float) 
     }
 
 
-def markdown(results: dict[str, dict], speed: dict[str, float], check: dict, setup: Setup, roof: dict | None) -> str:
+def median_range(s: dict, fmt: str, scale: float = 1.0) -> str:
+    """`median (min-max)` of a `spread`, each value times `scale` in format `fmt`."""
+    m, lo, hi = (format(s[k] * scale, fmt) for k in ("median", "min", "max"))
+    return f"{m} ({lo}\u2013{hi})"
+
+
+def markdown(summary: dict[str, dict], speed: dict[str, dict], check: dict, setup: Setup, rounds: int,
+             readings: list[float]) -> str:
     lines = [
         f"{setup.task}, {setup.train_rows} train rows, {setup.epochs} epoch(s), batch {setup.batch_size}, "
         f"lr {short_float(setup.learning_rate)}, max length {setup.max_len}, seed {setup.seed}, "
-        f"{os.cpu_count()} CPU threads",
+        f"{os.cpu_count()} CPU threads; {rounds} interleaved round(s), median (min\u2013max) over the rounds",
         "",
-        "| runner | train samples/s | dev accuracy | train s | total s |",
-        "|---|---:|---:|---:|---:|",
+        "| runner | train samples/s | share of the matmul ceiling | dev accuracy | train s | total s |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for name, r in results.items():
+    for name, s in summary.items():
         lines.append(
-            f"| {RUNNERS[name]} | {r['train_samples_per_s']:.1f} | {r['accuracy']:.4f} "
-            f"| {r['train_seconds']:.1f} | {r['total_seconds']:.1f} |"
+            f"| {RUNNERS[name]} | {median_range(s['train_samples_per_s'], '.1f')} "
+            f"| {median_range(s['ceiling_fraction'], '.0f', 100)} % "
+            f"| {median_range(s['accuracy'], '.4f')} "
+            f"| {s['train_seconds']['median']:.1f} | {s['total_seconds']['median']:.1f} |"
         )
     lines.append("")
-    for name, value in speed.items():
-        lines.append(f"- train samples/s, {name}: {value:.2f}x")
-    if roof is not None:
+    for name, r in speed.items():
         lines.append(
-            f"- lrdist training step: {roof['train_flops_per_s'] / 1e9:.1f} GFLOP/s (model FLOPs) = "
-            f"{100 * roof['fraction']:.0f} % of the fp32 matmul rate through tch "
-            f"({roof['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s, 2048^3, best of 20, the higher of "
-            f"{roof['matmul_flops_per_s_before'] / 1e9:.1f} right before and "
-            f"{roof['matmul_flops_per_s_after'] / 1e9:.1f} right after lrdist's run)"
+            f"- train samples/s, {name}: {r['of_medians']:.2f}x (ratio of the medians; "
+            f"within a round {r['within_round_min']:.2f}x\u2013{r['within_round_max']:.2f}x)"
         )
-    if len(results) > 1:
+    lines.append(
+        f"- matmul ceiling (fp32 through tch, 2048^3, best of 20), read before the first run and after "
+        f"every run: {statistics.median(readings) / 1e9:.1f} GFLOP/s median of {len(readings)} readings "
+        f"({min(readings) / 1e9:.1f}\u2013{max(readings) / 1e9:.1f}); a run's share is its training "
+        "FLOP/s (model FLOPs of the batch shapes it ran) over the higher reading around it"
+    )
+    if len(summary) > 1 or rounds > 1:
         verdict = "agree" if check["agree"] else "DO NOT agree"
         lines.append(
-            f"- dev accuracies {verdict} within {100 * check['tolerance']:.0f} points "
+            f"- dev accuracies of all runs {verdict} within {100 * check['tolerance']:.0f} points "
             f"(largest gap {100 * check['gap']:.2f} points)"
         )
     for name in check["not_learned"]:
         lines.append(
-            f"- {name} did NOT learn: dev accuracy {results[name]['accuracy']:.4f} is within "
-            f"{100 * LEARNED_MARGIN:.0f} points of always predicting the majority label "
-            f"({check['majority_rate']:.4f})"
+            f"- {name} did NOT learn in every round: lowest dev accuracy "
+            f"{summary[name]['accuracy']['min']:.4f} is within {100 * LEARNED_MARGIN:.0f} points of "
+            f"always predicting the majority label ({check['majority_rate']:.4f})"
         )
     return "\n".join(lines)
 
@@ -468,10 +545,15 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=default.epochs, help=f"default {default.epochs}")
     p.add_argument("--sample", type=Path,
                    help="train rows as sentence<TAB>label, instead of asking `lrdist data sample`")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="interleaved rounds, each running every runner once (default 3)")
     p.add_argument("--tolerance", type=float, default=0.02,
                    help="largest dev-accuracy gap accepted, as a fraction (default 0.02 = 2 points)")
     p.add_argument("--worker", choices=["run_glue", "dynamic"], help=argparse.SUPPRESS)
-    return p.parse_args()
+    args = p.parse_args()
+    if args.rounds < 1:
+        p.error("--rounds must be at least 1")
+    return args
 
 
 def main() -> None:
@@ -486,8 +568,7 @@ def main() -> None:
     if not (args.model / "config.json").is_file():
         raise SystemExit(f"model not found: {args.model}/config.json (set LRDIST_MODEL or --model)")
     dev = read_dev(args.glue_dir)
-    needs_lrdist = "lrdist" in args.runners or args.sample is None
-    if needs_lrdist and not args.lrdist.is_file():
+    if not args.lrdist.is_file():  # every round reads the matmul ceiling through it
         raise SystemExit(f"{args.lrdist} not found: run `make build`")
     env = {**os.environ, "GLUE_DIR": str(args.glue_dir), "LRDIST_MODEL": str(args.model)}
 
@@ -502,33 +583,45 @@ def main() -> None:
         if len(rows) != setup.train_rows or labels != [0, 1]:
             raise SystemExit(f"{sample}: {len(rows)} rows with labels {labels}, expected {setup.train_rows} rows of both labels")
 
-        results: dict[str, dict] = {}
-        roof = None
-        for runner in args.runners:
-            print(f"==> {runner}: {RUNNERS[runner]}", flush=True)
-            if runner == "lrdist":
-                before = matmul_rate(args.lrdist, env)
-                results[runner] = run_lrdist(setup, args.lrdist, env)
-                roof = ceiling(args.lrdist, results[runner]["report"], before, matmul_rate(args.lrdist, env))
-            else:
-                results[runner] = run_hf(setup, runner, args, sample, env)
-            r = results[runner]
-            print(f"    {r['train_samples_per_s']:.1f} train samples/s, dev accuracy {r['accuracy']:.4f}", flush=True)
+        runs: dict[str, list[dict]] = {name: [] for name in args.runners}
+        readings = [matmul_rate(args.lrdist, env)]
+        for round_ in range(1, args.rounds + 1):
+            for runner in args.runners:
+                print(f"==> round {round_}/{args.rounds}, {runner}: {RUNNERS[runner]}", flush=True)
+                if runner == "lrdist":
+                    r = run_lrdist(setup, args.lrdist, env)
+                else:
+                    r = run_hf(setup, runner, args, sample, env)
+                readings.append(matmul_rate(args.lrdist, env))
+                r = {"round": round_, **r, "ceiling": ceiling(r["train_flops_per_s"], readings[-2], readings[-1])}
+                runs[runner].append(r)
+                print(f"    {r['train_samples_per_s']:.1f} train samples/s, "
+                      f"{100 * r['ceiling']['fraction']:.0f} % of the matmul ceiling, "
+                      f"dev accuracy {r['accuracy']:.4f}", flush=True)
         sample_sha = sha256(sample)
 
-    speed = ratios(results)
-    check = accuracy_check(results, args.tolerance, majority_rate(dev))
-    table = markdown(results, speed, check, setup, roof)
+    summary = summarise(runs)
+    speed = ratios(runs, summary)
+    check = accuracy_check(runs, args.tolerance, majority_rate(dev))
+    table = markdown(summary, speed, check, setup, args.rounds, readings)
     print()
     print(table)
 
-    write_report(args.out, "Performance: peer comparison, one run", {
-        "versions": versions(args.lrdist if needs_lrdist else None, env),
+    write_report(args.out, f"Performance: peer comparison, {args.rounds} interleaved rounds", {
+        "versions": versions(args.lrdist, env),
         "setup": {**asdict(setup), "dev_rows": len(dev), "device": "cpu", "torch_threads": os.cpu_count()},
         "train_rows": {"sample_command": sample_command, "file": None if sample_command else str(sample), "sha256": sample_sha},
-        "runners": {name: {"description": RUNNERS[name], **r} for name, r in results.items()},
+        "rounds": args.rounds,
+        "order": list(args.runners),  # of the runs in every round
+        "runners": {
+            name: {"description": RUNNERS[name], **summary[name], "runs": runs[name]} for name in args.runners
+        },
         "ratios": speed,
-        "ceiling": roof,
+        "ceiling": {
+            "command": [str(args.lrdist), *MATMUL],
+            "read": "before the first run and after every run, in order",
+            "matmul_flops_per_s_readings": readings,
+        },
         "accuracy_check": check,
         "markdown": table,
     }, machine={"cpu_model": cpu_model()})

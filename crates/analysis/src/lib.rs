@@ -9,14 +9,13 @@
 //! - `results/combined/combined.yaml` (+ `combined.json`): the combined distribution
 //!   ([`combined`]);
 //! - `results/embeddings/<task>.csv`: 2-D projections of [CLS] embeddings;
-//! - the authors' raw logs ([`authors_logs`]).
+//! - the authors' raw logs (read with `lrdist_combine::authors_logs`).
 //!
 //! Outputs are deterministic: the same inputs give byte-identical Markdown and CSV.
 
-pub mod authors_logs;
-pub mod combine;
 pub mod combined;
 mod figures;
+pub mod inputs;
 pub mod regime;
 pub mod runs;
 pub mod stats;
@@ -28,41 +27,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
-pub use runs::load_runs;
-
-/// Where the inputs live.
-#[derive(Debug, Clone)]
-pub struct Inputs {
-    /// The results directory (`results/`).
-    pub results: PathBuf,
-    /// The authors' raw logs (`<run>.log_file.csv` files), if available.
-    pub authors_logs: Option<PathBuf>,
-}
-
-/// A table or figure whose inputs are absent. Nothing is written in that case.
-#[derive(Debug, thiserror::Error)]
-#[error("{what}: no input ({missing})")]
-pub struct MissingInput {
-    /// The table or figure.
-    pub what: String,
-    /// What was looked for, and where.
-    pub missing: String,
-}
-
-impl MissingInput {
-    pub(crate) fn error(what: &str, missing: impl Into<String>) -> anyhow::Error {
-        MissingInput {
-            what: what.to_string(),
-            missing: missing.into(),
-        }
-        .into()
-    }
-}
-
-/// Whether `err` means "inputs absent" (skip) rather than a real failure.
-pub fn is_missing_input(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<MissingInput>().is_some()
-}
+pub use inputs::{is_missing_input, Inputs, MissingInput};
 
 /// Names accepted by [`write_table`].
 pub fn table_names() -> &'static [&'static str] {
@@ -106,14 +71,6 @@ pub fn write_all_tables(inputs: &Inputs, out_dir: &Path) -> Result<Vec<PathBuf>>
 /// message on stderr. Other errors stop the run.
 pub fn write_all_figures(inputs: &Inputs, out_dir: &Path) -> Result<Vec<PathBuf>> {
     write_all(figure_names(), |name| write_figure(name, inputs, out_dir))
-}
-
-/// `path` as footers show it: relative to the parent of `root`, e.g.
-/// `results/runs/a.jsonl`, so that output does not depend on where the checkout lives.
-pub(crate) fn shown_path(root: &Path, path: &Path) -> String {
-    let base = root.file_name().map(PathBuf::from).unwrap_or_default();
-    let relative = path.strip_prefix(root).unwrap_or(path);
-    base.join(relative).display().to_string()
 }
 
 fn write_all(

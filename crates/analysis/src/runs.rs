@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use polars::prelude::{Column, DataFrame};
 use serde::Deserialize;
 
-use crate::shown_path;
+use crate::inputs::shown_path;
 
 /// The record schema version this reader understands.
 pub const SCHEMA: u64 = 1;

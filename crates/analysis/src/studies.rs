@@ -1,14 +1,14 @@
 //! Study exports: `results/search/<study>.csv`, written by `lrdist-search`, one row per
 //! trial with columns `study, trial, state, resource, a1, p_s, p_o, objective, seconds,
 //! worker, started_at, finished_at, reason, lr_g0, lr_g1, ...`. `objective` is p_o + p_s
-//! at the highest rung the trial reached (PAPER.md "Search").
+//! at the highest rung the trial reached (docs/METHOD.md "Search").
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::shown_path;
+use crate::inputs::shown_path;
 
 /// One trial of a study.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +64,7 @@ impl Study {
     }
 
     /// The flat baseline of the study: its lowest-numbered complete trial with all group
-    /// rates equal (the search starts from a flat distribution, PAPER.md "Search").
+    /// rates equal (the search starts from a flat distribution, docs/METHOD.md "Search").
     pub fn flat(&self) -> Option<&Trial> {
         self.trials
             .iter()

@@ -3,7 +3,8 @@ mod common;
 use std::fs;
 
 use common::*;
-use lrdist_analysis::{is_missing_input, load_runs, write_all_tables, write_table, Inputs};
+use lrdist_analysis::runs::load_runs;
+use lrdist_analysis::{is_missing_input, write_all_tables, write_table, Inputs};
 
 fn num(row: &std::collections::BTreeMap<String, String>, column: &str) -> f64 {
     row[column]

@@ -29,14 +29,10 @@ pub struct Cli {
 
 #[derive(Args)]
 pub struct Common {
-    /// Model folder: config.json, model.safetensors, tokenizer.json (HF BERT layout).
-    #[arg(
-        long,
-        global = true,
-        env = "LRDIST_MODEL",
-        default_value = "models/all-MiniLM-L6-v2"
-    )]
-    pub model: PathBuf,
+    /// Model folder: config.json, model.safetensors, tokenizer.json (HF BERT layout)
+    /// [default: the --config's `model:`, else $LRDIST_MODEL, else models/all-MiniLM-L6-v2].
+    #[arg(long, global = true)]
+    pub model: Option<PathBuf>,
     /// GLUE folder (one sub-folder per task, GLUE TSV layout).
     #[arg(long, global = true, env = "GLUE_DIR")]
     pub glue_dir: Option<PathBuf>,
@@ -54,7 +50,24 @@ pub struct Common {
     pub quiet: bool,
 }
 
+/// The model folder when neither --model, a config's `model:` nor $LRDIST_MODEL names one.
+pub const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
+
 impl Common {
+    /// The model folder: --model, else the config's `model:` (`config_model`), else
+    /// $LRDIST_MODEL, else [`DEFAULT_MODEL`].
+    pub fn model_dir(&self, config_model: Option<&std::path::Path>) -> PathBuf {
+        self.model
+            .clone()
+            .or_else(|| config_model.map(PathBuf::from))
+            .or_else(|| {
+                std::env::var_os("LRDIST_MODEL")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL))
+    }
+
     pub fn device(&self) -> Result<tch::Device> {
         Ok(match self.device.as_str() {
             "auto" => tch::Device::cuda_if_available(),
@@ -76,8 +89,22 @@ pub enum Cmd {
     Encode(EncodeArgs),
     /// Show how the model's parameters fall into learning-rate groups.
     Groups(GroupsArgs),
+    /// Write a distribution as torch.optim.AdamW parameter groups of a Hugging Face
+    /// BertForSequenceClassification: JSON `[{"lr", "weight_decay", "params": [names]}]`.
+    ///
+    /// Names are transformers' (`bert.embeddings.*`, `bert.encoder.layer.<i>.*`,
+    /// `bert.pooler.*`, `classifier.*`), read from --model's model.safetensors; each gets
+    /// the rate of its depth as lrdist trains it (pooler and classifier at the top depth),
+    /// and weight decay except on biases and LayerNorm. python/lrdist_param_groups.py
+    /// turns the file into AdamW groups of a model.
+    ExportParamGroups(ExportParamGroupsArgs),
     /// Run the forgetting protocol once: train on A, then B; report a1, p_s, p_o.
     Run(RunArgs),
+    /// Classify the texts of a CSV, TSV or JSONL file with a saved model (--model DIR: a
+    /// folder written by --save, or any Hugging Face BertForSequenceClassification
+    /// folder). Writes one JSON object per input row, in input order:
+    /// {"label", "probabilities": {label: p}}, or {"value"} for a regression head.
+    Predict(PredictArgs),
     /// The main job: quick SST-2 -> MRPC, flat 2e-5 against the paper's combined distribution.
     Demo(DemoArgs),
     /// Calibrate a scale's flat rate: fine-tune each task alone over a grid of flat rates
@@ -293,7 +320,80 @@ pub struct FinetuneArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[command(flatten)]
+    pub head: HeadArgs,
+    #[command(flatten)]
     pub scale: ScaleArgs,
+}
+
+/// What the task heads read, and where to save the trained model (`finetune`, `run`).
+#[derive(Args, Clone)]
+pub struct HeadArgs {
+    /// What the task heads read: `cls`, the last layer's raw [CLS] vector (the paper's
+    /// head, and every committed result's), or `pooler`, BERT's pooler first (pooler,
+    /// dropout, classifier: Hugging Face's BertForSequenceClassification, which is what
+    /// --save then writes; the pooler trains at the head depth).
+    #[arg(long, default_value = "cls")]
+    pub head: lrdist_model::HeadKind,
+    /// Write the trained model as a Hugging Face folder: model.safetensors, config.json
+    /// and the tokenizer files (`run`: one folder DIR/<task>/ per head, each loadable
+    /// alone). A `pooler` head is a BertForSequenceClassification folder; a `cls` head a
+    /// BertModel folder plus lrdist_head.safetensors/.json (python/lrdist_head.py loads it).
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+}
+
+impl HeadArgs {
+    pub fn finetune_options(&self) -> lrdist_train::FinetuneOptions {
+        lrdist_train::FinetuneOptions {
+            head: self.head,
+            save: self.save.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// Texts to classify: .csv, .tsv (no quoting) or .jsonl (one object per line), with a
+    /// header (or keys) naming the columns.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Column of the text [default: `text`, else `sentence`].
+    #[arg(long)]
+    pub text_column: Option<String>,
+    /// Column of the second text, for sentence-pair heads (MRPC, STS-B, ...).
+    #[arg(long)]
+    pub text_pair_column: Option<String>,
+    /// JSONL file to write, one object per input row in input order [default: stdout].
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Rows per batch (rows are sorted by length and padded per batch).
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Max tokens per row (lrdist trains at 128 unless a scale says otherwise).
+    #[arg(long, default_value_t = 128)]
+    pub max_len: usize,
+}
+
+impl PredictArgs {
+    /// The options of `lrdist predict` on model folder `model_dir`.
+    pub fn options(
+        &self,
+        model_dir: PathBuf,
+        device: tch::Device,
+        progress: bool,
+    ) -> lrdist_train::predict::PredictOptions {
+        lrdist_train::predict::PredictOptions {
+            model_dir,
+            input: self.input.clone(),
+            text_column: self.text_column.clone(),
+            text_pair_column: self.text_pair_column.clone(),
+            output: self.output.clone(),
+            batch_size: self.batch_size,
+            max_len: self.max_len,
+            device,
+            progress,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -342,6 +442,24 @@ impl EncodeArgs {
             .map(|(i, t)| (t.clone(), self.text_pair.get(i).cloned()))
             .collect())
     }
+}
+
+#[derive(Args)]
+pub struct ExportParamGroupsArgs {
+    /// Learning rates: flat:LR, llrd:LR:DECAY, paper-combined, paper-rounded:BASE or a
+    /// YAML/JSON file, resolved for the model's layer count (from --model's config.json).
+    #[arg(long)]
+    pub distribution: String,
+    /// How depths map to the distribution's groups: per-layer, paper10, even:K.
+    #[arg(long, default_value = "per-layer")]
+    pub grouping: String,
+    /// Weight decay of the decayed groups (biases and LayerNorm always get 0); lrdist's
+    /// default is 0.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Write the JSON here instead of to stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -420,13 +538,28 @@ pub struct RunArgs {
     /// before results/combined/combined.yaml exists).
     #[arg(long, value_delimiter = ',', requires = "all")]
     pub methods: Vec<String>,
+    /// What the heads read (`--head`) and where to save the model (`--save`; one run only,
+    /// not with --all).
+    #[command(flatten)]
+    pub head: HeadArgs,
     #[command(flatten)]
     pub scale: ScaleArgs,
 }
 
 impl RunArgs {
+    /// The `model:` field of --config, if any.
+    pub fn config_model(&self) -> Result<Option<PathBuf>> {
+        Ok(match &self.config {
+            Some(path) => ExperimentConfig::from_file(path)?.model,
+            None => None,
+        })
+    }
+
     /// With `--all`: one request per method x seed of the config.
     pub fn requests(&self) -> Result<Vec<RunRequest>> {
+        if self.all && self.head.save.is_some() {
+            bail!("--save writes the model of one run: give it without --all");
+        }
         if !self.all {
             return Ok(vec![self.request()?]);
         }
@@ -517,6 +650,8 @@ impl RunArgs {
         req.intervention = intervention;
         req.stage2_only |= self.stage2_only;
         req.attribute = self.attribute;
+        req.head = self.head.head;
+        req.save = self.head.save.clone();
         req.config_file = self.config.as_ref().map(|p| p.display().to_string());
         Ok(req)
     }
@@ -704,8 +839,16 @@ pub struct CombineArgs {
 }
 
 impl SearchRunArgs {
+    /// The `model:` field of --config, if any.
+    pub fn config_model(&self) -> Result<Option<PathBuf>> {
+        Ok(match &self.config {
+            Some(path) => ExperimentConfig::from_file(path)?.model,
+            None => None,
+        })
+    }
+
     /// The study and the base run of its trials.
-    pub fn plan(&self, model_dir: &std::path::Path) -> Result<lrdist_search::protocol::SearchPlan> {
+    pub fn plan(&self, model_dir: &std::path::Path) -> Result<lrdist_search::SearchPlan> {
         let config_path = self
             .config
             .as_deref()
@@ -764,7 +907,7 @@ impl SearchRunArgs {
             stale_after: std::time::Duration::from_secs(self.stale_after),
             ..Default::default()
         };
-        Ok(lrdist_search::protocol::SearchPlan {
+        Ok(lrdist_search::SearchPlan {
             store,
             study,
             base,
@@ -875,6 +1018,62 @@ mod tests {
             .to_string();
         assert!(err.contains("no method `nope`"), "{err}");
         assert!(err.contains("paper-combined"), "{err}");
+    }
+
+    #[test]
+    fn the_configs_model_is_used_unless_a_flag_names_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.yaml");
+        let text = std::fs::read_to_string(CONFIG).unwrap();
+        std::fs::write(&cfg, format!("model: /models/bert-base\n{text}")).unwrap();
+        let cfg = cfg.to_str().unwrap();
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["lrdist", "run", "--config", cfg];
+            argv.extend_from_slice(extra);
+            let cli = Cli::try_parse_from(argv).unwrap();
+            let Cmd::Run(a) = &cli.cmd else { unreachable!() };
+            cli.common.model_dir(a.config_model().unwrap().as_deref())
+        };
+        assert_eq!(parse(&[]), PathBuf::from("/models/bert-base"));
+        assert_eq!(parse(&["--model", "/m/x"]), PathBuf::from("/m/x"));
+    }
+
+    #[test]
+    fn a_scale_override_is_recorded_under_its_own_scale_name() {
+        let a = run_args(&["--max-train", "2000"]).unwrap();
+        let reqs = a.requests().unwrap();
+        assert_eq!(reqs[0].scale_name, "quick+max-train=2000");
+        assert_eq!(reqs[0].scale.max_train, Some(2000));
+        let same = run_args(&["--max-train", "1000"]).unwrap().requests().unwrap();
+        assert_eq!(same[0].scale_name, "quick", "an override equal to the scale changes nothing");
+    }
+
+    #[test]
+    fn finetune_honours_scale() {
+        let cli = Cli::try_parse_from(["lrdist", "finetune", "--task", "sst2", "--scale", "quick"]).unwrap();
+        let Cmd::Finetune(a) = cli.cmd else { unreachable!() };
+        assert_eq!(a.scale.resolve_finetune().unwrap(), ScaleSpec::builtin("quick").unwrap());
+        let cli = Cli::try_parse_from(["lrdist", "finetune", "--task", "sst2"]).unwrap();
+        let Cmd::Finetune(a) = cli.cmd else { unreachable!() };
+        assert_eq!(a.scale.resolve_finetune().unwrap(), finetune_base());
+    }
+
+    #[test]
+    fn head_and_save_reach_the_request_and_save_takes_one_run() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["lrdist", "run", "--first", "sst2", "--second", "mrpc"];
+            argv.extend_from_slice(extra);
+            let Cmd::Run(a) = Cli::try_parse_from(argv).unwrap().cmd else { unreachable!() };
+            a.request().unwrap()
+        };
+        let req = parse(&["--head", "pooler", "--save", "out"]);
+        assert_eq!((req.head, req.save), (lrdist_model::HeadKind::Pooler, Some(PathBuf::from("out"))));
+        let req = parse(&[]);
+        assert_eq!((req.head, req.save), (lrdist_model::HeadKind::Cls, None));
+        let bad = ["lrdist", "finetune", "--task", "sst2", "--head", "pool"];
+        assert!(Cli::try_parse_from(bad).is_err());
+        let err = run_args(&["--save", "out"]).unwrap().requests().unwrap_err().to_string();
+        assert!(err.contains("--all"), "{err}");
     }
 
     #[test]

@@ -25,6 +25,18 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+/// Whether an error met while working was caused by the user's input files (a malformed
+/// data row is found only when the data is read, after the checks of `validate`): such
+/// errors exit 2 like every other bad input.
+fn is_bad_input(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.downcast_ref::<lrdist_data::GlueError>().is_some()
+            || cause
+                .downcast_ref::<lrdist_train::predict::InputError>()
+                .is_some()
+    })
+}
+
 /// Marks errors of a step that only checks the user's input.
 fn input<T>(r: Result<T>) -> Result<T, Failure> {
     r.map_err(Failure::Input)
@@ -40,7 +52,7 @@ fn main() -> ExitCode {
         }
         Err(Failure::Runtime(e)) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(if is_bad_input(&e) { 2 } else { 1 })
         }
     }
 }
@@ -56,7 +68,8 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Cmd::Finetune(a) => {
             let mut runner = Runner::new(input(env(&common))?);
             let scale = input(a.scale.resolve_finetune())?;
-            let report = runner.finetune(a.task, &scale, &a.distribution, a.seed)?;
+            let opts = a.head.finetune_options();
+            let report = runner.finetune_with(a.task, &scale, &a.distribution, a.seed, &opts)?;
             if !common.quiet {
                 let m: Vec<String> = report
                     .metrics
@@ -91,7 +104,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Cmd::Groups(a) => {
             let rows = input(lrdist_train::groups::group_rows(
-                &common.model,
+                &common.model_dir(None),
                 &a.grouping(),
             ))?;
             if a.json {
@@ -103,8 +116,27 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 print!("{}", lrdist_train::groups::format_group_rows(&rows));
             }
         }
+        Cmd::ExportParamGroups(a) => {
+            let groups = input(lrdist_optimizer::export_param_groups(
+                &common.model_dir(None),
+                &a.distribution,
+                &a.grouping,
+                a.weight_decay,
+            ))?;
+            let json = serde_json::to_string_pretty(&groups).context("serialising groups")?;
+            match &a.output {
+                Some(path) => {
+                    std::fs::write(path, json + "\n")
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    if !common.quiet {
+                        eprintln!("wrote {} parameter groups to {}", groups.len(), path.display());
+                    }
+                }
+                None => println!("{json}"),
+            }
+        }
         Cmd::Run(a) => {
-            let env = input(env(&common))?;
+            let env = input(a.config_model().and_then(|m| env_with(&common, m.as_deref())))?;
             let reqs = input(a.requests())?;
             let mut runner = Runner::new(env);
             for req in &reqs {
@@ -121,6 +153,13 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             runner.run_batch(&reqs, &path, a.all, &mut |record, path| {
                 print_record(record, path, quiet)
             })?;
+        }
+        Cmd::Predict(a) => {
+            let opts = a.options(common.model_dir(None), input(common.device())?, !common.quiet);
+            let summary = lrdist_train::predict::predict_file(&opts)?;
+            if let (false, Some(path)) = (common.quiet, &summary.output) {
+                eprintln!("wrote {} predictions to {}", summary.rows, path.display());
+            }
         }
         Cmd::Calibrate(a) => {
             let env = input(env(&common))?;
@@ -177,12 +216,12 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 );
             }
             None => {
-                let env = input(env(&common))?;
+                let model = input(a.run.config_model())?;
+                let env = input(env_with(&common, model.as_deref()))?;
                 let plan = input(a.run.plan(&env.model_dir))?;
                 let runner = Runner::new(env);
-                let summary = lrdist_search::protocol::run_search(runner, plan, &mut |line| {
-                    eprintln!("{line}")
-                })?;
+                let summary =
+                    lrdist_search::run_search(runner, plan, &mut |line| eprintln!("{line}"))?;
                 println!(
                     "{}",
                     serde_json::to_string(&summary).context("serialising the summary")?
@@ -190,9 +229,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             }
         },
         Cmd::Combine(a) => {
-            let combined = input(lrdist_search::combine::combine_inputs(&a.inputs))?;
+            let combined = input(lrdist_search::combine_inputs(&a.inputs))?;
             if let Some(out) = &a.output {
-                let dist = input(a.distribution(&combined.rates, &common.model))?;
+                let dist = input(a.distribution(&combined.rates, &common.model_dir(None)))?;
                 if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)
                         .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -236,7 +275,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             cmd: BenchCmd::Matmul { n, reps },
         } => {
             let device = common.device()?;
-            let rate = lrdist_train::perf::matmul_flops_per_s(device, n, reps);
+            let rate = lrdist_bench::matmul_flops_per_s(device, n, reps);
             if !common.quiet {
                 eprintln!(
                     "fp32 matmul {n}x{n}x{n} on {device:?}: {:.1} GFLOP/s",
@@ -262,20 +301,20 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 },
         } => {
             let env = input(env(&common))?;
-            let opts = lrdist_train::perf::SpeedOptions {
+            let opts = lrdist_bench::SpeedOptions {
                 task,
                 train_rows,
                 batch_size,
                 max_len,
             };
             let quiet = common.quiet;
-            let rows = lrdist_train::perf::speed_report(&env, &opts, &mut |line| {
+            let rows = lrdist_bench::speed_report(&env, &opts, &mut |line| {
                 if !quiet {
                     eprintln!("{line}")
                 }
             })?;
             if let Some(path) = &csv {
-                lrdist_train::perf::write_speed_csv(&rows, path)?;
+                lrdist_bench::write_speed_csv(&rows, path)?;
                 eprintln!("wrote {}", path.display());
             }
             for row in &rows {
@@ -313,14 +352,22 @@ fn known(name: &str, names: &[&str]) -> Result<()> {
 
 /// The environment a command that reads GLUE needs.
 fn env(common: &Common) -> Result<Env> {
-    let mut env = env_no_data(common)?;
+    env_with(common, None)
+}
+
+/// [`env`] for a command whose config may name the model (`model:`).
+fn env_with(common: &Common, config_model: Option<&std::path::Path>) -> Result<Env> {
+    let mut env = env_for_model(common, common.model_dir(config_model))?;
     env.glue_dir = lrdist_data::resolve_glue_dir(common.glue_dir.as_deref())?;
     Ok(env)
 }
 
 /// The environment of a command that needs only the model.
 fn env_no_data(common: &Common) -> Result<Env> {
-    let model_dir = common.model.clone();
+    env_for_model(common, common.model_dir(None))
+}
+
+fn env_for_model(common: &Common, model_dir: PathBuf) -> Result<Env> {
     if !model_dir.join(lrdist_model::CONFIG_FILE).is_file() {
         anyhow::bail!(
             "no model at {}: pass --model DIR or set LRDIST_MODEL to a Hugging Face BERT folder (config.json, model.safetensors, tokenizer.json); `make model` fetches the default one",

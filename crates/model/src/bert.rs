@@ -5,6 +5,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 use crate::config::BertConfig;
 use crate::dropout::dropout;
+use crate::head::HeadKind;
 use crate::layers::{Embedding, LayerNorm, Linear};
 use crate::vars::{InitMode, Initializer, Scope};
 
@@ -164,11 +165,22 @@ impl Layer {
     }
 }
 
-/// `tanh(W h_[CLS] + b)`: BERT's pooler (not used by the task heads, which read the
-/// [CLS] vector itself; kept so pretrained checkpoints load whole).
+/// `tanh(W h_[CLS] + b)`: BERT's pooler. The default task heads read the [CLS] vector
+/// itself and leave it out of the graph (it is kept so pretrained checkpoints load whole);
+/// `--head pooler` heads read its output ([`HeadKind::Pooler`]).
 #[derive(Debug)]
 struct Pooler {
     dense: Linear,
+}
+
+impl Pooler {
+    /// `pooler.dense` under the model's root scope.
+    fn new(root: &Scope, init: &mut Initializer, cfg: &BertConfig) -> Pooler {
+        let h = cfg.hidden_size;
+        Pooler {
+            dense: Linear::new(&root.sub("pooler").sub("dense"), init, h, h),
+        }
+    }
 }
 
 /// The BERT encoder: embeddings, `num_hidden_layers` transformer blocks and an optional
@@ -202,14 +214,7 @@ impl Bert {
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| Layer::new(&root.sub("encoder").sub("layer").sub(i), &mut init, cfg))
             .collect();
-        let pooler = pooler.then(|| Pooler {
-            dense: Linear::new(
-                &root.sub("pooler").sub("dense"),
-                &mut init,
-                cfg.hidden_size,
-                cfg.hidden_size,
-            ),
-        });
+        let pooler = pooler.then(|| Pooler::new(&root, &mut init, cfg));
         Bert {
             embeddings,
             layers,
@@ -260,6 +265,40 @@ impl Bert {
     /// `None` for a BERT built without pooler.
     pub fn pool(&self, cls: &Tensor) -> Option<Tensor> {
         self.pooler.as_ref().map(|p| p.dense.forward(cls).tanh())
+    }
+
+    /// What a task head of kind `kind` reads, `[B, H]`: the last layer's [CLS] vector
+    /// ([`Bert::cls_t`]) for [`HeadKind::Cls`], the pooler's output on it for
+    /// [`HeadKind::Pooler`] (as `BertForSequenceClassification`). Panics for
+    /// [`HeadKind::Pooler`] on a BERT without pooler ([`Bert::add_pooler`] gives it one).
+    pub fn head_input_t(
+        &self,
+        kind: HeadKind,
+        input_ids: &Tensor,
+        token_type_ids: &Tensor,
+        attention_mask: &Tensor,
+        train: bool,
+    ) -> Tensor {
+        let cls = self.cls_t(input_ids, token_type_ids, attention_mask, train);
+        match kind {
+            HeadKind::Cls => cls,
+            HeadKind::Pooler => self
+                .pool(&cls)
+                .expect("a pooler head on a BERT without pooler (call Bert::add_pooler)"),
+        }
+    }
+
+    /// Gives a BERT built without pooler one (`pooler.dense.*`, initialised as `init`
+    /// says) under `p`, the path it was built on. Returns false, changing nothing, when it
+    /// already has one.
+    pub fn add_pooler(&mut self, p: &nn::Path, init: InitMode) -> bool {
+        if self.pooler.is_some() {
+            return false;
+        }
+        let mut init = Initializer::new(init, self.config.initializer_range, p.device());
+        let root = Scope::new(p, self.config.num_hidden_layers);
+        self.pooler = Some(Pooler::new(&root, &mut init, &self.config));
+        true
     }
 
     pub fn has_pooler(&self) -> bool {

@@ -38,22 +38,53 @@ impl Encoder {
     /// pooler tensors (the task heads never use it). Any other difference is an error of
     /// type [`WeightsMismatch`] listing missing, unexpected and wrongly shaped tensors.
     pub fn pretrained(model_dir: &Path, device: Device) -> anyhow::Result<Encoder> {
+        Ok(Encoder::pretrained_with_head(model_dir, device, &[])?.0)
+    }
+
+    /// [`Encoder::pretrained`] for a checkpoint that also holds a task head (a
+    /// `BertForSequenceClassification`'s `classifier.*`): the tensors whose canonical name
+    /// starts with one of `head_prefixes` are not encoder tensors but returned beside it,
+    /// by canonical name, sorted.
+    pub fn pretrained_with_head(
+        model_dir: &Path,
+        device: Device,
+        head_prefixes: &[&str],
+    ) -> anyhow::Result<(Encoder, Vec<(String, Tensor)>)> {
         let config = BertConfig::from_file(&model_dir.join(CONFIG_FILE))?;
         let weights_path = model_dir.join(WEIGHTS_FILE);
         let tensors = Tensor::read_safetensors(&weights_path)
             .with_context(|| format!("reading weights {}", weights_path.display()))?;
-        let weights = Weights::sort(tensors);
+        let mut weights = Weights::sort(tensors);
+        let head_names: Vec<String> = weights
+            .model
+            .keys()
+            .filter(|n| head_prefixes.iter().any(|p| n.starts_with(p)))
+            .cloned()
+            .collect();
+        let head = head_names
+            .into_iter()
+            .filter_map(|n| weights.model.remove(&n).map(|(_, t)| (n, t)))
+            .collect();
         let vs = nn::VarStore::new(device);
         let has_pooler = weights.model.keys().any(|n| n.starts_with("pooler."));
         let bert = Bert::with_options(&vs.root(), &config, has_pooler, InitMode::Placeholder);
         copy_weights(&vs, weights.model, weights.duplicates, &weights_path)?;
-        Ok(Encoder {
+        let encoder = Encoder {
             vs,
             bert,
             config,
             dir: Some(model_dir.to_path_buf()),
             ignored_tensors: weights.ignored,
-        })
+        };
+        Ok((encoder, head))
+    }
+
+    /// Gives an encoder loaded from a checkpoint without pooler a fresh one (Hugging Face
+    /// init from `seed`, as `transformers` does for a missing pooler), for a
+    /// [`crate::HeadKind::Pooler`] head. Returns whether it added one.
+    pub fn ensure_pooler(&mut self, seed: u64) -> bool {
+        let root = self.vs.root();
+        self.bert.add_pooler(&root, InitMode::Seed(seed))
     }
 
     /// A randomly initialised encoder (Hugging Face init, with pooler), reproducible from
@@ -107,6 +138,46 @@ pub fn is_ignored(name: &str) -> bool {
     name.starts_with("cls.")
         || name == "embeddings.position_ids"
         || name == "embeddings.token_type_ids"
+}
+
+/// The Hugging Face names of the encoder parameters in the weights file at `path` (a
+/// `model.safetensors`), sorted: canonical names (no `bert.` prefix, LayerNorm
+/// `gamma`/`beta` read as `weight`/`bias`), without the tensors [`is_ignored`] skips.
+/// Task-head tensors of a fine-tuned checkpoint (`classifier.*`) are kept. Reads only the
+/// safetensors header, not the tensor data. A name given twice (`x` and `bert.x`) is an
+/// error, as in [`Encoder::pretrained`].
+pub fn checkpoint_parameter_names(path: &Path) -> anyhow::Result<Vec<String>> {
+    use std::io::Read;
+    /// The safetensors format caps its JSON header at 100 MB.
+    const MAX_HEADER: u64 = 100_000_000;
+    let what = || format!("reading the safetensors header of {}", path.display());
+    let mut file = std::fs::File::open(path).with_context(what)?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).with_context(what)?;
+    let len = u64::from_le_bytes(len);
+    anyhow::ensure!(
+        len <= MAX_HEADER,
+        "{} is not a safetensors file (header length {len})",
+        path.display()
+    );
+    let mut header = vec![0u8; len as usize];
+    file.read_exact(&mut header).with_context(what)?;
+    let tensors: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&header).with_context(what)?;
+    let mut names = BTreeMap::new();
+    for file_name in tensors.keys().filter(|k| *k != "__metadata__") {
+        let name = canonical_name(file_name);
+        if is_ignored(&name) {
+            continue;
+        }
+        if let Some(first) = names.insert(name, file_name) {
+            anyhow::bail!(
+                "{}: tensors `{first}` and `{file_name}` are the same parameter",
+                path.display()
+            );
+        }
+    }
+    Ok(names.into_keys().collect())
 }
 
 /// The Hugging Face name of a checkpoint tensor: without `bert.`, with LayerNorm

@@ -4,6 +4,7 @@ mod bert;
 mod config;
 pub mod dropout;
 mod encoder;
+pub mod export;
 mod head;
 mod layers;
 pub mod params;
@@ -11,8 +12,11 @@ mod vars;
 
 pub use bert::Bert;
 pub use config::BertConfig;
-pub use encoder::{is_ignored, Encoder, WeightsMismatch, CONFIG_FILE, WEIGHTS_FILE};
-pub use head::Head;
+pub use encoder::{
+    checkpoint_parameter_names, is_ignored, Encoder, WeightsMismatch, CONFIG_FILE, WEIGHTS_FILE,
+};
+pub use export::{save_classifier, Classifier, Labels};
+pub use head::{Head, HeadKind};
 pub use params::{depth_of, group_depth, is_no_decay, num_optimizer_groups, optimizer_group};
 pub use vars::{variable_groups, InitMode};
 

@@ -290,6 +290,12 @@ fn loads_bert_prefix_legacy_names_and_skips_pretraining_heads() {
         .map(|(n, _)| n)
         .collect();
     assert!(names.iter().all(|n| !n.starts_with("bert.")));
+    // The header alone gives the same names, without loading a tensor.
+    let weights = dir.path().join(lrdist_model::WEIGHTS_FILE);
+    assert_eq!(
+        lrdist_model::checkpoint_parameter_names(&weights).unwrap(),
+        names
+    );
     let (ids, types, mask) = batch();
     let a = enc.bert.forward_t(&ids, &types, &mask, false);
     assert!(a.equal(&loaded.bert.forward_t(&ids, &types, &mask, false)));

@@ -12,6 +12,19 @@
 //! rates: [3.295e-6, 4.363e-6, 9.215e-7, 1.923e-6, 2.849e-6, 2.143e-6, 3.267e-6, 3.699e-6, 3.186e-6, 1.119e-5]
 //! ```
 //!
+//! # Simple files
+//!
+//! Only `rates` is required; a file may be just `rates: [1e-5, 2e-5, 3e-5]`. The other
+//! fields default as follows (see [`Distribution::load_for`]):
+//!
+//! - `name`: the file name without its extension (`my-rates.yaml` → `my-rates`).
+//! - `source_layers`: 12 when `grouping` is `paper10` (the only depth it is defined for),
+//!   else the L of the model the file is applied to (the rates are read as that model's).
+//! - `grouping`: `per-layer` when there are `source_layers + 2` rates (one per depth),
+//!   else `even:K` with K the number of rates, which needs 1 <= K <= `source_layers + 2`.
+//!   `paper10` is never the default: name it. A count that fits no grouping is an error
+//!   naming the file, the count, the L + 2 rates of `per-layer` and the groupings that fit.
+//!
 //! # Depth transfer
 //!
 //! A distribution found on a model of L layers in K groups is applied to a model of L'
@@ -31,11 +44,12 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_positive, DistributionError};
-use crate::grouping::{Grouping, GroupingSpec};
+use crate::grouping::{Grouping, GroupingSpec, PAPER_LAYERS};
 use crate::presets::{Preset, PresetRates};
 
 /// A learning-rate distribution: one rate per group of `grouping` on a model of
-/// `source_layers` encoder layers.
+/// `source_layers` encoder layers. Files may leave out every field but `rates` (module
+/// docs, "Simple files"); a loaded distribution has them all.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Distribution {
@@ -91,6 +105,7 @@ impl Distribution {
                 rates: self.rates.len(),
                 grouping: self.grouping.to_string(),
                 groups: grouping.len(),
+                num_layers: self.source_layers,
             });
         }
         for (k, &rate) in self.rates.iter().enumerate() {
@@ -99,14 +114,28 @@ impl Distribution {
         Ok(grouping)
     }
 
-    /// Reads and validates a `.yaml`, `.yml` or `.json` distribution file.
+    /// Reads and validates a `.yaml`, `.yml` or `.json` distribution file with no model
+    /// at hand: a missing `source_layers` is an error unless `grouping` is `paper10`
+    /// (module docs, "Simple files"). [`Distribution::load_for`] fills it in.
     pub fn load(path: &Path) -> Result<Self, DistributionError> {
+        Distribution::read(path, None)
+    }
+
+    /// Reads and validates a distribution file for a model of `num_layers` layers, which
+    /// a missing `source_layers` defaults to; a missing `name` is the file stem, and a
+    /// missing `grouping` is `per-layer` for `source_layers + 2` rates, else `even:K` for
+    /// K rates (module docs, "Simple files").
+    pub fn load_for(path: &Path, num_layers: usize) -> Result<Self, DistributionError> {
+        Distribution::read(path, Some(num_layers))
+    }
+
+    fn read(path: &Path, model_layers: Option<usize>) -> Result<Self, DistributionError> {
         let format = Format::of(path)?;
         let text = std::fs::read_to_string(path).map_err(|source| DistributionError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        let dist: Distribution = match format {
+        let file: DistributionFile = match format {
             Format::Yaml => {
                 serde_yaml::from_str(&text).map_err(|e| DistributionError::parse(path, e))?
             }
@@ -114,6 +143,9 @@ impl Distribution {
                 serde_json::from_str(&text).map_err(|e| DistributionError::parse(path, e))?
             }
         };
+        let dist = file
+            .complete(path, model_layers)
+            .map_err(|e| DistributionError::parse(path, e))?;
         dist.source_grouping()
             .map_err(|e| DistributionError::parse(path, e))?;
         Ok(dist)
@@ -183,8 +215,17 @@ impl Distribution {
         grouping: &Grouping,
     ) -> Result<ResolvedDistribution, DistributionError> {
         grouping.check_layers(num_layers)?;
+        if let Some(target) = spec.trim().strip_prefix("flat-matched:") {
+            // Flat at the geometric mean of `target`'s per-depth rates on this model.
+            let per_layer = Grouping::per_layer(num_layers);
+            let matched = Distribution::resolve(target, num_layers, &per_layer)?;
+            let lr = crate::presets::flat_matched(&matched.per_depth);
+            let per_depth = crate::presets::flat(lr, num_layers);
+            let rates = group_geometric_means(&per_depth, grouping);
+            return Ok(ResolvedDistribution::new(spec, spec.trim(), grouping, rates, None));
+        }
         if Format::of(Path::new(spec)).is_ok() {
-            return Distribution::load(Path::new(spec))?.apply(spec, grouping);
+            return Distribution::load_for(Path::new(spec), num_layers)?.apply(spec, grouping);
         }
         let preset = Preset::parse(spec).map_err(|err| match err {
             DistributionError::UnknownPreset { .. } if Path::new(spec).is_file() => {
@@ -241,6 +282,57 @@ impl ResolvedDistribution {
             source_layers: self.num_layers,
             rates: self.rates.clone(),
         }
+    }
+}
+
+/// A distribution file as written: every field but `rates` may be missing.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DistributionFile {
+    name: Option<String>,
+    grouping: Option<GroupingSpec>,
+    source_layers: Option<usize>,
+    rates: Vec<f64>,
+}
+
+impl DistributionFile {
+    /// The distribution with the defaults of the module docs ("Simple files") filled in,
+    /// for a model of `model_layers` layers when one is given.
+    fn complete(
+        self,
+        path: &Path,
+        model_layers: Option<usize>,
+    ) -> Result<Distribution, DistributionError> {
+        let name = self.name.unwrap_or_else(|| {
+            path.file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+        });
+        let source_layers = match (self.source_layers, self.grouping, model_layers) {
+            (Some(layers), _, _) => layers,
+            (None, Some(GroupingSpec::Paper10), _) => PAPER_LAYERS,
+            (None, _, Some(layers)) => layers,
+            (None, _, None) => {
+                return Err(DistributionError::MissingSourceLayers { context: name })
+            }
+        };
+        let grouping = match self.grouping {
+            Some(grouping) => grouping,
+            None => {
+                GroupingSpec::default_for(self.rates.len(), source_layers).ok_or_else(|| {
+                    DistributionError::NoGroupingFits {
+                        context: name.clone(),
+                        rates: self.rates.len(),
+                        num_layers: source_layers,
+                    }
+                })?
+            }
+        };
+        Ok(Distribution {
+            name,
+            grouping,
+            source_layers,
+            rates: self.rates,
+        })
     }
 }
 
@@ -326,6 +418,17 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+    }
+
+    #[test]
+    fn flat_matched_is_flat_at_the_geometric_mean_of_the_targets_rates() {
+        let r = Distribution::resolve("flat-matched:paper-combined", 6, &Grouping::per_layer(6))
+            .unwrap();
+        let target = Distribution::resolve("paper-combined", 6, &Grouping::per_layer(6)).unwrap();
+        let mean = crate::presets::flat_matched(&target.per_depth);
+        assert!(r.per_depth.iter().all(|&x| close(x, mean)), "{:?}", r.per_depth);
+        assert!(mean < 2e-5 && mean > 9e-7);
+        assert!(Distribution::resolve("flat-matched:nope", 6, &Grouping::per_layer(6)).is_err());
     }
 
     #[test]
@@ -452,7 +555,8 @@ mod tests {
             (
                 "count.yaml",
                 "name: x\ngrouping: paper10\nsource_layers: 12\nrates: [1e-5, 1e-5]\n",
-                "2 rates given, but grouping `paper10` has 10 groups",
+                "2 rates given, but grouping `paper10` has 10 groups; 2 rates fit even:2 on a \
+                 12-layer model (per-layer needs L + 2 = 14 rates",
             ),
             (
                 "neg.yaml",
@@ -500,6 +604,106 @@ mod tests {
             Distribution::resolve(txt.to_str().unwrap(), 6, &Grouping::per_layer(6)).unwrap_err();
         assert!(
             matches!(msg, DistributionError::UnknownExtension { .. }),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn simple_files_need_only_rates() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |file: &str, text: &str| {
+            let path = dir.path().join(file);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        // L + 2 = 8 rates on a 6-layer model: per-layer, named after the file, used as given.
+        let eight = [1e-6, 2e-6, 3e-6, 4e-6, 5e-6, 6e-6, 7e-6, 8e-6];
+        let path = write("my-rates.yaml", &format!("rates: {eight:?}\n"));
+        let d = Distribution::load_for(&path, 6).unwrap();
+        let expected = Distribution::new("my-rates", GroupingSpec::PerLayer, 6, eight.to_vec());
+        assert_eq!(d, expected.unwrap());
+        let r = Distribution::resolve(path.to_str().unwrap(), 6, &Grouping::per_layer(6)).unwrap();
+        assert_eq!((r.per_depth, r.transferred_from), (eight.to_vec(), None));
+        assert_eq!(r.name, "my-rates");
+
+        // Another count K is even:K of the model; JSON alike, and a name is kept.
+        let path = write(
+            "three.json",
+            r#"{"name": "mine", "rates": [1e-6, 1e-5, 1e-4]}"#,
+        );
+        let d = Distribution::load_for(&path, 6).unwrap();
+        assert_eq!(
+            (d.name.as_str(), d.grouping, d.source_layers),
+            ("mine", GroupingSpec::Even(3), 6)
+        );
+        let even3 = Grouping::even(6, 3).unwrap();
+        let r = Distribution::resolve(path.to_str().unwrap(), 6, &even3).unwrap();
+        assert_eq!(
+            r.per_depth,
+            [1e-6, 1e-6, 1e-5, 1e-5, 1e-5, 1e-4, 1e-4, 1e-4]
+        );
+        // One rate is flat, on any model.
+        let path = write("one.yml", "rates: [3e-5]\n");
+        let r = Distribution::resolve(path.to_str().unwrap(), 12, &Grouping::paper10()).unwrap();
+        assert_eq!(r.per_depth, vec![3e-5; 14]);
+
+        // paper10 without source_layers is the paper's 12-layer split, transferred to 6.
+        let path = write(
+            "p10.yaml",
+            &format!("grouping: paper10\nrates: {PAPER:?}\n"),
+        );
+        let r = Distribution::resolve(path.to_str().unwrap(), 6, &Grouping::per_layer(6)).unwrap();
+        let preset = Distribution::resolve("paper-combined", 6, &Grouping::per_layer(6)).unwrap();
+        assert_eq!(
+            (r.per_depth, r.transferred_from),
+            (preset.per_depth, Some(10))
+        );
+
+        // Without a model, source_layers (or paper10) must be in the file.
+        let path = write("bare.yaml", "rates: [1e-5, 2e-5]\n");
+        let err = Distribution::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("bare.yaml") && err.contains("`source_layers` is missing"),
+            "{err}"
+        );
+        let path = write(
+            "with-layers.yaml",
+            "source_layers: 2\nrates: [1e-5, 2e-5, 3e-5, 4e-5]\n",
+        );
+        assert_eq!(
+            Distribution::load(&path).unwrap().grouping,
+            GroupingSpec::PerLayer
+        );
+    }
+
+    #[test]
+    fn a_count_that_fits_no_grouping_says_what_fits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("twenty.yaml");
+        std::fs::write(&path, format!("rates: {:?}\n", vec![1e-5; 20])).unwrap();
+        let msg = Distribution::resolve(path.to_str().unwrap(), 6, &Grouping::per_layer(6))
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "twenty.yaml",
+            "20 rates given",
+            "6-layer model",
+            "per-layer needs L + 2 = 8 rates",
+            "even:K takes K = 1 to 8",
+            "paper10 needs 10 rates and a 12-layer model",
+        ] {
+            assert!(msg.contains(expected), "{expected}: {msg}");
+        }
+        assert!(!msg.contains('\n'), "{msg}");
+        // The same count is fine for a model deep enough (and per-layer for L = 18).
+        let d = Distribution::load_for(&path, 18).unwrap();
+        assert_eq!(d.grouping, GroupingSpec::PerLayer);
+        // A wrong count for a named grouping says which groupings the count fits.
+        let err = Distribution::new("x", GroupingSpec::PerLayer, 12, vec![1e-5; 10]).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("10 rates given, but grouping `per-layer` has 14 groups")
+                && msg.contains("10 rates fit even:10 or paper10 on a 12-layer model"),
             "{msg}"
         );
     }

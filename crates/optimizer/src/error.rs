@@ -5,14 +5,22 @@
 
 use std::path::PathBuf;
 
+use crate::grouping::{GroupingSpec, PAPER_LAYERS};
+
 /// Why a grouping or a learning-rate distribution could not be built, read or applied.
 #[derive(Debug, thiserror::Error)]
 pub enum DistributionError {
     #[error(
         "unknown learning-rate distribution `{spec}`: expected flat:LR, llrd:LR:DECAY, \
-         paper-combined, paper-rounded:BASE or a .yaml/.yml/.json file"
+         paper-combined, paper-rounded:BASE, flat-matched:FILE or a .yaml/.yml/.json file"
     )]
     UnknownPreset { spec: String },
+
+    #[error(
+        "`{spec}`: decay {decay} is above 1, so lower layers would train faster than the \
+         head (the embeddings at LR x {decay}^(L+1)); layer-wise decay takes 0 < DECAY <= 1"
+    )]
+    DecayAboveOne { spec: String, decay: f64 },
 
     #[error("`{spec}`: {what} `{value}` is not a number")]
     BadNumber {
@@ -38,13 +46,38 @@ pub enum DistributionError {
         reason: String,
     },
 
-    #[error("{context}: {rates} rates given, but grouping `{grouping}` has {groups} groups")]
+    #[error(
+        "{context}: {rates} rates given, but grouping `{grouping}` has {groups} groups; {}",
+        count_fit(*.rates, *.num_layers)
+    )]
     GroupCount {
         context: String,
         rates: usize,
         grouping: String,
         groups: usize,
+        /// L of the model the grouping was built for.
+        num_layers: usize,
     },
+
+    #[error(
+        "{context}: {rates} rates given, but no grouping of a {num_layers}-layer model has \
+         {rates} groups ({}); or name `grouping` and `source_layers` in the file",
+        grouping_options(*.num_layers)
+    )]
+    NoGroupingFits {
+        context: String,
+        rates: usize,
+        num_layers: usize,
+    },
+
+    #[error(
+        "{context}: `source_layers` is missing, and no model is given to take it from \
+         (a file without it is read for the model it is applied to)"
+    )]
+    MissingSourceLayers { context: String },
+
+    #[error("weight decay is {value:?}, but it must be finite and at least 0")]
+    BadWeightDecay { value: f64 },
 
     #[error("grouping `{grouping}` was built for {grouping_layers} layers, but the model has {num_layers}")]
     LayerMismatch {
@@ -89,6 +122,32 @@ impl DistributionError {
     }
 }
 
+/// What each grouping of a `num_layers`-layer model takes, for error messages.
+fn grouping_options(num_layers: usize) -> String {
+    let depths = num_layers + 2;
+    format!(
+        "per-layer needs L + 2 = {depths} rates, even:K takes K = 1 to {depths}, \
+         paper10 needs 10 rates and a {PAPER_LAYERS}-layer model"
+    )
+}
+
+/// Which groupings of a `num_layers`-layer model take `rates` rates, and what each takes.
+fn count_fit(rates: usize, num_layers: usize) -> String {
+    let fits: Vec<String> = GroupingSpec::fitting(rates, num_layers)
+        .iter()
+        .map(|g| g.to_string())
+        .collect();
+    let options = grouping_options(num_layers);
+    if fits.is_empty() {
+        format!("{rates} rates fit no grouping of a {num_layers}-layer model ({options})")
+    } else {
+        format!(
+            "{rates} rates fit {} on a {num_layers}-layer model ({options})",
+            fits.join(" or ")
+        )
+    }
+}
+
 /// Checks that `value` is a usable learning rate (or decay factor): finite and > 0.
 pub(crate) fn check_positive(
     context: &str,
@@ -103,5 +162,14 @@ pub(crate) fn check_positive(
             what: what.to_string(),
             value,
         })
+    }
+}
+
+/// Checks that `value` is a usable weight decay: finite and >= 0.
+pub(crate) fn check_weight_decay(value: f64) -> Result<f64, DistributionError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(DistributionError::BadWeightDecay { value })
     }
 }

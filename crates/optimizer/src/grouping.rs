@@ -36,6 +36,35 @@ pub enum GroupingSpec {
     Even(usize),
 }
 
+impl GroupingSpec {
+    /// The grouping a distribution file without `grouping` is read in, for `rates` rates
+    /// on a model of `num_layers` layers: `per-layer` when there are L + 2 rates, else
+    /// `even:K` with K the number of rates when 1 <= K <= L + 2, else none. `paper10` is
+    /// never chosen by default (10 rates on a 12-layer model are read as `even:10`).
+    pub fn default_for(rates: usize, num_layers: usize) -> Option<GroupingSpec> {
+        let depths = num_layers + 2;
+        if rates == depths {
+            Some(GroupingSpec::PerLayer)
+        } else {
+            (1..depths)
+                .contains(&rates)
+                .then_some(GroupingSpec::Even(rates))
+        }
+    }
+
+    /// Every grouping of a model of `num_layers` layers that has `rates` groups (where
+    /// `per-layer` fits, `even:K` with the same K, which splits alike, is left out).
+    pub fn fitting(rates: usize, num_layers: usize) -> Vec<GroupingSpec> {
+        let mut fits: Vec<GroupingSpec> = GroupingSpec::default_for(rates, num_layers)
+            .into_iter()
+            .collect();
+        if rates == PAPER10_STARTS.len() && num_layers == PAPER_LAYERS {
+            fits.push(GroupingSpec::Paper10);
+        }
+        fits
+    }
+}
+
 impl FromStr for GroupingSpec {
     type Err = DistributionError;
 
@@ -350,6 +379,35 @@ mod tests {
             Grouping::even(6, 8).unwrap().depth_ranges(),
             Grouping::per_layer(6).depth_ranges()
         );
+    }
+
+    #[test]
+    fn default_groupings_follow_the_number_of_rates() {
+        assert_eq!(
+            GroupingSpec::default_for(8, 6),
+            Some(GroupingSpec::PerLayer)
+        );
+        assert_eq!(GroupingSpec::default_for(3, 6), Some(GroupingSpec::Even(3)));
+        assert_eq!(GroupingSpec::default_for(1, 6), Some(GroupingSpec::Even(1)));
+        assert_eq!(
+            GroupingSpec::default_for(10, 12),
+            Some(GroupingSpec::Even(10))
+        );
+        assert_eq!(GroupingSpec::default_for(0, 6), None);
+        assert_eq!(GroupingSpec::default_for(9, 6), None);
+        assert_eq!(
+            GroupingSpec::fitting(10, 12),
+            [GroupingSpec::Even(10), GroupingSpec::Paper10]
+        );
+        assert_eq!(GroupingSpec::fitting(14, 12), [GroupingSpec::PerLayer]);
+        assert!(GroupingSpec::fitting(10, 6).is_empty());
+        // Every default is a grouping of the model with one group per rate.
+        for layers in [0, 6, 12] {
+            for rates in 1..=layers + 2 {
+                let spec = GroupingSpec::default_for(rates, layers).unwrap();
+                assert_eq!(Grouping::new(spec, layers).unwrap().len(), rates);
+            }
+        }
     }
 
     #[test]

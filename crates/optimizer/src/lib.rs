@@ -5,11 +5,14 @@
 //! - [`distribution`]: one rate per group as data (YAML/JSON), presets, depth transfer.
 //! - [`schedule`]: cosine schedule with linear warm-up, restarted per stage.
 //! - [`adamw`]: AdamW with one rate per depth over the encoder and the active head.
+//! - [`param_groups`]: the same rates as `torch.optim.AdamW` parameter groups of a
+//!   Hugging Face `BertForSequenceClassification` (`lrdist export-param-groups`).
 
 pub mod adamw;
 pub mod distribution;
 pub mod error;
 pub mod grouping;
+pub mod param_groups;
 pub mod presets;
 pub mod schedule;
 
@@ -17,5 +20,6 @@ pub use adamw::{clip_global_norm, AdamWConfig, LayerwiseAdamW};
 pub use distribution::{Distribution, ResolvedDistribution};
 pub use error::DistributionError;
 pub use grouping::{group_table, GroupRow, Grouping, GroupingSpec};
+pub use param_groups::{export_param_groups, TorchParamGroup};
 pub use presets::{flat, llrd, paper_combined, paper_rounded, Preset};
 pub use schedule::Schedule;

@@ -51,10 +51,17 @@ impl Preset {
             ["flat", lr] => Ok(Preset::Flat {
                 lr: number("learning rate", lr)?,
             }),
-            ["llrd", lr, decay] => Ok(Preset::Llrd {
-                lr: number("learning rate", lr)?,
-                decay: number("decay", decay)?,
-            }),
+            ["llrd", lr, decay] => {
+                let lr = number("learning rate", lr)?;
+                let decay = number("decay", decay)?;
+                if decay > 1.0 {
+                    return Err(DistributionError::DecayAboveOne {
+                        spec: spec.to_string(),
+                        decay,
+                    });
+                }
+                Ok(Preset::Llrd { lr, decay })
+            }
             ["paper-combined"] => Ok(Preset::PaperCombined),
             ["paper-rounded", base] => Ok(Preset::PaperRounded {
                 base: number("base rate", base)?,
@@ -101,6 +108,14 @@ pub fn flat(lr: f64, num_layers: usize) -> Vec<f64> {
 pub fn llrd(lr: f64, decay: f64, num_layers: usize) -> Vec<f64> {
     let top = num_layers as i32 + 1;
     (0..=top).map(|d| lr * decay.powi(top - d)).collect()
+}
+
+/// The `flat-matched` baseline's rate (docs/METHOD.md, "Baselines"): the geometric mean
+/// of a distribution's per-depth rates, so flat at it trains at the same overall rate as
+/// that distribution and a gain of the distribution cannot come from a lower overall rate.
+pub fn flat_matched(per_depth: &[f64]) -> f64 {
+    let logs: f64 = per_depth.iter().map(|r| r.ln()).sum();
+    (logs / per_depth.len() as f64).exp()
 }
 
 /// The authors' combined distribution over the paper's 10 groups of a 12-layer model
@@ -173,6 +188,20 @@ mod tests {
             assert!(msg.contains(expected), "{spec}: {msg}");
             assert!(!msg.contains('\n'), "{spec}: {msg}");
         }
+    }
+
+    #[test]
+    fn llrd_refuses_a_decay_above_one() {
+        let msg = Preset::parse("llrd:2e-5:7").unwrap_err().to_string();
+        assert!(msg.contains("decay 7 is above 1"), "{msg}");
+        assert!(!msg.contains('\n'));
+        assert!(Preset::parse("llrd:2e-5:1").is_ok());
+    }
+
+    #[test]
+    fn flat_matched_is_the_geometric_mean() {
+        assert!((flat_matched(&[1e-6, 1e-4]) - 1e-5).abs() < 1e-18);
+        assert_eq!(flat_matched(&[3e-5; 8]), 3e-5);
     }
 
     #[test]

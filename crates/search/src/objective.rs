@@ -5,9 +5,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use anyhow::{bail, Result};
+use lrdist_train::Decision;
 use serde::{Deserialize, Serialize};
 
-/// One report of a running trial, after a stage-2 epoch (PAPER.md "Forgetting protocol").
+/// One report of a running trial, after a stage-2 epoch (docs/METHOD.md "Forgetting
+/// protocol").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RungReport {
     /// Stage-2 epochs done (stage 1 always runs in full before the first report).
@@ -18,15 +20,6 @@ pub struct RungReport {
     pub p_o: f64,
     /// Score on task A after stage 1.
     pub a1: f64,
-}
-
-/// What successive halving tells a running trial after a report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Decision {
-    /// Train the next stage-2 epoch.
-    Continue,
-    /// Stop now: the trial is recorded as "pruned" at this rung.
-    Stop,
 }
 
 /// The result of a trial that ran to its end or stopped on [`Decision::Stop`].
@@ -42,11 +35,13 @@ pub struct TrialOutcome {
     pub extra: serde_json::Value,
 }
 
-/// A trial runner: the forgetting protocol of PAPER.md for given per-group learning rates.
+/// A trial runner: the forgetting protocol (docs/METHOD.md "Forgetting protocol") for given
+/// per-group learning rates.
 pub trait Objective: Send + Sync {
     /// Runs trial `number` with one learning rate per group. After each stage-2 epoch it calls
-    /// `report` and stops early when that returns [`Decision::Stop`] (the trial is then
-    /// "pruned" at that rung). `Err(..)` marks the trial "failed" with the error text as its
+    /// `report` and stops early when that returns [`Decision::Stop`] (successive halving's
+    /// verdict; the trial is then "pruned" at that rung) and goes on after
+    /// [`Decision::Continue`]. `Err(..)` marks the trial "failed" with the error text as its
     /// reason (a NaN loss or a diverged run is an `Err`).
     fn run(
         &self,
@@ -72,7 +67,7 @@ pub enum SamplerKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ObjectiveKind {
-    /// `p_o + p_s`, the paper's objective (PAPER.md "Forgetting protocol").
+    /// `p_o + p_s`, the paper's objective (docs/METHOD.md "Forgetting protocol").
     Sum,
     /// The Pareto front over `(p_s, p_o)`; rung pruning and rankings still use `p_o + p_s`.
     Pareto,

@@ -1,16 +1,52 @@
-//! Seeing a study: the live line per event, the trials table of `lrdist search status`, the
-//! CSV of `lrdist search export`, and the study summary (best trial, Pareto front).
+//! Seeing a study: the events a worker reports and their live lines, the trials table of
+//! `lrdist search status`, the CSV of `lrdist search export`, and the study summary (best
+//! trial, Pareto front).
 
 use std::fmt::Write as _;
 use std::io::Write;
 
 use anyhow::{Context, Result};
+use lrdist_train::Decision;
 use serde::{Deserialize, Serialize};
 
-use crate::objective::Decision;
+use crate::objective::RungReport;
 use crate::pareto::{hypervolume_2d, pareto_front};
 use crate::store::{TrialRow, TrialState};
-use crate::worker::SearchEvent;
+
+/// What a worker tells its caller as it goes (`worker::run_worker`), one line each with
+/// [`live_line`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum SearchEvent {
+    /// Running trials whose worker stopped heartbeating were put back in the queue.
+    Requeued { numbers: Vec<u64> },
+    /// This worker starts a trial.
+    Started {
+        number: u64,
+        rates: Vec<f64>,
+        sampled_by: String,
+    },
+    /// A trial reported after a stage-2 epoch; `rung` tells whether successive halving
+    /// decided there (else the decision is always to continue).
+    Rung {
+        number: u64,
+        report: RungReport,
+        value: f64,
+        rung: bool,
+        decision: Decision,
+    },
+    /// A trial of this worker ended; `summary` covers the whole study at that moment, which
+    /// will have `n_trials` trials.
+    Finished {
+        trial: Box<TrialRow>,
+        summary: StudySummary,
+        n_trials: u64,
+    },
+    /// A trial of this worker was re-queued by another worker (missed heartbeats); its
+    /// result was dropped.
+    Lost { number: u64 },
+    /// Nothing to claim; these trials of other workers still run.
+    Waiting { running: Vec<u64> },
+}
 
 /// The state of a study at a glance.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -370,7 +406,7 @@ mod tests {
         );
         let rung = |rung, decision| SearchEvent::Rung {
             number: 7,
-            report: crate::RungReport {
+            report: RungReport {
                 resource: 2,
                 p_s: 0.5,
                 p_o: 0.25,

@@ -1,7 +1,7 @@
 //! Proposing the learning rates of a new trial: Gaussian-process Bayesian optimisation
 //! (egobox-ego), TPE (tpe) or log-uniform random search, from all trials recorded so far.
 //!
-//! Conventions (PAPER.md "Search"):
+//! Conventions (docs/METHOD.md "Search"):
 //! - the first trial of a study uses `StudyConfig::first_trial` (paper: all rates 1e-5);
 //! - then trials are drawn at random until [`initial_points`] trials have a value, after
 //!   which the GP or TPE takes over;
@@ -18,6 +18,7 @@ use egobox_ego::{EgorServiceBuilder, InfillStrategy};
 use ndarray::{Array1, Array2};
 
 use crate::objective::{ObjectiveKind, SamplerKind};
+use crate::panics::panic_text;
 use crate::pareto::chebyshev_costs;
 use crate::space::{trial_rng, SearchSpace};
 use crate::store::{TrialRow, TrialState};
@@ -229,7 +230,7 @@ fn suggest_gp(
         .min_within(&bounds)
         .map_err(|e| anyhow!("configuring the GP: {e}"))?;
     let next = catch_unwind(AssertUnwindSafe(|| egor.suggest(&x, &y)))
-        .map_err(|p| anyhow!("egobox suggest panicked: {}", crate::worker::panic_text(&p)))?;
+        .map_err(|p| anyhow!("egobox suggest panicked: {}", panic_text(&p)))?;
     let row: Array1<f64> = next.row(0).to_owned();
     ensure!(
         row.iter().all(|v| v.is_finite()),

@@ -1,14 +1,13 @@
-//! The search space and the successive-halving schedule of PAPER.md "Search".
+//! The search space and the successive-halving schedule (docs/METHOD.md "Search").
 
 use anyhow::{bail, ensure, Result};
+use lrdist_train::Decision;
 use rand010::rngs::ChaCha8Rng;
 use rand010::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::objective::Decision;
-
 /// One learning rate per parameter group, each log-uniform in `[low, high]`
-/// (PAPER.md "Search": 10 groups, `[1e-7, 1e-3]`).
+/// (docs/METHOD.md "Search": `[1e-7, 1e-3]`; the paper searched 10 groups).
 ///
 /// Samplers work in `log10` space: a point is the vector of `log10(rate)` per group.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -98,7 +97,7 @@ pub fn trial_rng(seed: u64, number: u64) -> ChaCha8Rng {
 
 /// Asynchronous successive halving (ASHA, Li et al. 2020) over stage-2 epochs.
 ///
-/// Rungs sit at `grace * reduction^k <= max_resource` stage-2 epochs (PAPER.md "Search":
+/// Rungs sit at `grace * reduction^k <= max_resource` stage-2 epochs (docs/METHOD.md "Search":
 /// grace period 1 epoch, reduction factor 2, one bracket). Unlike the authors, whose rungs
 /// measured task A during stage 1, our rung values are `p_o + p_s` after each stage-2 epoch,
 /// so pruning sees forgetting.

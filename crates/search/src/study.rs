@@ -7,7 +7,7 @@ use crate::objective::{ObjectiveKind, SamplerKind};
 use crate::space::{AshaConfig, SearchSpace};
 use crate::store::Store;
 
-/// Everything that defines a search (PAPER.md "Search"); stored as `config_json` in the
+/// Everything that defines a search (docs/METHOD.md "Search"); stored as `config_json` in the
 /// `studies` table, so `--resume` and extra workers need only the study's name.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StudyConfig {

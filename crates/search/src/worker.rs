@@ -8,10 +8,12 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use lrdist_train::Decision;
 
-use crate::objective::{Decision, Objective, RungReport, TrialOutcome};
-use crate::report::{summarize, StudySummary};
-use crate::sampler::{observations, suggest, SamplerSetup};
+use crate::objective::{Objective, RungReport, TrialOutcome};
+use crate::panics::panic_text;
+use crate::report::{summarize, SearchEvent};
+use crate::sampler::{observations, suggest, SamplerSetup, Suggestion};
 use crate::space::asha_decision;
 use crate::store::{Claim, Finish, RungRow, Store, TrialRow, TrialState};
 use crate::study::{load_study, StudyConfig};
@@ -56,40 +58,6 @@ pub fn default_worker_id() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".to_string());
     format!("{host}:{}", std::process::id())
-}
-
-/// What a worker tells its caller as it goes (see `report::live_line`).
-#[derive(Clone, Debug, PartialEq)]
-pub enum SearchEvent {
-    /// Running trials whose worker stopped heartbeating were put back in the queue.
-    Requeued { numbers: Vec<u64> },
-    /// This worker starts a trial.
-    Started {
-        number: u64,
-        rates: Vec<f64>,
-        sampled_by: String,
-    },
-    /// A trial reported after a stage-2 epoch; `rung` tells whether successive halving
-    /// decided there (else the decision is always to continue).
-    Rung {
-        number: u64,
-        report: RungReport,
-        value: f64,
-        rung: bool,
-        decision: Decision,
-    },
-    /// A trial of this worker ended; `summary` covers the whole study at that moment, which
-    /// will have `n_trials` trials.
-    Finished {
-        trial: Box<TrialRow>,
-        summary: StudySummary,
-        n_trials: u64,
-    },
-    /// A trial of this worker was re-queued by another worker (missed heartbeats); its
-    /// result was dropped.
-    Lost { number: u64 },
-    /// Nothing to claim; these trials of other workers still run.
-    Waiting { running: Vec<u64> },
 }
 
 /// What one worker did.
@@ -288,7 +256,7 @@ impl TrialRun<'_> {
         Ok(Some(trial))
     }
 
-    fn sample(&self) -> Result<crate::sampler::Suggestion> {
+    fn sample(&self) -> Result<Suggestion> {
         let c = self.config;
         let trials = self.store.trials(&c.name)?;
         let (observed, pending) = observations(&trials);
@@ -415,13 +383,4 @@ impl TrialRun<'_> {
             seconds: elapsed.as_secs_f64(),
         }
     }
-}
-
-/// The message of a caught panic.
-pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".to_string())
 }

@@ -6,10 +6,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use lrdist_search::combine::{combine_inputs, rank_weighted_geomean};
 use lrdist_search::{
-    create_study, open_store, run_worker, AshaConfig, Decision, Objective, RungReport, SamplerKind,
-    SearchEvent, StudyConfig, TrialOutcome, TrialState, WorkerOptions,
+    combine_inputs, create_study, open_store, run_worker, AshaConfig, Decision, Objective,
+    RungReport, SamplerKind, SearchEvent, StudyConfig, TrialOutcome, TrialState, WorkerOptions,
 };
 
 fn fast_opts(id: &str) -> WorkerOptions {
@@ -255,14 +254,14 @@ fn resuming_checks_the_study_and_combining_a_study_uses_its_complete_trials() {
     assert_eq!(second.trials, vec![4, 5, 6, 7]);
 
     let trials = store.trials("small").unwrap();
-    let complete: Vec<(f64, Vec<f64>)> = trials
+    let complete: Vec<(f64, &[f64])> = trials
         .iter()
         .filter(|t| t.state == TrialState::Complete)
-        .map(|t| (t.objective.unwrap(), t.rates.clone().unwrap()))
+        .map(|t| (t.objective.unwrap(), t.rates.as_deref().unwrap()))
         .collect();
     assert!(complete.len() >= 2, "{trials:#?}");
     let combined = combine_inputs(&[format!("{path}#small")]).unwrap();
-    assert_eq!(combined.rates, rank_weighted_geomean(&complete));
+    assert_eq!(combined.rates, lrdist_combine::rank_weighted(&complete));
     // The only study of the file is found without its name.
     assert_eq!(
         combine_inputs(std::slice::from_ref(&path)).unwrap().rates,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use lrdist_data::{make_batches, metrics, BatchOrder, Task};
-use lrdist_model::{Encoder, Head};
+use lrdist_model::{Encoder, Head, HeadKind};
 use lrdist_optimizer::{AdamWConfig, LayerwiseAdamW};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Reduction, Tensor};
@@ -68,7 +68,7 @@ pub struct StageStats {
     pub tokens_per_s: f64,
     /// Real tokens / padded tokens of the training batches.
     pub padding_efficiency: f64,
-    /// Model FLOPs of the training steps run (`perf::training_step_flops` of each batch
+    /// Model FLOPs of the training steps run (`flops::training_step_flops` of each batch
     /// shape); divided by `seconds` it is the achieved FLOP/s.
     #[serde(default)]
     pub flops: f64,
@@ -87,6 +87,8 @@ pub struct Learner {
     pub encoder: Encoder,
     pub heads: Vec<TaskHead>,
     pad_id: i64,
+    /// What every head reads (`--head`; [`Learner::set_head_kind`]).
+    head_kind: HeadKind,
 }
 
 impl Learner {
@@ -95,7 +97,22 @@ impl Learner {
             encoder,
             heads: Vec::new(),
             pad_id,
+            head_kind: HeadKind::Cls,
         }
+    }
+
+    /// Makes every head read `kind`'s input (the default is [`HeadKind::Cls`], the raw
+    /// [CLS] vector). A pooler head needs the encoder's pooler: an encoder loaded from a
+    /// checkpoint without one gets a fresh one, initialised from `seed`.
+    pub fn set_head_kind(&mut self, kind: HeadKind, seed: u64) {
+        if kind == HeadKind::Pooler {
+            self.encoder.ensure_pooler(seed);
+        }
+        self.head_kind = kind;
+    }
+
+    pub fn head_kind(&self) -> HeadKind {
+        self.head_kind
     }
 
     /// Adds a freshly initialised head for `task`; returns its index.
@@ -110,11 +127,14 @@ impl Learner {
     }
 
     fn logits(&self, head: usize, t: &BatchTensors, train: bool) -> Tensor {
-        let cls =
-            self.encoder
-                .bert
-                .cls_t(&t.input_ids, &t.token_type_ids, &t.attention_mask, train);
-        self.heads[head].head.forward_t(&cls, train)
+        let input = self.encoder.bert.head_input_t(
+            self.head_kind,
+            &t.input_ids,
+            &t.token_type_ids,
+            &t.attention_mask,
+            train,
+        );
+        self.heads[head].head.forward_t(&input, train)
     }
 
     /// The task loss of a batch: cross-entropy, or mean squared error for regression.
@@ -139,22 +159,10 @@ impl Learner {
     /// Predictions for every row of `set` with head `head`, in row order: the predicted
     /// class as f32, or the regression score.
     pub fn predict(&self, head: usize, set: &RowSet, batch_size: usize) -> Vec<f32> {
-        self.predict_with(head, set, batch_size, false)
-    }
-
-    /// [`Learner::predict`], optionally with autograd recording the forward pass (only to
-    /// measure what `no_grad` saves, `lrdist bench speed`).
-    pub fn predict_with(
-        &self,
-        head: usize,
-        set: &RowSet,
-        batch_size: usize,
-        autograd: bool,
-    ) -> Vec<f32> {
         let device = self.encoder.vs.device();
         let regression = self.heads[head].task.is_regression();
         let mut preds = vec![0f32; set.len()];
-        let run = || {
+        tch::no_grad(|| {
             for batch in make_batches(&set.rows, batch_size, BatchOrder::ByLength, self.pad_id) {
                 let t = BatchTensors::new(&batch, device);
                 let logits = self.logits(head, &t, false);
@@ -170,12 +178,7 @@ impl Learner {
                     preds[*row] = p;
                 }
             }
-        };
-        if autograd {
-            tch::with_grad(run)
-        } else {
-            tch::no_grad(run)
-        }
+        });
         preds
     }
 
@@ -280,7 +283,7 @@ impl Learner {
             let cfg = &self.encoder.config;
             stats.flops += batches
                 .iter()
-                .map(|b| crate::perf::training_step_flops(cfg, b.batch_size, b.seq_len))
+                .map(|b| crate::flops::training_step_flops(cfg, b.batch_size, b.seq_len))
                 .sum::<f64>();
             let start = Instant::now();
             let mut loss_sum = 0.0;
@@ -367,7 +370,7 @@ impl Learner {
     }
 }
 
-fn progress_bar(show: bool, len: u64, name: &str) -> ProgressBar {
+pub(crate) fn progress_bar(show: bool, len: u64, name: &str) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }

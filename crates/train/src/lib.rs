@@ -6,20 +6,24 @@
 //! - [`penalty`]: EWC and L2-SP;
 //! - [`runner`]: one run end to end, producing a [`record::RunRecord`];
 //! - [`config`]: the experiment YAML files under `experiments/`;
-//! - [`perf`]: FLOP counting, the matmul ceiling and `lrdist bench speed`.
+//! - [`flops`]: model FLOPs of a training step (`StageStats::flops`);
+//! - [`save`] and [`predict`]: trained heads as Hugging Face folders (`--save`), and
+//!   predictions of such a folder on a file (`lrdist predict`).
 
 pub mod attribution;
 pub mod calibrate;
 pub mod config;
 pub mod embed;
+pub mod flops;
 pub mod groups;
 pub mod learner;
 pub mod penalty;
-pub mod perf;
+pub mod predict;
 pub mod prep;
 pub mod protocol;
 pub mod record;
 pub mod runner;
+pub mod save;
 pub mod scenario;
 
 pub use config::{
@@ -28,4 +32,4 @@ pub use config::{
 pub use learner::{Decision, Learner, StageHp};
 pub use protocol::{EpochEvent, Outcome};
 pub use record::{append_record, read_records, RunRecord};
-pub use runner::{Env, FinetuneReport, RunRequest, Runner};
+pub use runner::{Env, FinetuneOptions, FinetuneReport, RunRequest, Runner};

@@ -77,6 +77,10 @@ pub struct RunRecord {
     /// The method's change to stage B beyond rates and penalty (WiSE-FT, freezing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intervention: Option<crate::config::Intervention>,
+    /// What the task heads read (`--head`); absent for the default `cls` (the raw [CLS]
+    /// vector), so records of it keep their shape.
+    #[serde(default, skip_serializing_if = "lrdist_model::HeadKind::is_cls")]
+    pub head: lrdist_model::HeadKind,
 }
 
 /// Appends `record` as one line to `path` (created with its folder if needed) and syncs
@@ -147,6 +151,8 @@ pub fn compare(r: &RunRecord, req: &crate::RunRequest, per_depth: &[f64]) -> Don
         "its penalty differs"
     } else if r.intervention != req.intervention {
         "its intervention differs"
+    } else if r.head != req.head {
+        "its head differs"
     } else if r.attribution.is_none() && req.attribute {
         "it has no attribution"
     } else {
@@ -194,23 +200,37 @@ pub fn git_commit() -> String {
 #[path = "../../../build/git_commit.rs"]
 mod build_commit;
 
-/// The command line of this process, shell-quoted where needed.
+/// The command line of this process, quoted for a POSIX shell (`shlex`), so it can be
+/// pasted back as is: `$`, `*`, `;`, `&`, quotes and spaces are all quoted.
 pub fn command_line() -> String {
-    std::env::args()
-        .map(|a| {
-            if a.chars()
-                .any(|c| c.is_whitespace() || c == '"' || c == '\'')
-            {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            } else {
-                a
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    quote_args(std::env::args())
+}
+
+/// `args` joined into one POSIX-shell command line.
+pub fn quote_args(args: impl IntoIterator<Item = String>) -> String {
+    let args: Vec<String> = args.into_iter().collect();
+    shlex::try_join(args.iter().map(String::as_str))
+        // try_join refuses only NUL bytes, which no argument of a real process holds.
+        .unwrap_or_else(|_| args.join(" "))
 }
 
 /// The current time as an RFC 3339 UTC timestamp (seconds).
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod quoting_tests {
+    use super::quote_args;
+
+    #[test]
+    fn shell_metacharacters_are_quoted() {
+        let args = ["lrdist", "run", "--record", "a b.jsonl", "$HOME", "x*", "a;b", "c&d", "it's"];
+        let line = quote_args(args.iter().map(|s| s.to_string()));
+        assert_eq!(shlex::split(&line).unwrap(), args);
+        for bare in ["$HOME", "x*", "a;b", "c&d"] {
+            assert!(!line.contains(&format!(" {bare}")), "{bare} unquoted in {line}");
+        }
+        assert_eq!(quote_args(["lrdist", "run"].map(String::from)), "lrdist run");
+    }
 }

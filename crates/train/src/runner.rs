@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use lrdist_model::Encoder;
+use lrdist_model::{Encoder, HeadKind};
 use lrdist_optimizer::{AdamWConfig, Distribution, Grouping, ResolvedDistribution};
 use serde::{Deserialize, Serialize};
 use tch::Device;
@@ -64,6 +64,13 @@ pub struct RunRequest {
     /// depth's post-A weights put back ([`crate::attribution`]).
     #[serde(default)]
     pub attribute: bool,
+    /// What the task heads read (`--head`); left out when it is the default `cls`.
+    #[serde(default, skip_serializing_if = "HeadKind::is_cls")]
+    pub head: HeadKind,
+    /// `--save DIR`: after the last stage, write every head with the encoder as a Hugging
+    /// Face folder `DIR/<task>/` ([`crate::save::save_heads`]). Not part of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save: Option<PathBuf>,
 }
 
 impl RunRequest {
@@ -90,6 +97,8 @@ impl RunRequest {
             stage1_distribution: scale.flat_spec(),
             rates: None,
             attribute: false,
+            head: HeadKind::Cls,
+            save: None,
             scale,
         }
     }
@@ -173,6 +182,7 @@ impl Runner {
         let data = self.data(req.scale.max_len)?;
         let pad_id = data.tokenizer().pad_id();
         let mut learner = Learner::new(encoder, pad_id);
+        learner.set_head_kind(req.head, req.seed);
         let embeddings_out = match &req.scenario {
             ScenarioSpec::EmbeddingShift { task } => Some(
                 env.results_dir
@@ -277,6 +287,9 @@ impl Runner {
                 outcome.rescore_last_row(&learner, &plan, eval_batch);
             }
         }
+        if let Some(dir) = &req.save {
+            crate::save::save_heads(&learner, dir)?;
+        }
         let attribution = match (&post_a, req.attribute) {
             (Some(a), true) if plan.len() >= 2 && !outcome.stopped_early => Some(
                 where_forgetting_lives(&learner, a, &plan[0].dev, eval_batch),
@@ -373,6 +386,7 @@ impl Runner {
             majority: Vec::new(),
             attribution: None,
             intervention: None,
+            head: req.head,
         }
     }
 }
@@ -453,6 +467,12 @@ impl Stage1Cache {
             req.seed,
             req.stage1_distribution
         );
+        // A non-default head trains another stage 1; the default's keys stay as they were.
+        let key = if req.head.is_cls() {
+            key
+        } else {
+            format!("{key}|head={}", req.head)
+        };
         let name = format!(
             "{}-s{}-{:016x}",
             req.scenario.stage1_identity().replace([':', '>'], "_"),
@@ -578,6 +598,22 @@ pub struct FinetuneReport {
     /// Wall time of the whole command part (load, tokenise, train, evaluate).
     pub seconds: f64,
     pub loss_per_epoch: Vec<f64>,
+    /// What the head read (`--head`); left out when it is the default `cls`.
+    #[serde(default, skip_serializing_if = "HeadKind::is_cls")]
+    pub head: HeadKind,
+    /// The folder `--save` wrote the trained model to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved: Option<String>,
+}
+
+/// `lrdist finetune`'s choices beyond the scale, distribution and seed.
+#[derive(Clone, Debug, Default)]
+pub struct FinetuneOptions {
+    /// What the head reads.
+    pub head: HeadKind,
+    /// Write the trained encoder and head here as a Hugging Face folder
+    /// ([`crate::save::save_head`]).
+    pub save: Option<PathBuf>,
 }
 
 impl Runner {
@@ -589,6 +625,18 @@ impl Runner {
         distribution: &str,
         seed: u64,
     ) -> Result<FinetuneReport> {
+        self.finetune_with(task, scale, distribution, seed, &FinetuneOptions::default())
+    }
+
+    /// [`Runner::finetune`] with a head kind and, optionally, saving the trained model.
+    pub fn finetune_with(
+        &mut self,
+        task: lrdist_data::Task,
+        scale: &ScaleSpec,
+        distribution: &str,
+        seed: u64,
+        opts: &FinetuneOptions,
+    ) -> Result<FinetuneReport> {
         let start = Instant::now();
         tch::manual_seed(seed as i64);
         let encoder = Encoder::pretrained(&self.env.model_dir, self.env.device)?;
@@ -598,6 +646,7 @@ impl Runner {
         let data = self.data(scale.max_len)?;
         let prepared = data.task(task, &scale.data_spec(task))?;
         let mut learner = Learner::new(encoder, data.tokenizer().pad_id());
+        learner.set_head_kind(opts.head, seed);
         let head = learner.add_head(task, seed as i64);
         let plan = [crate::protocol::StagePlan {
             train: prepared.train.clone(),
@@ -613,6 +662,9 @@ impl Runner {
         let outcome = run_plan(&mut learner, &plan, settings, None, &mut |_| {
             Decision::Continue
         })?;
+        if let Some(dir) = &opts.save {
+            crate::save::save_head(&learner, head, dir)?;
+        }
         let stage = &outcome.stages[0];
         Ok(FinetuneReport {
             task: task.to_string(),
@@ -635,6 +687,8 @@ impl Runner {
             train_seconds: stage.seconds,
             seconds: start.elapsed().as_secs_f64(),
             loss_per_epoch: stage.epochs.iter().map(|e| e.loss).collect(),
+            head: opts.head,
+            saved: opts.save.as_ref().map(|d| d.display().to_string()),
         })
     }
 }

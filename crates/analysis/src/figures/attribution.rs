@@ -7,10 +7,12 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{colour, index_label, legend_height, padded_range, plot_height, room_below, Figure};
+use super::draw::{
+    colour, index_label, legend_height, padded_range, plot_height, room_below, Figure,
+};
+use crate::inputs::MissingInput;
 use crate::runs::read_runs;
 use crate::tables::regime::recovered;
-use crate::MissingInput;
 
 const FONT: &str = "sans-serif";
 const CAPTION_PX: u32 = 20;

@@ -6,12 +6,11 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{
+use super::draw::{
     colour, grid_size, index_label, log_range, padded_range, panels, rate_label, Figure, FONT,
 };
-use crate::authors_logs;
+use crate::inputs::{Inputs, MissingInput};
 use crate::tables::{comparisons, Comparison};
-use crate::{Inputs, MissingInput};
 
 pub(crate) struct Authors {
     /// Per log: name, rank-weighted combination, best trial of the last search.
@@ -26,7 +25,7 @@ pub(crate) fn figure(inputs: &Inputs) -> Result<Authors> {
             "no authors' logs directory given",
         ));
     };
-    let runs = authors_logs::read_runs(dir)?;
+    let runs = lrdist_combine::authors_logs::read_runs(dir)?;
     if runs.is_empty() {
         let missing = format!("no *.log_file.csv in {}", dir.display());
         return Err(MissingInput::error("figure authors", missing));

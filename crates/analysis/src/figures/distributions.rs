@@ -9,15 +9,15 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{
+use super::draw::{
     colour, index_label, legend_height, log_range, log_room_below, plot_height, rate_label, Figure,
     COLOURS, FONT,
 };
 use crate::combined::{read_combined, yaml_path};
+use crate::inputs::MissingInput;
 use crate::runs::read_runs;
 use crate::runs::FLAT;
 use crate::studies::read_studies;
-use crate::MissingInput;
 
 /// Chart layout in pixels (the y range leaves the legend room).
 const CAPTION_PX: u32 = 20;
@@ -25,7 +25,7 @@ const MARGIN_PX: u32 = 12;
 const X_LABELS_PX: u32 = 45;
 const LEGEND_PX: u32 = 13;
 
-/// The paper's flat baseline rate (PAPER.md "Baselines"), drawn when no flat run record
+/// The paper's flat baseline rate (docs/METHOD.md "Baselines"), drawn when no flat run record
 /// says which flat rate was used.
 pub(crate) const PAPER_FLAT_RATE: f64 = 2e-5;
 

@@ -1,4 +1,4 @@
-//! (e) The embedding shift (PAPER.md "Forgetting protocol", scenarios): a 2-D projection
+//! (e) The embedding shift (docs/METHOD.md "Scenarios"): a 2-D projection
 //! of pretrained [CLS] embeddings of one task, coloured by KMeans cluster and by label.
 //! Input: `results/embeddings/<task>.csv` with columns `x,y,cluster,label,split`, written
 //! by `lrdist-train`.
@@ -11,8 +11,8 @@ use anyhow::{anyhow, Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{colour, padded_range, Figure, FONT};
-use crate::MissingInput;
+use super::draw::{colour, padded_range, Figure, FONT};
+use crate::inputs::MissingInput;
 
 /// One projected example.
 #[derive(Debug, Clone)]
@@ -62,7 +62,7 @@ pub(crate) fn figures(results: &Path) -> Result<Vec<(String, Embedding)>> {
             let task = path
                 .file_stem()
                 .map_or(String::new(), |s| s.to_string_lossy().into_owned());
-            let source = crate::shown_path(results, path);
+            let source = crate::inputs::shown_path(results, path);
             Ok((
                 task.clone(),
                 Embedding {

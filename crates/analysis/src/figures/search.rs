@@ -7,12 +7,12 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{
+use super::draw::{
     colour, grid_size, index_label, legend_height, padded_range, panels, plot_height, room_below,
     Figure, FONT,
 };
+use crate::inputs::MissingInput;
 use crate::studies::{read_studies, Study, Trial};
-use crate::MissingInput;
 
 /// Panel layout of both search figures, in pixels (the y range leaves the legend room).
 const CAPTION_PX: u32 = 18;

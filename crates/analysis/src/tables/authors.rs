@@ -1,13 +1,15 @@
 //! Ours beside the authors' raw logs: per task pair, the flat trial that starts the search
-//! against the best trial, and the changes in p_o and p_s (PAPER.md "Numbers in the
-//! authors' raw logs").
+//! against the best trial, and the changes in p_o and p_s (the authors' numbers are quoted
+//! in `/work/shared/reference/PAPER.md`, "Numbers in the authors' raw logs").
+
+use std::path::Path;
 
 use anyhow::Result;
+use lrdist_combine::authors_logs::{read_runs, AuthorsRun, AuthorsTrial};
 
-use crate::authors_logs::{self, AuthorsRun};
+use crate::inputs::{shown_path, Inputs, MissingInput};
 use crate::studies::{read_studies, Study};
 use crate::table::{csv_num, md_delta, md_num, Table};
-use crate::{Inputs, MissingInput};
 
 /// Flat and best trial of one search, as (a1, p_s, p_o).
 pub(crate) struct Comparison {
@@ -26,12 +28,13 @@ impl Comparison {
         Some((best[2] - flat[2], best[1] - flat[1]))
     }
 
-    fn from_authors(run: &AuthorsRun) -> Self {
-        let scores = |t: &authors_logs::AuthorsTrial| [t.a1, t.a2, t.a3];
+    /// `run`, read from the logs in `dir`.
+    fn from_authors(dir: &Path, run: &AuthorsRun) -> Self {
+        let scores = |t: &AuthorsTrial| [t.a1, t.a2, t.a3];
         Comparison {
             pair: run.name.clone(),
             who: "authors",
-            source: run.source.clone(),
+            source: shown_path(dir, &run.path),
             trials: format!("{} of {}", run.last_search().len(), run.trials.len()),
             flat: run.flat().map(scores),
             best: run.best().map(scores),
@@ -54,15 +57,17 @@ impl Comparison {
 /// The comparisons available from `inputs`, sorted by pair, authors first; `None` when
 /// there are neither logs nor studies.
 pub(crate) fn comparisons(inputs: &Inputs) -> Result<Option<Vec<Comparison>>> {
-    let runs = match &inputs.authors_logs {
-        Some(dir) => authors_logs::read_runs(dir)?,
+    let mut rows: Vec<Comparison> = match &inputs.authors_logs {
+        Some(dir) => read_runs(dir)?
+            .iter()
+            .map(|run| Comparison::from_authors(dir, run))
+            .collect(),
         None => Vec::new(),
     };
     let studies = read_studies(&inputs.results)?;
-    if runs.is_empty() && studies.is_empty() {
+    if rows.is_empty() && studies.is_empty() {
         return Ok(None);
     }
-    let mut rows: Vec<Comparison> = runs.iter().map(Comparison::from_authors).collect();
     rows.extend(studies.iter().map(Comparison::from_study));
     rows.sort_by(|a, b| (&a.pair, a.who, &a.source).cmp(&(&b.pair, b.who, &b.source)));
     Ok(Some(rows))

@@ -1,19 +1,19 @@
 //! Method tables from the run records: per (scenario, method, scale), mean ± sd over seeds
 //! and the paired difference to the flat learning rate.
 //!
-//! `main`: a1, p_s, p_o, forgetting and p_o + p_s (PAPER.md "Forgetting protocol").
+//! `main`: a1, p_s, p_o, forgetting and p_o + p_s (docs/METHOD.md "Forgetting protocol").
 //! `cl`: average accuracy, backward transfer and forgetting over the whole accuracy matrix
-//! (PAPER.md "Related baselines and metrics worth having").
+//! (docs/METHOD.md "Metrics").
 
 use std::path::Path;
 
 use anyhow::Result;
 use polars::prelude::*;
 
+use crate::inputs::MissingInput;
 use crate::runs::{read_runs, to_frame, RunSet, FLAT};
 use crate::stats::PairedTest;
 use crate::table::{csv_num, csv_p, f64_column, md_delta, md_mean_sd, md_p, str_column, Table};
-use crate::MissingInput;
 
 /// A metric column of the run-record frame and how the table shows it.
 struct Metric {

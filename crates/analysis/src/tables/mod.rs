@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::Inputs;
+use crate::inputs::Inputs;
 
 pub(crate) use authors::{comparisons, Comparison};
 

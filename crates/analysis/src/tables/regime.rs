@@ -11,7 +11,7 @@ use crate::regime::{flat_forgets, learned_bar, task_a_learned};
 use crate::runs::{read_calibration, read_runs, Run, RunSet, FLAT};
 use crate::stats::sample_sd;
 use crate::table::{csv_num, md_mean_sd, Table};
-use crate::MissingInput;
+use crate::inputs::MissingInput;
 
 /// The scale the regime tables describe.
 pub(crate) const FORGET: &str = "forget";

@@ -5,9 +5,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use polars::prelude::*;
 
+use crate::inputs::MissingInput;
 use crate::studies::{read_studies, Study};
 use crate::table::{csv_num, f64_column, md_num, str_column, Table};
-use crate::MissingInput;
 
 const STATES: [&str; 5] = ["complete", "pruned", "failed", "running", "queued"];
 

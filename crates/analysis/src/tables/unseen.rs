@@ -1,8 +1,9 @@
 //! Each method against flat across the settings no search used: in how many settings it is
 //! ahead, in how many significantly, and a sign test across settings. This is the paper's
 //! headline claim in one row per method: a combined distribution beats one flat rate on
-//! settings it was not searched on ("up to about 5 points on unseen settings", PAPER.md's
-//! opening summary; REPORT 3.3b).
+//! settings it was not searched on ("up to about 5 points on unseen settings", the opening
+//! summary of `/work/shared/reference/PAPER.md`; docs/METHOD.md "Comparing a method with
+//! flat"; REPORT 3.3b).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -10,11 +11,11 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::methods::{no_runs, summarise, Delta, Rows};
+use crate::inputs::MissingInput;
 use crate::runs::{read_runs, to_frame, FLAT};
 use crate::stats::sign_test;
 use crate::studies::{pair_key, read_studies};
 use crate::table::{csv_num, csv_p, md_delta, md_p, Table};
-use crate::MissingInput;
 
 /// The metrics compared across settings: (column of the run-record frame, label).
 const METRICS: &[(&str, &str)] = &[("objective", "p_o+p_s"), ("p_o", "p_o")];

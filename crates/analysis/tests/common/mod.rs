@@ -133,12 +133,31 @@ pub fn full_fixture(root: &Path) -> Inputs {
     write_study(&results);
     write_combined(&results);
     write_embeddings(&results);
+    write_forget_runs(&results);
     let logs = root.join("authors-logs");
     write_authors_log(&logs);
     Inputs {
         results,
         authors_logs: Some(logs),
     }
+}
+
+/// Flat at the forget scale with an attribution, in `forget.jsonl` (the attribution figure
+/// and the regime tables read these).
+pub fn write_forget_runs(results: &Path) {
+    let lines: Vec<String> = [(0, 0.70, [0.70, 0.72, 0.76]), (1, 0.74, [0.74, 0.78, 0.76])]
+        .iter()
+        .map(|&(seed, p_o, scores)| {
+            let mut r = record("sst2->qnli", "flat", seed, 0.80, 0.78, p_o);
+            r["scale"] = json!("forget");
+            r["tasks"] = json!(["sst2", "qnli"]);
+            r["majority"] = json!([0.51, 0.5]);
+            r["attribution"] = json!({"depths": ["embeddings", "layer 0", "heads"],
+                                      "scores": scores, "p_o": p_o});
+            r.to_string()
+        })
+        .collect();
+    write_runs(results, "forget.jsonl", &lines);
 }
 
 /// The CSV rows of a table (footer comment lines dropped), as header → value maps.

@@ -6,10 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 use anyhow::{ensure, Context, Result};
 use postgres::{Client, NoTls, Row};
 
-use super::{
-    decode_rung, decode_trial, sql, Claim, Columns, Finish, RungRow, Store, TrialRow,
-    SCHEMA_VERSION,
-};
+use super::interface::{Claim, Finish, RungRow, Store, TrialRow};
+use super::sql::{self, decode_rung, decode_trial, Columns, SCHEMA_VERSION};
 
 /// The database clock in Unix seconds (`clock_timestamp`, not the transaction start).
 const NOW: &str = "extract(epoch from clock_timestamp())::double precision";
@@ -79,7 +77,7 @@ fn init_schema(client: &mut Client) -> Result<()> {
     for stmt in sql::SCHEMA {
         tx.execute(*stmt, &[])?;
     }
-    let version: String = tx.query_one(sql::SCHEMA_VERSION, &[])?.get(0);
+    let version: String = tx.query_one(sql::STORED_VERSION, &[])?.get(0);
     ensure!(
         version == SCHEMA_VERSION.to_string(),
         "store has schema version {version}, this build reads version {SCHEMA_VERSION}"

@@ -7,10 +7,8 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{
-    decode_rung, decode_trial, sql, Claim, Columns, Finish, RungRow, Store, TrialRow,
-    SCHEMA_VERSION,
-};
+use super::interface::{Claim, Finish, RungRow, Store, TrialRow};
+use super::sql::{self, decode_rung, decode_trial, Columns, SCHEMA_VERSION};
 
 /// The database clock in Unix seconds, with sub-second precision.
 const NOW: &str = "((julianday('now') - 2440587.5) * 86400.0)";
@@ -77,7 +75,7 @@ fn init_schema(conn: &mut Connection) -> Result<()> {
     for stmt in sql::SCHEMA {
         tx.execute(stmt, [])?;
     }
-    let version: String = tx.query_row(sql::SCHEMA_VERSION, [], |r| r.get(0))?;
+    let version: String = tx.query_row(sql::STORED_VERSION, [], |r| r.get(0))?;
     ensure!(
         version == SCHEMA_VERSION.to_string(),
         "store has schema version {version}, this build reads version {SCHEMA_VERSION}"
@@ -314,10 +312,10 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::TrialState;
+    use crate::store::interface::TrialState;
 
     /// Every column written through the store reads back in its own field (the shared
-    /// decoders in `store/mod.rs` pick columns by index).
+    /// decoders in `store/sql.rs` pick columns by index).
     #[test]
     fn a_trial_and_its_rungs_read_back_field_by_field() {
         let dir = tempfile::tempdir().unwrap();

@@ -11,10 +11,10 @@
 //! - `eval/*`: the forward pass of evaluation, with and without autograd.
 //! - `dropout/*`: one step's dropout, libtorch's against lrdist's.
 //!
-//! Run: `make bench` (or `cargo bench -p lrdist-train --bench step`).
+//! Run: `make bench` (or `cargo bench -p lrdist-bench --bench step`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use lrdist_train::perf::{minilm_config, one_rate_and_per_depth, StepFixture as Fixture};
+use lrdist_bench::{dropout_shapes, minilm_config, one_rate_and_per_depth, StepFixture as Fixture};
 use tch::{Device, Kind, Tensor};
 
 const SHAPES: [(i64, i64); 2] = [(32, 16), (32, 128)];
@@ -74,7 +74,7 @@ fn dropout(c: &mut Criterion) {
     let mut group = c.benchmark_group("dropout");
     let cfg = minilm_config();
     let p = cfg.hidden_dropout_prob;
-    let tensors: Vec<Tensor> = lrdist_train::perf::dropout_shapes(&cfg, 32, 16)
+    let tensors: Vec<Tensor> = dropout_shapes(&cfg, 32, 16)
         .iter()
         .map(|shape| Tensor::randn(shape.as_slice(), (Kind::Float, Device::Cpu)))
         .collect();

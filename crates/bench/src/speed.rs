@@ -1,168 +1,18 @@
-//! What a training step costs and how fast the machine could do it (issue 6, "Against the
-//! ceiling"), and the one-run measurement of what makes training fast (`lrdist bench
-//! speed`).
-//!
-//! FLOPs are counted from the model's shapes on the batch shapes actually run (rows x
-//! padded length after per-batch padding), a multiply-add counted as 2 FLOPs. Only the
-//! matrix products are counted (projections, feed-forward, attention scores and
-//! weighted sums); embeddings, LayerNorm, softmax and GELU are a few per cent and left
-//! out, so the achieved rate is a slight underestimate. Backward costs twice the forward
-//! (gradients with respect to inputs and to weights), the usual 3x rule.
+//! `lrdist bench speed`: what makes training fast, each measured in one run (issue 6,
+//! "What makes it fast, each measured").
 
 use std::time::Instant;
 
 use anyhow::Result;
-use lrdist_data::{DataSpec, Task};
-use lrdist_model::{BertConfig, Encoder};
+use lrdist_data::{BatchOrder, DataSpec, Task};
+use lrdist_model::Encoder;
+use lrdist_optimizer::{AdamWConfig, LayerwiseAdamW};
+use lrdist_train::prep::{BatchTensors, DataCache, RowSet};
+use lrdist_train::{Decision, Env, Learner, StageHp};
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
-use lrdist_optimizer::{AdamWConfig, LayerwiseAdamW};
-
-use crate::learner::{Decision, Learner, StageHp};
-use crate::prep::DataCache;
-use crate::runner::Env;
-
-/// Forward FLOPs of `Bert::cls_t` on one `[batch, seq]` batch: every layer in full except
-/// the last, which computes keys and values for all tokens but queries, attention output
-/// and feed-forward for the [CLS] row only.
-pub fn forward_flops(cfg: &BertConfig, batch: usize, seq: usize) -> f64 {
-    let (b, t) = (batch as f64, seq as f64);
-    let h = cfg.hidden_size as f64;
-    let i = cfg.intermediate_size as f64;
-    let layers = cfg.num_hidden_layers as f64;
-    // Per query row: Q and output projections (2 h^2), feed-forward (2 h i); per key row: K
-    // and V projections (2 h^2); attention: scores and weighted sum (2 t h per query row).
-    let per_query = 2.0 * (2.0 * h * h + 2.0 * h * i + 2.0 * t * h);
-    let per_key = 2.0 * 2.0 * h * h;
-    let full = b * t * (per_query + per_key);
-    let last = b * (per_query + t * per_key);
-    if layers == 0.0 {
-        return 0.0;
-    }
-    (layers - 1.0) * full + last
-}
-
-/// FLOPs of one training step (forward and backward) on a `[batch, seq]` batch.
-pub fn training_step_flops(cfg: &BertConfig, batch: usize, seq: usize) -> f64 {
-    3.0 * forward_flops(cfg, batch, seq)
-}
-
-/// The machine's fp32 matrix-product rate through libtorch: FLOP/s of `[n, n] x [n, n]`
-/// products on `device`, the best of `reps` timed runs after three warm-up runs (thread
-/// pools and clock frequency settle; the first runs of a process are measurably slower).
-pub fn matmul_flops_per_s(device: Device, n: i64, reps: usize) -> f64 {
-    let opts = (Kind::Float, device);
-    let a = Tensor::randn([n, n], opts);
-    let b = Tensor::randn([n, n], opts);
-    for _ in 0..3 {
-        let _ = a.matmul(&b).sum(Kind::Float).double_value(&[]);
-    }
-    let mut best = f64::INFINITY;
-    for _ in 0..reps.max(1) {
-        let start = Instant::now();
-        let c = a.matmul(&b);
-        let _ = c.sum(Kind::Float).double_value(&[]); // waits for the device
-        best = best.min(start.elapsed().as_secs_f64());
-    }
-    2.0 * (n as f64).powi(3) / best
-}
-
-/// Shapes of the tensors one training step of `Bert::cls_t` plus a head drops out on a
-/// `[batch, seq]` batch: the embeddings; in every layer the attention probabilities, the
-/// attention output and the feed-forward output (the last layer for the [CLS] query only);
-/// the head's input.
-pub fn dropout_shapes(cfg: &BertConfig, batch: i64, seq: i64) -> Vec<Vec<i64>> {
-    let (h, heads) = (cfg.hidden_size as i64, cfg.num_attention_heads as i64);
-    let mut shapes = vec![vec![batch, seq, h]];
-    for layer in 0..cfg.num_hidden_layers {
-        let queries = if layer + 1 == cfg.num_hidden_layers {
-            1
-        } else {
-            seq
-        };
-        shapes.push(vec![batch, heads, queries, seq]);
-        shapes.push(vec![batch, queries, h]);
-        shapes.push(vec![batch, queries, h]);
-    }
-    shapes.push(vec![batch, h]);
-    shapes
-}
-
-/// A randomly initialised BERT with MiniLM-L6's shapes (6 layers, hidden 384, 12 heads,
-/// vocabulary 30522): the cost of a step depends on shapes, not on weight values, so
-/// benches need no model files.
-pub fn minilm_config() -> BertConfig {
-    let mut cfg = BertConfig::tiny();
-    cfg.vocab_size = 30522;
-    cfg.hidden_size = 384;
-    cfg.num_hidden_layers = 6;
-    cfg.num_attention_heads = 12;
-    cfg.intermediate_size = 1536;
-    cfg.max_position_embeddings = 512;
-    cfg
-}
-
-/// One fixed `[batch, seq]` batch of random token ids on a [`minilm_config`] encoder with a
-/// 2-label head: what the criterion benches (`benches/step.rs`) and the instruction count
-/// of a distribution's cost (`examples/distribution_cost.rs`) step on.
-pub struct StepFixture {
-    pub encoder: Encoder,
-    pub head_vs: tch::nn::VarStore,
-    pub head: lrdist_model::Head,
-    ids: Tensor,
-    types: Tensor,
-    mask: Tensor,
-    labels: Tensor,
-}
-
-impl StepFixture {
-    pub fn new(batch: i64, seq: i64) -> Self {
-        tch::manual_seed(0);
-        let encoder = Encoder::random(&minilm_config(), Device::Cpu, 0);
-        let (head_vs, head) = encoder.new_head(2, 1);
-        let ids = Tensor::randint_low(1000, 30000, [batch, seq], (Kind::Int64, Device::Cpu));
-        StepFixture {
-            encoder,
-            head_vs,
-            head,
-            ids,
-            types: Tensor::zeros([batch, seq], (Kind::Int64, Device::Cpu)),
-            mask: Tensor::ones([batch, seq], (Kind::Int64, Device::Cpu)),
-            labels: Tensor::randint(2, [batch], (Kind::Int64, Device::Cpu)),
-        }
-    }
-
-    pub fn logits(&self, train: bool) -> Tensor {
-        let cls = self
-            .encoder
-            .bert
-            .cls_t(&self.ids, &self.types, &self.mask, train);
-        self.head.forward_t(&cls, train)
-    }
-
-    pub fn loss(&self) -> Tensor {
-        self.logits(true).cross_entropy_for_logits(&self.labels)
-    }
-
-    /// The paper's optimiser (AdamW defaults) over encoder and head at `rates` per depth.
-    pub fn optimizer(&self, rates: &[f64]) -> Result<LayerwiseAdamW> {
-        LayerwiseAdamW::new(
-            &[&self.encoder.vs, &self.head_vs],
-            rates,
-            &AdamWConfig::default(),
-            1_000_000,
-        )
-    }
-}
-
-/// The two optimiser settings every "cost of a distribution" measurement compares, for
-/// `depths` groups: one rate (2e-5) for all, and a distinct rate per depth (1e-6 x
-/// (depth + 1)), so that every group's rate differs from its neighbours'.
-pub fn one_rate_and_per_depth(depths: usize) -> (Vec<f64>, Vec<f64>) {
-    let per_depth = (0..depths).map(|d| 1e-6 * (d + 1) as f64).collect();
-    (vec![2e-5; depths], per_depth)
-}
+use crate::{dropout_shapes, matmul_flops_per_s, one_rate_and_per_depth};
 
 /// One measured line of `lrdist bench speed`.
 #[derive(Clone, Debug, Serialize)]
@@ -308,7 +158,7 @@ pub fn speed_report(
     let batches = lrdist_data::make_batches(
         &prepared.train.rows,
         opts.batch_size,
-        lrdist_data::BatchOrder::Bucketed { seed: 1 },
+        BatchOrder::Bucketed { seed: 1 },
         data.tokenizer().pad_id(),
     );
     let stores = [&learner.encoder.vs, &learner.heads[head].vs];
@@ -406,11 +256,16 @@ pub fn speed_report(
         .chain([16, 32, 64, 128, 512].map(|b| (b, false)))
         .collect();
     let mut best = vec![0f64; settings.len()];
-    let _ = learner.predict_with(head, dev, 32, false); // warm-up
+    let pad_id = data.tokenizer().pad_id();
+    let _ = learner.predict(head, dev, 32); // warm-up
     for _ in 0..3 {
         for (k, &(batch, autograd)) in settings.iter().enumerate() {
             let start = Instant::now();
-            let _ = learner.predict_with(head, dev, batch, autograd);
+            if autograd {
+                predict_with_autograd(&learner, head, dev, batch, pad_id);
+            } else {
+                let _ = learner.predict(head, dev, batch);
+            }
             best[k] = best[k].max(dev.len() as f64 / start.elapsed().as_secs_f64());
         }
     }
@@ -455,6 +310,30 @@ pub fn speed_report(
     Ok(rows)
 }
 
+/// [`Learner::predict`]'s evaluation pass (rows sorted by length, dropout off, predictions
+/// copied to the CPU) with autograd recording the forward pass, to measure what `no_grad`
+/// saves. `predict` runs inside `tch::no_grad`, which wins over an enclosing
+/// `tch::with_grad`, so the pass is written out here from the learner's public parts; the
+/// predictions are dropped.
+fn predict_with_autograd(learner: &Learner, head: usize, set: &RowSet, batch: usize, pad_id: i64) {
+    let device = learner.encoder.vs.device();
+    let task_head = &learner.heads[head];
+    tch::with_grad(|| {
+        for b in lrdist_data::make_batches(&set.rows, batch, BatchOrder::ByLength, pad_id) {
+            let t = BatchTensors::new(&b, device);
+            let bert = &learner.encoder.bert;
+            let cls = bert.cls_t(&t.input_ids, &t.token_type_ids, &t.attention_mask, false);
+            let logits = task_head.head.forward_t(&cls, false);
+            let out = if task_head.task.is_regression() {
+                logits.squeeze_dim(-1)
+            } else {
+                logits.argmax(-1, false)
+            };
+            let _ = Vec::<f32>::try_from(out.to_kind(Kind::Float).to_device(Device::Cpu));
+        }
+    })
+}
+
 /// Writes the rows of [`speed_report`] as CSV (header: factor, setting, value, unit, speedup).
 pub fn write_speed_csv(rows: &[SpeedRow], path: &std::path::Path) -> Result<()> {
     use anyhow::Context;
@@ -468,60 +347,4 @@ pub fn write_speed_csv(rows: &[SpeedRow], path: &std::path::Path) -> Result<()> 
     }
     w.flush()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cfg(layers: usize) -> BertConfig {
-        let mut c = BertConfig::tiny();
-        c.hidden_size = 384;
-        c.intermediate_size = 1536;
-        c.num_hidden_layers = layers;
-        c
-    }
-
-    #[test]
-    fn a_full_layer_costs_24_h_squared_per_token_plus_attention() {
-        // Two layers minus one layer isolates a full layer: 2 * (4h^2 + 2hi) + 4th per token.
-        let (b, t) = (4, 10);
-        let h = 384.0;
-        let per_token = 2.0 * (4.0 * h * h + 2.0 * h * 1536.0) + 4.0 * t as f64 * h;
-        let full = forward_flops(&cfg(2), b, t) - forward_flops(&cfg(1), b, t);
-        assert!(
-            (full - b as f64 * t as f64 * per_token).abs() < 1.0,
-            "{full}"
-        );
-    }
-
-    #[test]
-    fn the_last_layer_is_cheaper_than_a_full_one() {
-        let one = forward_flops(&cfg(1), 8, 32);
-        let full = forward_flops(&cfg(2), 8, 32) - one;
-        assert!(one < full / 2.0, "last layer {one} vs full {full}");
-        assert_eq!(
-            training_step_flops(&cfg(2), 8, 32),
-            3.0 * forward_flops(&cfg(2), 8, 32)
-        );
-    }
-
-    #[test]
-    fn dropout_shapes_count_three_per_layer_and_cls_only_in_the_last() {
-        let c = cfg(3);
-        let (h, heads) = (c.hidden_size as i64, c.num_attention_heads as i64);
-        let shapes = dropout_shapes(&c, 2, 5);
-        assert_eq!(shapes.len(), 1 + 3 * 3 + 1);
-        assert_eq!(shapes[0], vec![2, 5, h]);
-        assert_eq!(shapes[1], vec![2, heads, 5, 5]);
-        assert_eq!(shapes[7], vec![2, heads, 1, 5]);
-        assert_eq!(shapes[9], vec![2, 1, h]);
-        assert_eq!(shapes[10], vec![2, h]);
-    }
-
-    #[test]
-    fn matmul_rate_is_positive_and_finite() {
-        let r = matmul_flops_per_s(Device::Cpu, 64, 2);
-        assert!(r.is_finite() && r > 0.0);
-    }
 }

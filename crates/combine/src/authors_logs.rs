@@ -1,18 +1,19 @@
 //! The paper authors' raw search logs (`<run>.log_file.csv`, described in
 //! `reference/authors-logs/SOURCES.md`). This is the one parser of that format in the
-//! workspace: `lrdist-search` reuses [`read_log`] rather than keeping its own.
+//! workspace: `lrdist combine` (lrdist-search) and the authors table and figure
+//! (lrdist-analysis) both read the logs with it.
 //!
 //! A log is a flat comma-separated list of floats without newlines, 13 per trial:
 //! a1, a2 (= p_s), a3 (= p_o), then the 10 group learning rates. Trials appear in the
 //! order they finished. Several searches may be appended to one file: each search starts
-//! with the all-1e-5 trial (PAPER.md "Search": "first trial = all rates 1e-5").
+//! with the all-1e-5 trial (docs/METHOD.md "Search": trial 0 uses all rates 1e-5).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::combine;
+use crate::rule::rank_weighted;
 
 /// Values per trial in a log: a1, a2, a3 and 10 rates.
 pub const VALUES_PER_TRIAL: usize = 13;
@@ -29,7 +30,8 @@ pub struct AuthorsTrial {
     pub a2: f64,
     /// Score of the first task after training on the second (p_o).
     pub a3: f64,
-    /// One learning rate per group (groups 0..9, see PAPER.md "Learning-rate groups").
+    /// One learning rate per group (the paper's 10 groups, `paper10` in docs/METHOD.md
+    /// "Learning-rate groups").
     pub rates: Vec<f64>,
 }
 
@@ -75,16 +77,17 @@ pub fn read_log(path: &Path) -> Result<Vec<AuthorsTrial>> {
 pub struct AuthorsRun {
     /// The run name, first task then second (`sst2mrpc`).
     pub name: String,
-    /// The file, as footers show it (`authors-logs/sst2mrpc.log_file.csv`).
-    pub source: String,
+    /// The log file.
+    pub path: PathBuf,
     /// Every trial in file order.
     pub trials: Vec<AuthorsTrial>,
 }
 
 impl AuthorsRun {
     /// The trials of the last search in the log: from its last all-1e-5 trial to the end
-    /// (the whole log when it has none). The numbers quoted in PAPER.md ("Numbers in the
-    /// authors' raw logs") are those of this search.
+    /// (the whole log when it has none). The numbers quoted in the reference notes on the
+    /// paper (`/work/shared/reference/PAPER.md`, "Numbers in the authors' raw logs") are
+    /// those of this search.
     pub fn last_search(&self) -> &[AuthorsTrial] {
         let start = self
             .trials
@@ -119,7 +122,7 @@ impl AuthorsRun {
             .iter()
             .map(|t| (t.objective(), t.rates.as_slice()))
             .collect();
-        combine::rank_weighted(&scored)
+        rank_weighted(&scored)
     }
 }
 
@@ -134,8 +137,8 @@ pub fn read_runs(dir: &Path) -> Result<Vec<AuthorsRun>> {
         let name = file.trim_end_matches(".log_file.csv").to_string();
         runs.push(AuthorsRun {
             name,
-            source: crate::shown_path(dir, &path),
             trials: read_log(&path)?,
+            path,
         });
     }
     Ok(runs)

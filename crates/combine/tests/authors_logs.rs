@@ -1,25 +1,21 @@
 //! The parser and the authors' numbers, on their real logs.
 
-mod common;
-
 use std::path::PathBuf;
 
-use lrdist_analysis::authors_logs::{read_log, read_runs, AuthorsRun};
+use lrdist_combine::authors_logs::{read_log, read_runs, AuthorsRun};
+use lrdist_combine::geomean_across;
 
 /// `$LRDIST_AUTHORS_LOGS`, else `<workspace>/../shared/reference/authors-logs`.
 fn logs_dir() -> PathBuf {
-    let dir = std::env::var_os("LRDIST_AUTHORS_LOGS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/reference/authors-logs"
-            ))
-        });
+    let default = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/reference/authors-logs"
+    );
+    let dir = std::env::var_os("LRDIST_AUTHORS_LOGS").map_or_else(|| default.into(), PathBuf::from);
+    let found = dir.join("sst2mrpc.log_file.csv").is_file();
     assert!(
-        dir.join("sst2mrpc.log_file.csv").is_file(),
-        "the authors' logs are not at {}: set LRDIST_AUTHORS_LOGS to the folder holding \
-         <run>.log_file.csv",
+        found,
+        "no authors' logs at {} (set LRDIST_AUTHORS_LOGS)",
         dir.display()
     );
     dir
@@ -32,14 +28,16 @@ fn run(runs: &[AuthorsRun], name: &str) -> AuthorsRun {
         .clone()
 }
 
-/// Equal to the 3 decimals PAPER.md quotes (it rounds .72549 to .726, hence not 5e-4).
+/// Equal to the 3 decimals the reference notes quote (they round .72549 to .726, hence not
+/// 5e-4).
 fn close(value: f64, expected: f64) -> bool {
     (value - expected).abs() < 1e-3
 }
 
 #[test]
 fn reads_every_log_thirteen_values_per_trial() {
-    let runs = read_runs(&logs_dir()).unwrap();
+    let dir = logs_dir();
+    let runs = read_runs(&dir).unwrap();
     let counts: Vec<(&str, usize)> = runs
         .iter()
         .map(|r| (r.name.as_str(), r.trials.len()))
@@ -59,6 +57,7 @@ fn reads_every_log_thirteen_values_per_trial() {
             ("sst2mrpc", 49),
         ]
     );
+    assert_eq!(runs[0].path, dir.join("mnliqnli.log_file.csv"));
     assert!(runs
         .iter()
         .flat_map(|r| &r.trials)
@@ -69,12 +68,16 @@ fn reads_every_log_thirteen_values_per_trial() {
         close(first.a1, 0.9266) && close(first.a2, 0.8529) && close(first.a3, 0.9083),
         "{first:?}"
     );
-    assert!(first.is_first_trial());
+    // The four logs that are combined each start with the paper's first trial, all 1e-5.
+    for name in ["sst2mrpc", "mrpcsst2", "qqpmrpc", "mrpcqqp"] {
+        assert!(run(&runs, name).trials[0].is_first_trial(), "{name}");
+    }
 }
 
 #[test]
-fn last_search_reproduces_the_numbers_in_paper_md() {
-    // PAPER.md "Numbers in the authors' raw logs": flat 1e-5 trial -> best trial, a1/p_s/p_o.
+fn last_search_reproduces_the_numbers_in_the_reference_notes() {
+    // /work/shared/reference/PAPER.md "Numbers in the authors' raw logs": flat 1e-5 trial
+    // -> best trial, a1/p_s/p_o.
     let expected = [
         ("sst2mrpc", [0.916, 0.860, 0.905], [0.927, 0.846, 0.923]),
         ("mrpcsst2", [0.821, 0.922, 0.740], [0.765, 0.911, 0.765]),
@@ -117,8 +120,7 @@ fn rank_weighted_combination_reproduces_the_authors_combined_distribution() {
         .iter()
         .map(|name| run(&runs, name).combination())
         .collect();
-    for (g, want) in hard_coded.iter().enumerate() {
-        let got = (per_pair.iter().map(|c| c[g].ln()).sum::<f64>() / 4.0).exp();
+    for (g, (got, want)) in geomean_across(&per_pair).iter().zip(hard_coded).enumerate() {
         // Within 0.5 %: the logs gained a few trials after the authors computed it.
         assert!(
             (got / want - 1.0).abs() < 5e-3,
@@ -130,13 +132,24 @@ fn rank_weighted_combination_reproduces_the_authors_combined_distribution() {
 #[test]
 fn incomplete_tail_is_dropped_and_bad_values_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_authors_log(dir.path());
-    let trials = read_log(&dir.path().join("sst2mrpc.log_file.csv")).unwrap();
+    // Two whole trials (a flat one, then rates 1e-6 .. 10e-6) and two values of a third.
+    let flat = ["0.9", "0.85", "0.8"].map(String::from).into_iter();
+    let flat = flat.chain(std::iter::repeat_n("1e-05".to_string(), 10));
+    let second = ["0.91", "0.84", "0.86"].map(String::from).into_iter();
+    let second = second.chain((1..=10).map(|g| format!("{g}e-06")));
+    let values: Vec<String> = flat
+        .chain(second)
+        .chain(["0.5".into(), "0.5".into()])
+        .collect();
+    let log = dir.path().join("sst2mrpc.log_file.csv");
+    std::fs::write(&log, values.join(",") + ",").unwrap();
+    let trials = read_log(&log).unwrap();
     assert_eq!(
         trials.len(),
         2,
         "13 + 13 + 2 values: the last two are dropped"
     );
+    assert!(trials[0].is_first_trial() && !trials[1].is_first_trial());
     assert_eq!(trials[1].rates[9], 10e-6);
 
     let bad = dir.path().join("bad.log_file.csv");

@@ -14,8 +14,8 @@
 //! Usage: `distribution_cost one_rate|per_depth`.
 
 use anyhow::{bail, Result};
+use lrdist_bench::{one_rate_and_per_depth, StepFixture};
 use lrdist_optimizer::LayerwiseAdamW;
-use lrdist_train::perf::{one_rate_and_per_depth, StepFixture};
 
 const STEPS: usize = 1;
 const BATCH: (i64, i64) = (4, 16);

@@ -1,16 +1,22 @@
-//! The real objective: a trial is one run of the forgetting protocol (lrdist-train) with
-//! the trial's rates, one per group.
+//! Running a search on lrdist-train: the real objective, where a trial is one run of the
+//! forgetting protocol with the trial's rates, one per group ([`ProtocolObjective`]), and
+//! the one-worker search of `lrdist search` ([`run_search`]).
 //!
-//! Unlike the authors (PAPER.md "Search": their rungs saw task A's accuracy in stage 1
-//! only), stage 1 always runs in full and every stage-2 epoch reports `p_o + p_s`, so
-//! successive halving prunes on what the search optimises, forgetting included.
+//! Unlike the authors (docs/METHOD.md "How this implementation differs from the authors'
+//! code": their rungs saw task A's accuracy in stage 1 only), stage 1 always runs in full
+//! and every stage-2 epoch reports `p_o + p_s`, so successive halving prunes on what the
+//! search optimises, forgetting included (docs/METHOD.md "Search").
 
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
-use lrdist_train::{EpochEvent, RunRequest, Runner};
+use lrdist_train::{Decision, EpochEvent, RunRequest, Runner};
 
-use crate::objective::{Decision, Objective, RungReport, TrialOutcome};
+use crate::objective::{Objective, RungReport, TrialOutcome};
+use crate::report::live_line;
+use crate::store::open_store;
+use crate::study::{create_study, load_study, StudyConfig};
+use crate::worker::{run_worker, WorkerOptions, WorkerSummary};
 
 /// Runs trials of a two-stage scenario (a task pair, an embedding or a length shift).
 pub struct ProtocolObjective {
@@ -53,18 +59,14 @@ impl Objective for ProtocolObjective {
             .map_err(|_| anyhow::anyhow!("a previous trial panicked"))?;
         let record = runner.run(&req, &mut |e: &EpochEvent| {
             if e.stage == 0 {
-                return lrdist_train::Decision::Continue; // stage 1 always runs in full
+                return Decision::Continue; // stage 1 always runs in full
             }
-            let rung = RungReport {
+            report(&RungReport {
                 resource: e.epoch,
                 p_s: e.scores[1],
                 p_o: e.scores[0],
                 a1: e.a1.unwrap_or(f64::NAN),
-            };
-            match report(&rung) {
-                Decision::Continue => lrdist_train::Decision::Continue,
-                Decision::Stop => lrdist_train::Decision::Stop,
-            }
+            })
         })?;
         let value = |v: Option<f64>, what: &str| {
             v.with_context(|| format!("trial {number}: no {what} score"))
@@ -82,12 +84,12 @@ impl Objective for ProtocolObjective {
 pub struct SearchPlan {
     /// SQLite path or `postgres://` URL.
     pub store: String,
-    pub study: crate::StudyConfig,
+    pub study: StudyConfig,
     /// The run every trial starts from (rates replaced by the trial's).
     pub base: RunRequest,
     /// Continue an existing study; without it an existing study is an error.
     pub resume: bool,
-    pub worker: crate::WorkerOptions,
+    pub worker: WorkerOptions,
 }
 
 /// Opens the store, creates (or, with `resume`, re-opens) the study, and runs one worker
@@ -96,9 +98,9 @@ pub fn run_search(
     runner: Runner,
     plan: SearchPlan,
     on_line: &mut dyn FnMut(&str),
-) -> Result<crate::WorkerSummary> {
-    let store = crate::open_store(&plan.store)?;
-    let exists = crate::load_study(store.as_ref(), &plan.study.name).is_ok();
+) -> Result<WorkerSummary> {
+    let store = open_store(&plan.store)?;
+    let exists = load_study(store.as_ref(), &plan.study.name).is_ok();
     if exists && !plan.resume {
         anyhow::bail!(
             "study {} already exists in {}: pass --resume to continue it (or choose another --name)",
@@ -108,14 +110,14 @@ pub fn run_search(
     }
     // Validate the run before the study exists, so a bad request leaves no study behind.
     let objective = ProtocolObjective::new(runner, plan.base)?;
-    crate::create_study(store.as_ref(), &plan.study)?;
-    crate::run_worker(
+    create_study(store.as_ref(), &plan.study)?;
+    run_worker(
         store.as_ref(),
         &plan.study.name,
         &objective,
         &plan.worker,
         &mut |event| {
-            if let Some(line) = crate::live_line(event) {
+            if let Some(line) = live_line(event) {
                 on_line(&line);
             }
         },

@@ -1,0 +1,585 @@
+//! `lrdist predict`: a saved classifier ([`lrdist_model::Classifier`]: a folder written by
+//! `--save`, or any Hugging Face `BertForSequenceClassification` folder) on the texts of a
+//! CSV, TSV or JSONL file, one JSON line per input row, in input order:
+//! `{"label": "...", "probabilities": {"<label>": p, ...}}` (labels in class order), or
+//! `{"value": x}` for a regression head.
+//!
+//! Rows are tokenised by the folder's own `tokenizer.json`, sorted by length and batched,
+//! each batch padded to its own longest row, as lrdist evaluates dev sets, so a dev set
+//! written to a file gets the predictions lrdist's evaluation makes.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use lrdist_data::{make_batches, BatchOrder, Encoded, Example, TextTokenizer};
+use lrdist_model::{Classifier, Labels};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tch::{Device, Kind};
+
+use crate::prep::BatchTensors;
+
+/// The text column used when none is named, then the one tried when it is missing.
+pub const DEFAULT_TEXT_COLUMNS: [&str; 2] = ["text", "sentence"];
+
+/// What `lrdist predict` reads and writes.
+#[derive(Clone, Debug)]
+pub struct PredictOptions {
+    /// The model folder (config.json, model.safetensors, tokenizer.json and a head).
+    pub model_dir: PathBuf,
+    /// `.csv`, `.tsv` (no quoting, as GLUE) or `.jsonl` (one object per line).
+    pub input: PathBuf,
+    /// Column of the text [default: `text`, else `sentence`].
+    pub text_column: Option<String>,
+    /// Column of the second text of a pair, if any.
+    pub text_pair_column: Option<String>,
+    /// JSONL file to write (its folder is created); `None`: stdout.
+    pub output: Option<PathBuf>,
+    pub batch_size: usize,
+    /// Longest row in tokens (capped at the model's `max_position_embeddings`).
+    pub max_len: usize,
+    pub device: Device,
+    pub progress: bool,
+}
+
+/// What a prediction run did.
+#[derive(Clone, Debug)]
+pub struct PredictSummary {
+    pub rows: usize,
+    pub labels: Labels,
+    pub output: Option<PathBuf>,
+}
+
+/// An error in what the user gave `predict`: the input file (naming its line and column)
+/// or the model folder. The CLI exits 2 on it.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{path}:{line}: {reason}", path = .path.display())]
+    Row {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("{0}")]
+    File(String),
+}
+
+fn row_error(path: &Path, line: usize, reason: String) -> anyhow::Error {
+    InputError::Row {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    }
+    .into()
+}
+
+/// One input row: the text (and pair), and its 1-based line in the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextRow {
+    pub text: String,
+    pub pair: Option<String>,
+    pub line: usize,
+}
+
+/// The prediction for one row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prediction {
+    /// The most probable class and every class's softmax probability, in class order.
+    Class {
+        label: String,
+        probabilities: Vec<(String, f64)>,
+    },
+    /// A regression head's output.
+    Value(f64),
+}
+
+impl Serialize for Prediction {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// Entries as a JSON object, in their own order.
+        struct InOrder<'a>(&'a [(String, f64)]);
+        impl Serialize for InOrder<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = s.serialize_map(Some(self.0.len()))?;
+                for (k, v) in self.0 {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+        let mut map = s.serialize_map(None)?;
+        match self {
+            Prediction::Class {
+                label,
+                probabilities,
+            } => {
+                map.serialize_entry("label", label)?;
+                map.serialize_entry("probabilities", &InOrder(probabilities))?;
+            }
+            Prediction::Value(v) => map.serialize_entry("value", v)?,
+        }
+        map.end()
+    }
+}
+
+impl Prediction {
+    /// The prediction a head's outputs `logits` (one row) make under `labels`.
+    fn from_logits(logits: &[f32], labels: &Labels) -> Prediction {
+        let Labels::Classes(names) = labels else {
+            return Prediction::Value(f64::from(logits[0]));
+        };
+        // The first highest logit, as `argmax` in lrdist's evaluation.
+        let best = (0..logits.len()).fold(0, |b, i| if logits[i] > logits[b] { i } else { b });
+        let top = f64::from(logits[best]);
+        let exp: Vec<f64> = logits.iter().map(|&l| (f64::from(l) - top).exp()).collect();
+        let sum: f64 = exp.iter().sum();
+        Prediction::Class {
+            label: names[best].clone(),
+            probabilities: names.iter().cloned().zip(exp.iter().map(|e| e / sum)).collect(),
+        }
+    }
+}
+
+/// Predicts every row of `opts.input` and writes one JSON line per row. Input errors (the
+/// file, a row, the model folder) are [`InputError`]s; the input is read and checked
+/// before the model is loaded.
+pub fn predict_file(opts: &PredictOptions) -> Result<PredictSummary> {
+    let rows = read_rows(
+        &opts.input,
+        opts.text_column.as_deref(),
+        opts.text_pair_column.as_deref(),
+    )?;
+    let classifier = Classifier::load(&opts.model_dir, opts.device)
+        .map_err(|e| InputError::File(format!("{e:#}")))?;
+    let max_len = opts
+        .max_len
+        .min(classifier.encoder.config.max_position_embeddings);
+    let tokenizer = TextTokenizer::from_model_dir(&opts.model_dir, max_len)
+        .map_err(|e| InputError::File(format!("{e:#}")))?;
+    let encoded = tokenizer
+        .encode(&examples(&rows))
+        .map_err(|e| InputError::File(format!("{}: {e:#}", opts.input.display())))?;
+    let predictions = predict_encoded(
+        &classifier,
+        &encoded,
+        tokenizer.pad_id(),
+        opts.batch_size,
+        opts.progress,
+    )?;
+    match &opts.output {
+        Some(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            write_predictions(&predictions, file)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        None => write_predictions(&predictions, std::io::stdout().lock())?,
+    }
+    Ok(PredictSummary {
+        rows: rows.len(),
+        labels: classifier.labels.clone(),
+        output: opts.output.clone(),
+    })
+}
+
+fn write_predictions(predictions: &[Prediction], out: impl Write) -> Result<()> {
+    let mut out = BufWriter::new(out);
+    for p in predictions {
+        serde_json::to_writer(&mut out, p)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `rows` as unlabelled examples (label 0), for the tokenizer.
+fn examples(rows: &[TextRow]) -> Vec<Example> {
+    rows.iter()
+        .map(|r| Example {
+            text_a: r.text.clone(),
+            text_b: r.pair.clone(),
+            label: 0.0,
+            line: r.line,
+        })
+        .collect()
+}
+
+/// The predictions of `classifier` for tokenised rows, in row order: sorted by length,
+/// in batches of `batch_size` padded with `pad_id` to their longest row.
+pub fn predict_encoded(
+    classifier: &Classifier,
+    encoded: &[Encoded],
+    pad_id: i64,
+    batch_size: usize,
+    progress: bool,
+) -> Result<Vec<Prediction>> {
+    let device = classifier.encoder.vs.device();
+    let batches = make_batches(encoded, batch_size.max(1), BatchOrder::ByLength, pad_id);
+    let bar = crate::learner::progress_bar(progress, batches.len() as u64, "predict");
+    let mut out = vec![None; encoded.len()];
+    for batch in &batches {
+        let t = BatchTensors::new(batch, device);
+        let logits = classifier.logits(&t.input_ids, &t.token_type_ids, &t.attention_mask);
+        let width = logits.size()[1] as usize;
+        let values = Vec::<f32>::try_from(
+            logits
+                .to_kind(Kind::Float)
+                .to_device(Device::Cpu)
+                .reshape([-1]),
+        )?;
+        for (row, chunk) in batch.rows.iter().zip(values.chunks(width)) {
+            out[*row] = Some(Prediction::from_logits(chunk, &classifier.labels));
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(out
+        .into_iter()
+        .map(|p| p.expect("every row is in one batch"))
+        .collect())
+}
+
+/// The rows of a `.csv`, `.tsv` or `.jsonl` file (told apart by extension). The text
+/// column is `text_column`, else `text`, else `sentence`; the pair column only when named.
+/// A missing column, a text that is empty (or only spaces) or a malformed row is an
+/// [`InputError`] naming the file, the line and the column.
+pub fn read_rows(
+    path: &Path,
+    text_column: Option<&str>,
+    pair_column: Option<&str>,
+) -> Result<Vec<TextRow>> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let rows = match ext.as_deref() {
+        Some("csv") => read_delimited(path, b',', true, text_column, pair_column)?,
+        Some("tsv") => read_delimited(path, b'\t', false, text_column, pair_column)?,
+        Some("jsonl") => read_jsonl(path, text_column, pair_column)?,
+        _ => {
+            return Err(InputError::File(format!(
+                "{}: unknown input format (give a .csv, .tsv or .jsonl file)",
+                path.display()
+            ))
+            .into())
+        }
+    };
+    if rows.is_empty() {
+        return Err(InputError::File(format!("{}: no rows to predict", path.display())).into());
+    }
+    Ok(rows)
+}
+
+fn open(path: &Path) -> Result<std::fs::File> {
+    std::fs::File::open(path)
+        .map_err(|e| InputError::File(format!("cannot open {}: {e}", path.display())).into())
+}
+
+/// Which text columns a file's rows use: named ones, or the first default present.
+struct Columns<'a> {
+    text: Option<&'a str>,
+    pair: Option<&'a str>,
+}
+
+impl<'a> Columns<'a> {
+    /// The text column among `present`, or why there is none.
+    fn text_in(&self, present: &dyn Fn(&str) -> bool) -> Result<&'a str, String> {
+        match self.text {
+            Some(c) if present(c) => Ok(c),
+            Some(c) => Err(format!("no column {c:?}")),
+            None => DEFAULT_TEXT_COLUMNS
+                .into_iter()
+                .find(|c| present(c))
+                .ok_or_else(|| {
+                    format!(
+                        "no column \"text\" (or \"sentence\"); name the text column with \
+                         --text-column"
+                    )
+                }),
+        }
+    }
+}
+
+/// A field's text, or why it cannot be used.
+fn non_empty(value: &str, column: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        Err(format!("column {column:?} is empty"))
+    } else {
+        Ok(value.to_string())
+    }
+}
+
+fn read_delimited(
+    path: &Path,
+    delimiter: u8,
+    quoting: bool,
+    text_column: Option<&str>,
+    pair_column: Option<&str>,
+) -> Result<Vec<TextRow>> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| InputError::File(format!("cannot read {}: {e}", path.display())))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .quoting(quoting)
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(bytes.as_slice());
+    let mut lines = LineCounter::new(&bytes);
+    let header = reader
+        .headers()
+        .map_err(|e| row_error(path, 1, format!("cannot read the header: {e}")))?
+        .clone();
+    let index = |name: &str| header.iter().position(|h| h.trim() == name);
+    let columns = Columns {
+        text: text_column,
+        pair: pair_column,
+    };
+    let known = header.iter().collect::<Vec<_>>().join(", ");
+    let text = columns
+        .text_in(&|c| index(c).is_some())
+        .map_err(|why| row_error(path, 1, format!("{why} (the header has: {known})")))?;
+    let text_at = index(text).expect("found above");
+    let pair_at = match columns.pair {
+        Some(c) => Some((
+            c,
+            index(c).ok_or_else(|| {
+                row_error(path, 1, format!("no column {c:?} (the header has: {known})"))
+            })?,
+        )),
+        None => None,
+    };
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| lines.line_of(p.byte()));
+            row_error(path, line, format!("cannot read the row: {e}"))
+        })?;
+        let line = record.position().map_or(0, |p| lines.line_of(p.byte()));
+        if record.len() != header.len() {
+            return Err(row_error(
+                path,
+                line,
+                format!(
+                    "{} fields, the header has {}",
+                    record.len(),
+                    header.len()
+                ),
+            ));
+        }
+        let field = |at: usize, column: &str| {
+            non_empty(&record[at], column).map_err(|why| row_error(path, line, why))
+        };
+        rows.push(TextRow {
+            text: field(text_at, text)?,
+            pair: pair_at.map(|(c, at)| field(at, c)).transpose()?,
+            line,
+        });
+    }
+    Ok(rows)
+}
+
+/// 1-based line numbers of the records of a delimited file, from their byte offsets
+/// (csv's own line count of a record can be the line of the previous terminator).
+struct LineCounter<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        Self {
+            text,
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the first byte at or after `byte` that is not a line break; offsets
+    /// must not decrease from one call to the next.
+    fn line_of(&mut self, byte: u64) -> usize {
+        let mut b = (byte as usize).clamp(self.at, self.text.len());
+        while b < self.text.len() && matches!(self.text[b], b'\n' | b'\r') {
+            b += 1;
+        }
+        self.line += self.text[self.at..b].iter().filter(|&&c| c == b'\n').count();
+        self.at = b;
+        self.line
+    }
+}
+
+fn read_jsonl(
+    path: &Path,
+    text_column: Option<&str>,
+    pair_column: Option<&str>,
+) -> Result<Vec<TextRow>> {
+    use std::io::BufRead;
+    let columns = Columns {
+        text: text_column,
+        pair: pair_column,
+    };
+    let mut rows = Vec::new();
+    for (i, line) in std::io::BufReader::new(open(path)?).lines().enumerate() {
+        let n = i + 1;
+        let line = line.map_err(|e| row_error(path, n, format!("cannot read the line: {e}")))?;
+        let line = if n == 1 {
+            line.trim_start_matches('\u{feff}')
+        } else {
+            &line
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let object: Map<String, Value> = serde_json::from_str(line)
+            .map_err(|e| row_error(path, n, format!("not a JSON object: {e}")))?;
+        let string = |column: &str| match object.get(column) {
+            Some(Value::String(s)) => non_empty(s, column),
+            Some(_) => Err(format!("column {column:?} is not a string")),
+            None => Err(format!("no column {column:?}")),
+        };
+        let fail = |why: String| row_error(path, n, why);
+        let text = columns
+            .text_in(&|c| object.contains_key(c))
+            .map_err(fail)?;
+        rows.push(TextRow {
+            text: string(text).map_err(fail)?,
+            pair: columns.pair.map(string).transpose().map_err(fail)?,
+            line: n,
+        });
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(dir: &tempfile::TempDir, name: &str, content: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    fn err(r: Result<Vec<TextRow>>) -> String {
+        let e = r.unwrap_err();
+        assert!(e.downcast_ref::<InputError>().is_some(), "{e:#}");
+        e.to_string()
+    }
+
+    fn row(text: &str, pair: Option<&str>, line: usize) -> TextRow {
+        TextRow {
+            text: text.into(),
+            pair: pair.map(Into::into),
+            line,
+        }
+    }
+
+    #[test]
+    fn csv_tsv_and_jsonl_give_the_same_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = file(&dir, "a.csv", "id,text\n1,\"good, \"\"really\"\"\"\n2,bad\n");
+        let tsv = file(&dir, "a.tsv", "id\ttext\n1\tgood, \"really\"\n2\tbad\n");
+        let jsonl = file(
+            &dir,
+            "a.jsonl",
+            "{\"id\": 1, \"text\": \"good, \\\"really\\\"\"}\n\n{\"text\": \"bad\"}\n",
+        );
+        let want = vec![row("good, \"really\"", None, 2), row("bad", None, 3)];
+        assert_eq!(read_rows(&csv, None, None).unwrap(), want);
+        assert_eq!(read_rows(&tsv, None, None).unwrap(), want);
+        // JSONL has no header: its rows are on lines 1 and 3 (line 2 is blank).
+        let mut jsonl_want = want.clone();
+        jsonl_want[0].line = 1;
+        assert_eq!(read_rows(&jsonl, None, None).unwrap(), jsonl_want);
+    }
+
+    #[test]
+    fn sentence_is_the_fallback_and_pairs_are_read_when_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let tsv = file(&dir, "p.tsv", "sentence\tother\tlabel\na\tb\t1\n");
+        assert_eq!(read_rows(&tsv, None, None).unwrap(), [row("a", None, 2)]);
+        assert_eq!(
+            read_rows(&tsv, Some("other"), Some("sentence")).unwrap(),
+            [row("b", Some("a"), 2)]
+        );
+        let jsonl = file(&dir, "p.jsonl", "{\"sentence\": \"x\", \"q\": \"y\"}\n");
+        assert_eq!(
+            read_rows(&jsonl, None, Some("q")).unwrap(),
+            [row("x", Some("y"), 1)]
+        );
+    }
+
+    #[test]
+    fn missing_columns_and_empty_texts_name_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = file(&dir, "m.csv", "id,body\n1,x\n");
+        let e = err(read_rows(&csv, None, None));
+        assert!(e.contains("m.csv:1:") && e.contains("\"text\"") && e.contains("body"), "{e}");
+        let e = err(read_rows(&csv, Some("txt"), None));
+        assert!(e.contains("m.csv:1:") && e.contains("\"txt\""), "{e}");
+        let e = err(read_rows(&csv, Some("body"), Some("second")));
+        assert!(e.contains("m.csv:1:") && e.contains("\"second\""), "{e}");
+
+        let csv = file(&dir, "e.csv", "text\nfine\n\"  \"\n");
+        let e = err(read_rows(&csv, None, None));
+        assert!(e.contains("e.csv:3:") && e.contains("\"text\" is empty"), "{e}");
+        // Lines count the lines of a quoted multi-line text and blank lines.
+        let csv = file(&dir, "f.csv", "text\r\n\"two\nlines\"\r\n\r\nok\n\"\"\n");
+        let e = err(read_rows(&csv, None, None));
+        assert!(e.contains("f.csv:6:"), "{e}");
+
+        let tsv = file(&dir, "w.tsv", "text\tlabel\nfine\t1\nno label\n");
+        let e = err(read_rows(&tsv, None, None));
+        assert!(e.contains("w.tsv:3:") && e.contains("1 fields"), "{e}");
+
+        let jsonl = file(&dir, "j.jsonl", "{\"text\": \"a\"}\n{\"txt\": \"b\"}\n");
+        let e = err(read_rows(&jsonl, None, None));
+        assert!(e.contains("j.jsonl:2:") && e.contains("\"text\""), "{e}");
+        let jsonl = file(&dir, "k.jsonl", "{\"text\": \"a\", \"b\": 3}\n");
+        let e = err(read_rows(&jsonl, None, Some("b")));
+        assert!(e.contains("k.jsonl:1:") && e.contains("\"b\" is not a string"), "{e}");
+        let jsonl = file(&dir, "l.jsonl", "{\"text\": \"a\"}\nnot json\n");
+        let e = err(read_rows(&jsonl, None, None));
+        assert!(e.contains("l.jsonl:2:") && e.contains("not a JSON object"), "{e}");
+    }
+
+    #[test]
+    fn unknown_formats_and_empty_files_are_input_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = err(read_rows(&file(&dir, "a.txt", "text\nx\n"), None, None));
+        assert!(e.contains("a.txt") && e.contains(".jsonl"), "{e}");
+        let e = err(read_rows(&file(&dir, "h.csv", "text\n"), None, None));
+        assert!(e.contains("no rows"), "{e}");
+        let e = err(read_rows(&dir.path().join("absent.csv"), None, None));
+        assert!(e.contains("absent.csv"), "{e}");
+    }
+
+    #[test]
+    fn predictions_serialise_labels_in_class_order() {
+        let labels = Labels::classes(&["entailment", "neutral", "contradiction"]);
+        let p = Prediction::from_logits(&[0.0, 2.0, 2.0], &labels);
+        let Prediction::Class {
+            label,
+            probabilities,
+        } = &p
+        else {
+            panic!("{p:?}")
+        };
+        assert_eq!(label, "neutral", "ties go to the first class, as argmax");
+        let sum: f64 = probabilities.iter().map(|(_, q)| q).sum();
+        assert!((sum - 1.0).abs() < 1e-12);
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(
+            json.starts_with("{\"label\":\"neutral\",\"probabilities\":{\"entailment\":"),
+            "{json}"
+        );
+        assert!(json.find("neutral\":").unwrap() < json.find("contradiction").unwrap());
+        let v = Prediction::from_logits(&[3.25], &Labels::Regression);
+        assert_eq!(serde_json::to_string(&v).unwrap(), "{\"value\":3.25}");
+    }
+}

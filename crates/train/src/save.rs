@@ -1,0 +1,106 @@
+//! `--save DIR`: trained task heads as Hugging Face model folders
+//! ([`lrdist_model::export`]: a `BertForSequenceClassification` folder for `--head pooler`,
+//! a `BertModel` folder plus `lrdist_head.*` for the default `--head cls`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use lrdist_data::Task;
+use lrdist_model::{save_classifier, Labels};
+
+use crate::learner::Learner;
+
+/// A task's outputs: its GLUE label names in class order, or one regression value (STS-B).
+pub fn task_labels(task: Task) -> Labels {
+    if task.is_regression() {
+        Labels::Regression
+    } else {
+        Labels::classes(task.label_names())
+    }
+}
+
+/// Writes the encoder and head `head` of `learner` to `dir`, loadable alone.
+pub fn save_head(learner: &Learner, head: usize, dir: &Path) -> Result<()> {
+    let h = &learner.heads[head];
+    save_classifier(
+        dir,
+        &learner.encoder,
+        &h.vs,
+        learner.head_kind(),
+        &task_labels(h.task),
+    )
+    .with_context(|| format!("saving the {} head to {}", h.task, dir.display()))
+}
+
+/// Writes every head of `learner` with the encoder as it is now, one folder per head:
+/// `dir/<task>/` (`dir/<task>-<k>/` for the k-th head of a task that has several).
+/// Returns the folders, in head order.
+pub fn save_heads(learner: &Learner, dir: &Path) -> Result<Vec<PathBuf>> {
+    let tasks: Vec<Task> = learner.heads.iter().map(|h| h.task).collect();
+    let mut out = Vec::new();
+    for (head, name) in head_folder_names(&tasks).into_iter().enumerate() {
+        let folder = dir.join(name);
+        save_head(learner, head, &folder)?;
+        out.push(folder);
+    }
+    Ok(out)
+}
+
+/// `sst2`, `mrpc`, ...; a task's second and later heads get `-2`, `-3`, ...
+fn head_folder_names(tasks: &[Task]) -> Vec<String> {
+    tasks
+        .iter()
+        .enumerate()
+        .map(|(i, task)| match tasks[..i].iter().filter(|t| *t == task).count() {
+            0 => task.to_string(),
+            k => format!("{task}-{}", k + 1),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_are_named_by_task_and_repeats_numbered() {
+        use Task::*;
+        assert_eq!(head_folder_names(&[Sst2, Mrpc]), ["sst2", "mrpc"]);
+        assert_eq!(
+            head_folder_names(&[Sst2, Mrpc, Sst2, Sst2]),
+            ["sst2", "mrpc", "sst2-2", "sst2-3"]
+        );
+    }
+
+    #[test]
+    fn the_default_head_leaves_requests_as_they_were() {
+        use crate::{RunRequest, ScaleSpec, ScenarioSpec};
+        use lrdist_model::HeadKind;
+        let scenario = ScenarioSpec::Pair {
+            first: Task::Sst2,
+            second: Task::Mrpc,
+        };
+        let scale = ScaleSpec::builtin("quick").unwrap();
+        let mut req = RunRequest::new(scenario, "quick", scale, "flat", "flat:2e-5", 0);
+        let json = serde_json::to_value(&req).unwrap();
+        assert!(json.get("head").is_none() && json.get("save").is_none(), "{json}");
+        let back: RunRequest = serde_json::from_value(json).unwrap();
+        assert_eq!((back.head, back.save), (HeadKind::Cls, None));
+        req.head = HeadKind::Pooler;
+        assert_eq!(serde_json::to_value(&req).unwrap()["head"], "pooler");
+    }
+
+    #[test]
+    fn labels_are_the_glue_names_or_one_regression_value() {
+        assert_eq!(
+            task_labels(Task::Mnli),
+            Labels::classes(&["entailment", "neutral", "contradiction"])
+        );
+        assert_eq!(task_labels(Task::Stsb), Labels::Regression);
+        assert_eq!(task_labels(Task::Stsb).problem_type(), "regression");
+        assert_eq!(
+            task_labels(Task::Sst2).problem_type(),
+            "single_label_classification"
+        );
+    }
+}
