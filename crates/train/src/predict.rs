@@ -296,10 +296,9 @@ impl<'a> Columns<'a> {
                 .into_iter()
                 .find(|c| present(c))
                 .ok_or_else(|| {
-                    format!(
-                        "no column \"text\" (or \"sentence\"); name the text column with \
-                         --text-column"
-                    )
+                    "no column \"text\" (or \"sentence\"); name the text column with \
+                     --text-column"
+                        .to_string()
                 }),
         }
     }
