@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn model() -> PathBuf {
-    std::env::var_os("LRDIST_MODEL").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2")
-    })
+    std::env::var_os("LRDIST_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2")
+        })
 }
 
 fn predict(args: &[&str]) -> Output {
@@ -25,7 +27,10 @@ fn assert_input_error(out: &Output, wants: &[&str]) {
     for want in wants {
         assert!(stderr.contains(want), "{want:?} not in {stderr}");
     }
-    assert!(out.stdout.is_empty(), "nothing is written on an input error");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing is written on an input error"
+    );
 }
 
 #[test]
@@ -43,8 +48,19 @@ fn a_missing_column_or_an_empty_text_exits_2_naming_file_line_and_column() {
     assert_input_error(&out, &["reviews.csv:4:", "\"text\" is empty"]);
 
     let jsonl = dir.path().join("pairs.jsonl");
-    std::fs::write(&jsonl, "{\"text\": \"a\", \"b\": \"x\"}\n{\"text\": \"c\"}\n").unwrap();
-    let args = ["--model", model, "--input", jsonl.to_str().unwrap(), "--text-pair-column", "b"];
+    std::fs::write(
+        &jsonl,
+        "{\"text\": \"a\", \"b\": \"x\"}\n{\"text\": \"c\"}\n",
+    )
+    .unwrap();
+    let args = [
+        "--model",
+        model,
+        "--input",
+        jsonl.to_str().unwrap(),
+        "--text-pair-column",
+        "b",
+    ];
     assert_input_error(&predict(&args), &["pairs.jsonl:2:", "\"b\""]);
 }
 
@@ -54,6 +70,11 @@ fn a_model_folder_without_a_head_exits_2_saying_so() {
     let csv = dir.path().join("ok.csv");
     std::fs::write(&csv, "text\nfine\n").unwrap();
     let model = model();
-    let out = predict(&["--model", model.to_str().unwrap(), "--input", csv.to_str().unwrap()]);
+    let out = predict(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        csv.to_str().unwrap(),
+    ]);
     assert_input_error(&out, &["no task head", "lrdist_head.json"]);
 }

@@ -35,8 +35,11 @@ pub const HEAD_CONFIG_FILE: &str = "lrdist_head.json";
 /// The tokenizer file every saved folder needs.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// Tokenizer files copied when the source folder has them.
-pub const OPTIONAL_TOKENIZER_FILES: [&str; 3] =
-    ["tokenizer_config.json", "vocab.txt", "special_tokens_map.json"];
+pub const OPTIONAL_TOKENIZER_FILES: [&str; 3] = [
+    "tokenizer_config.json",
+    "vocab.txt",
+    "special_tokens_map.json",
+];
 /// `format` of [`HEAD_CONFIG_FILE`].
 const HEAD_FORMAT: &str = "lrdist-head";
 
@@ -369,7 +372,14 @@ impl Classifier {
                 .with_context(|| format!("{} has no tensor {name}", weights_path.display()))
         };
         let encoder = Encoder::pretrained(dir, device)?;
-        Self::assemble(encoder, get("weight")?, get("bias")?, HeadKind::Cls, labels, dir)
+        Self::assemble(
+            encoder,
+            get("weight")?,
+            get("bias")?,
+            HeadKind::Cls,
+            labels,
+            dir,
+        )
     }
 
     /// A head holding `weight` and `bias` on `encoder`.
@@ -381,7 +391,10 @@ impl Classifier {
         labels: Labels,
         dir: &Path,
     ) -> Result<Classifier> {
-        let (n, h) = (labels.num_labels() as i64, encoder.config.hidden_size as i64);
+        let (n, h) = (
+            labels.num_labels() as i64,
+            encoder.config.hidden_size as i64,
+        );
         ensure!(
             weight.size() == [n, h] && bias.size() == [n],
             "{}: the head has shape {:?} + {:?}, {n} labels on hidden size {h} need [{n}, {h}]",

@@ -72,7 +72,10 @@ fn both_layouts_read_back_with_the_logits_they_were_saved_with() {
         assert_eq!((loaded.kind, &loaded.labels), (kind, &labels));
         assert!(loaded.logits(&ids, &types, &mask).equal(&want), "{kind}");
         assert!(out.join("tokenizer.json").is_file() && out.join("vocab.txt").is_file());
-        assert!(!out.join("special_tokens_map.json").exists(), "absent files are not made up");
+        assert!(
+            !out.join("special_tokens_map.json").exists(),
+            "absent files are not made up"
+        );
         let cfg = config(&out);
         assert_eq!(cfg["model_type"], "bert");
         let weights = tensor_names(&out.join("model.safetensors"));
@@ -83,7 +86,9 @@ fn both_layouts_read_back_with_the_logits_they_were_saved_with() {
                 assert_eq!(cfg["id2label"]["2"], "contradiction");
                 assert_eq!(cfg["label2id"]["neutral"], 1);
                 assert_eq!(cfg["problem_type"], "single_label_classification");
-                assert!(weights.iter().all(|n| n.starts_with("bert.") || n.starts_with("classifier.")));
+                assert!(weights
+                    .iter()
+                    .all(|n| n.starts_with("bert.") || n.starts_with("classifier.")));
                 assert!(weights.contains(&"bert.pooler.dense.weight".to_string()));
                 assert!(weights.contains(&"classifier.bias".to_string()));
                 assert!(!out.join("lrdist_head.json").exists());
@@ -91,8 +96,13 @@ fn both_layouts_read_back_with_the_logits_they_were_saved_with() {
             HeadKind::Cls => {
                 assert_eq!(cfg["architectures"][0], "BertModel");
                 assert!(cfg.get("id2label").is_none());
-                assert!(weights.iter().all(|n| !n.starts_with("bert.") && !n.starts_with("classifier")));
-                assert_eq!(tensor_names(&out.join("lrdist_head.safetensors")), ["bias", "weight"]);
+                assert!(weights
+                    .iter()
+                    .all(|n| !n.starts_with("bert.") && !n.starts_with("classifier")));
+                assert_eq!(
+                    tensor_names(&out.join("lrdist_head.safetensors")),
+                    ["bias", "weight"]
+                );
                 let head: serde_json::Value = serde_json::from_str(
                     &std::fs::read_to_string(out.join("lrdist_head.json")).unwrap(),
                 )
@@ -106,7 +116,10 @@ fn both_layouts_read_back_with_the_logits_they_were_saved_with() {
     // Saving the other layout into the same folder leaves no file of the first behind.
     let out = tmp.path().join("cls");
     save_classifier(&out, &encoder, &head_vs, HeadKind::Pooler, &labels).unwrap();
-    assert_eq!(Classifier::load(&out, Device::Cpu).unwrap().kind, HeadKind::Pooler);
+    assert_eq!(
+        Classifier::load(&out, Device::Cpu).unwrap().kind,
+        HeadKind::Pooler
+    );
 }
 
 #[test]
@@ -115,13 +128,32 @@ fn a_regression_head_has_one_output_and_problem_type_regression() {
     let encoder = tiny_encoder(&tmp.path().join("src"), true);
     let (head_vs, _) = encoder.new_head(1, 3);
     let out = tmp.path().join("stsb");
-    save_classifier(&out, &encoder, &head_vs, HeadKind::Pooler, &Labels::Regression).unwrap();
+    save_classifier(
+        &out,
+        &encoder,
+        &head_vs,
+        HeadKind::Pooler,
+        &Labels::Regression,
+    )
+    .unwrap();
     let cfg = config(&out);
-    assert_eq!((cfg["num_labels"].as_u64(), cfg["problem_type"].as_str()), (Some(1), Some("regression")));
-    assert_eq!(Classifier::load(&out, Device::Cpu).unwrap().labels, Labels::Regression);
+    assert_eq!(
+        (cfg["num_labels"].as_u64(), cfg["problem_type"].as_str()),
+        (Some(1), Some("regression"))
+    );
+    assert_eq!(
+        Classifier::load(&out, Device::Cpu).unwrap().labels,
+        Labels::Regression
+    );
     // A head whose width does not match its labels is refused.
-    let err = save_classifier(&out, &encoder, &head_vs, HeadKind::Cls, &Labels::classes(&["a", "b"]))
-        .unwrap_err();
+    let err = save_classifier(
+        &out,
+        &encoder,
+        &head_vs,
+        HeadKind::Cls,
+        &Labels::classes(&["a", "b"]),
+    )
+    .unwrap_err();
     assert!(format!("{err:#}").contains("2 labels"), "{err:#}");
 }
 
@@ -131,7 +163,14 @@ fn hugging_face_defaults_apply_to_configs_without_labels() {
     let encoder = tiny_encoder(&tmp.path().join("src"), true);
     let (head_vs, _) = encoder.new_head(2, 3);
     let out = tmp.path().join("hf");
-    save_classifier(&out, &encoder, &head_vs, HeadKind::Pooler, &Labels::classes(&["a", "b"])).unwrap();
+    save_classifier(
+        &out,
+        &encoder,
+        &head_vs,
+        HeadKind::Pooler,
+        &Labels::classes(&["a", "b"]),
+    )
+    .unwrap();
     let mut cfg = config(&out);
     for key in ["id2label", "label2id", "problem_type", "num_labels"] {
         cfg.as_object_mut().unwrap().remove(key);
@@ -147,8 +186,14 @@ fn a_folder_without_head_is_an_error_that_says_so() {
     let src = tmp.path().join("src");
     tiny_encoder(&src, true);
     let err = format!("{:#}", Classifier::load(&src, Device::Cpu).unwrap_err());
-    assert!(err.contains("no task head") && err.contains("lrdist_head.json"), "{err}");
-    let err = format!("{:#}", Classifier::load(&tmp.path().join("none"), Device::Cpu).unwrap_err());
+    assert!(
+        err.contains("no task head") && err.contains("lrdist_head.json"),
+        "{err}"
+    );
+    let err = format!(
+        "{:#}",
+        Classifier::load(&tmp.path().join("none"), Device::Cpu).unwrap_err()
+    );
     assert!(err.contains("not a model folder"), "{err}");
 }
 
@@ -158,16 +203,28 @@ fn a_pooler_head_on_a_checkpoint_without_pooler_gets_a_seeded_one() {
     let mut encoder = tiny_encoder(&tmp.path().join("src"), false);
     let (head_vs, _) = encoder.new_head(2, 3);
     let labels = Labels::classes(&["0", "1"]);
-    let err = save_classifier(&tmp.path().join("x"), &encoder, &head_vs, HeadKind::Pooler, &labels)
-        .unwrap_err();
+    let err = save_classifier(
+        &tmp.path().join("x"),
+        &encoder,
+        &head_vs,
+        HeadKind::Pooler,
+        &labels,
+    )
+    .unwrap_err();
     assert!(format!("{err:#}").contains("pooler"), "{err:#}");
     assert!(encoder.ensure_pooler(5));
     assert!(!encoder.ensure_pooler(6), "a second call changes nothing");
     let groups = lrdist_model::variable_groups(&encoder.vs);
     let top = lrdist_model::optimizer_group(encoder.config.num_hidden_layers + 1, true);
-    assert!(groups.contains(&("pooler.dense.weight".to_string(), top)), "{groups:?}");
+    assert!(
+        groups.contains(&("pooler.dense.weight".to_string(), top)),
+        "{groups:?}"
+    );
     let w = &encoder.vs.variables()["pooler.dense.weight"];
-    assert!(w.std(true).double_value(&[]) > 0.01, "initialised, not zero");
+    assert!(
+        w.std(true).double_value(&[]) > 0.01,
+        "initialised, not zero"
+    );
     assert_eq!(w.kind(), Kind::Float);
     let out = tmp.path().join("pooler");
     save_classifier(&out, &encoder, &head_vs, HeadKind::Pooler, &labels).unwrap();

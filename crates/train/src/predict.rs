@@ -136,7 +136,11 @@ impl Prediction {
         let sum: f64 = exp.iter().sum();
         Prediction::Class {
             label: names[best].clone(),
-            probabilities: names.iter().cloned().zip(exp.iter().map(|e| e / sum)).collect(),
+            probabilities: names
+                .iter()
+                .cloned()
+                .zip(exp.iter().map(|e| e / sum))
+                .collect(),
         }
     }
 }
@@ -347,7 +351,11 @@ fn read_delimited(
         Some(c) => Some((
             c,
             index(c).ok_or_else(|| {
-                row_error(path, 1, format!("no column {c:?} (the header has: {known})"))
+                row_error(
+                    path,
+                    1,
+                    format!("no column {c:?} (the header has: {known})"),
+                )
             })?,
         )),
         None => None,
@@ -363,11 +371,7 @@ fn read_delimited(
             return Err(row_error(
                 path,
                 line,
-                format!(
-                    "{} fields, the header has {}",
-                    record.len(),
-                    header.len()
-                ),
+                format!("{} fields, the header has {}", record.len(), header.len()),
             ));
         }
         let field = |at: usize, column: &str| {
@@ -406,7 +410,10 @@ impl<'a> LineCounter<'a> {
         while b < self.text.len() && matches!(self.text[b], b'\n' | b'\r') {
             b += 1;
         }
-        self.line += self.text[self.at..b].iter().filter(|&&c| c == b'\n').count();
+        self.line += self.text[self.at..b]
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count();
         self.at = b;
         self.line
     }
@@ -442,9 +449,7 @@ fn read_jsonl(
             None => Err(format!("no column {column:?}")),
         };
         let fail = |why: String| row_error(path, n, why);
-        let text = columns
-            .text_in(&|c| object.contains_key(c))
-            .map_err(fail)?;
+        let text = columns.text_in(&|c| object.contains_key(c)).map_err(fail)?;
         rows.push(TextRow {
             text: string(text).map_err(fail)?,
             pair: columns.pair.map(string).transpose().map_err(fail)?,
@@ -481,7 +486,11 @@ mod tests {
     #[test]
     fn csv_tsv_and_jsonl_give_the_same_rows() {
         let dir = tempfile::tempdir().unwrap();
-        let csv = file(&dir, "a.csv", "id,text\n1,\"good, \"\"really\"\"\"\n2,bad\n");
+        let csv = file(
+            &dir,
+            "a.csv",
+            "id,text\n1,\"good, \"\"really\"\"\"\n2,bad\n",
+        );
         let tsv = file(&dir, "a.tsv", "id\ttext\n1\tgood, \"really\"\n2\tbad\n");
         let jsonl = file(
             &dir,
@@ -518,7 +527,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let csv = file(&dir, "m.csv", "id,body\n1,x\n");
         let e = err(read_rows(&csv, None, None));
-        assert!(e.contains("m.csv:1:") && e.contains("\"text\"") && e.contains("body"), "{e}");
+        assert!(
+            e.contains("m.csv:1:") && e.contains("\"text\"") && e.contains("body"),
+            "{e}"
+        );
         let e = err(read_rows(&csv, Some("txt"), None));
         assert!(e.contains("m.csv:1:") && e.contains("\"txt\""), "{e}");
         let e = err(read_rows(&csv, Some("body"), Some("second")));
@@ -526,7 +538,10 @@ mod tests {
 
         let csv = file(&dir, "e.csv", "text\nfine\n\"  \"\n");
         let e = err(read_rows(&csv, None, None));
-        assert!(e.contains("e.csv:3:") && e.contains("\"text\" is empty"), "{e}");
+        assert!(
+            e.contains("e.csv:3:") && e.contains("\"text\" is empty"),
+            "{e}"
+        );
         // Lines count the lines of a quoted multi-line text and blank lines.
         let csv = file(&dir, "f.csv", "text\r\n\"two\nlines\"\r\n\r\nok\n\"\"\n");
         let e = err(read_rows(&csv, None, None));
@@ -541,10 +556,16 @@ mod tests {
         assert!(e.contains("j.jsonl:2:") && e.contains("\"text\""), "{e}");
         let jsonl = file(&dir, "k.jsonl", "{\"text\": \"a\", \"b\": 3}\n");
         let e = err(read_rows(&jsonl, None, Some("b")));
-        assert!(e.contains("k.jsonl:1:") && e.contains("\"b\" is not a string"), "{e}");
+        assert!(
+            e.contains("k.jsonl:1:") && e.contains("\"b\" is not a string"),
+            "{e}"
+        );
         let jsonl = file(&dir, "l.jsonl", "{\"text\": \"a\"}\nnot json\n");
         let e = err(read_rows(&jsonl, None, None));
-        assert!(e.contains("l.jsonl:2:") && e.contains("not a JSON object"), "{e}");
+        assert!(
+            e.contains("l.jsonl:2:") && e.contains("not a JSON object"),
+            "{e}"
+        );
     }
 
     #[test]

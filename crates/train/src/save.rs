@@ -51,10 +51,12 @@ fn head_folder_names(tasks: &[Task]) -> Vec<String> {
     tasks
         .iter()
         .enumerate()
-        .map(|(i, task)| match tasks[..i].iter().filter(|t| *t == task).count() {
-            0 => task.to_string(),
-            k => format!("{task}-{}", k + 1),
-        })
+        .map(
+            |(i, task)| match tasks[..i].iter().filter(|t| *t == task).count() {
+                0 => task.to_string(),
+                k => format!("{task}-{}", k + 1),
+            },
+        )
         .collect()
 }
 
@@ -83,7 +85,10 @@ mod tests {
         let scale = ScaleSpec::builtin("quick").unwrap();
         let mut req = RunRequest::new(scenario, "quick", scale, "flat", "flat:2e-5", 0);
         let json = serde_json::to_value(&req).unwrap();
-        assert!(json.get("head").is_none() && json.get("save").is_none(), "{json}");
+        assert!(
+            json.get("head").is_none() && json.get("save").is_none(),
+            "{json}"
+        );
         let back: RunRequest = serde_json::from_value(json).unwrap();
         assert_eq!((back.head, back.save), (HeadKind::Cls, None));
         req.head = HeadKind::Pooler;

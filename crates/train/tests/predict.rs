@@ -22,7 +22,11 @@ fn env(out: &Path) -> Env {
     let model = std::env::var_os("LRDIST_MODEL")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"));
-    assert!(glue.join("SST-2").is_dir(), "GLUE not found at {}: set GLUE_DIR", glue.display());
+    assert!(
+        glue.join("SST-2").is_dir(),
+        "GLUE not found at {}: set GLUE_DIR",
+        glue.display()
+    );
     Env {
         model_dir: model,
         glue_dir: glue,
@@ -50,7 +54,12 @@ fn read_output(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn options(model_dir: PathBuf, input: PathBuf, output: PathBuf, scale: &ScaleSpec) -> PredictOptions {
+fn options(
+    model_dir: PathBuf,
+    input: PathBuf,
+    output: PathBuf,
+    scale: &ScaleSpec,
+) -> PredictOptions {
     PredictOptions {
         model_dir,
         input,
@@ -79,13 +88,16 @@ fn predicted_labels_score_what_the_dev_evaluation_scored() {
     let report = runner
         .finetune_with(Task::Sst2, &scale, "flat:1e-4", 0, &opts)
         .unwrap();
-    let dev = load_task(&glue, Task::Sst2, &scale.data_spec(Task::Sst2)).unwrap().dev;
+    let dev = load_task(&glue, Task::Sst2, &scale.data_spec(Task::Sst2))
+        .unwrap()
+        .dev;
     // A CSV with the text in `sentence` (the column tried when there is no `text`).
     let input = tmp.path().join("dev.csv");
     let mut w = csv::Writer::from_path(&input).unwrap();
     w.write_record(["sentence", "label"]).unwrap();
     for ex in &dev {
-        w.write_record([ex.text_a.as_str(), &ex.label.to_string()]).unwrap();
+        w.write_record([ex.text_a.as_str(), &ex.label.to_string()])
+            .unwrap();
     }
     w.flush().unwrap();
     let output = tmp.path().join("out/sst2.jsonl");
@@ -102,14 +114,23 @@ fn predicted_labels_score_what_the_dev_evaluation_scored() {
             assert_eq!(p.len(), 2);
             let sum: f64 = p.values().map(|v| v.as_f64().unwrap()).sum();
             assert!((sum - 1.0).abs() < 1e-9, "{l}");
-            let best = p.iter().max_by(|a, b| a.1.as_f64().partial_cmp(&b.1.as_f64()).unwrap());
-            assert_eq!(best.unwrap().0, label, "the label is the most probable class");
+            let best = p
+                .iter()
+                .max_by(|a, b| a.1.as_f64().partial_cmp(&b.1.as_f64()).unwrap());
+            assert_eq!(
+                best.unwrap().0,
+                label,
+                "the label is the most probable class"
+            );
             names.iter().position(|n| *n == label).unwrap() as f32
         })
         .collect();
     let labels: Vec<f32> = dev.iter().map(|e| e.label).collect();
     let accuracy = metrics::compute(Task::Sst2, &preds, &labels)["accuracy"];
-    assert_eq!(accuracy, report.metrics["accuracy"], "predict and the dev evaluation disagree");
+    assert_eq!(
+        accuracy, report.metrics["accuracy"],
+        "predict and the dev evaluation disagree"
+    );
 }
 
 #[test]
@@ -128,7 +149,9 @@ fn predicted_values_of_a_pair_regression_correlate_as_the_dev_evaluation_said() 
         .finetune_with(Task::Stsb, &scale, "flat:1e-4", 0, &opts)
         .unwrap();
     assert_eq!(report.head, HeadKind::Pooler);
-    let dev = load_task(&glue, Task::Stsb, &scale.data_spec(Task::Stsb)).unwrap().dev;
+    let dev = load_task(&glue, Task::Stsb, &scale.data_spec(Task::Stsb))
+        .unwrap()
+        .dev;
     // JSONL with named text and pair columns.
     let input = tmp.path().join("dev.jsonl");
     let lines: Vec<String> = dev
@@ -150,5 +173,8 @@ fn predicted_values_of_a_pair_regression_correlate_as_the_dev_evaluation_said() 
         .collect();
     let labels: Vec<f32> = dev.iter().map(|e| e.label).collect();
     let pearson = metrics::compute(Task::Stsb, &preds, &labels)["pearson"];
-    assert_eq!(pearson, report.metrics["pearson"], "predict and the dev evaluation disagree");
+    assert_eq!(
+        pearson, report.metrics["pearson"],
+        "predict and the dev evaluation disagree"
+    );
 }

@@ -33,9 +33,7 @@ use std::path::{Path, PathBuf};
 use lrdist_data::{make_batches, read_split, BatchOrder, Example, Split, Task, TextTokenizer};
 use lrdist_model::{Classifier, Encoder, HeadKind, Labels};
 use lrdist_train::prep::BatchTensors;
-use lrdist_train::{
-    Decision, Env, FinetuneOptions, RunRequest, Runner, ScaleSpec, ScenarioSpec,
-};
+use lrdist_train::{Decision, Env, FinetuneOptions, RunRequest, Runner, ScaleSpec, ScenarioSpec};
 use tch::{Device, Tensor};
 
 const TOLERANCE: f64 = 1e-4;
@@ -56,7 +54,11 @@ fn env(out: &Path) -> Env {
     let model = std::env::var_os("LRDIST_MODEL")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"));
-    assert!(glue.join("SST-2").is_dir(), "GLUE not found at {}: set GLUE_DIR", glue.display());
+    assert!(
+        glue.join("SST-2").is_dir(),
+        "GLUE not found at {}: set GLUE_DIR",
+        glue.display()
+    );
     assert!(
         model.join("model.safetensors").is_file(),
         "model not found at {}: run `make model` or set LRDIST_MODEL",
@@ -107,7 +109,10 @@ fn make_folders(env: Env, out: &Path) -> Vec<Saved> {
     let report = runner
         .finetune_with(Task::Mrpc, &tiny_scale(), "flat:1e-4", 0, &opts)
         .unwrap();
-    assert_eq!(report.saved.as_deref(), Some(out.join("cls_mrpc").to_str().unwrap()));
+    assert_eq!(
+        report.saved.as_deref(),
+        Some(out.join("cls_mrpc").to_str().unwrap())
+    );
     let two = Labels::classes(&["0", "1"]);
     vec![
         Saved {
@@ -145,9 +150,14 @@ fn rows(glue: &Path) -> Vec<Example> {
 fn batch(dir: &Path, rows: &[Example]) -> BatchTensors {
     let tokenizer = TextTokenizer::from_model_dir(dir, 128).unwrap();
     let encoded = tokenizer.encode(rows).unwrap();
-    let batch = make_batches(&encoded, rows.len(), BatchOrder::Sequential, tokenizer.pad_id())
-        .pop()
-        .unwrap();
+    let batch = make_batches(
+        &encoded,
+        rows.len(),
+        BatchOrder::Sequential,
+        tokenizer.pad_id(),
+    )
+    .pop()
+    .unwrap();
     BatchTensors::new(&batch, Device::Cpu)
 }
 
@@ -166,8 +176,14 @@ fn write_generation_inputs(out: &Path, saved: &[Saved], rows: &[Example]) {
     let t = batch(&saved[0].dir, rows);
     let mut tensors = vec![
         ("input_ids".to_string(), t.input_ids.shallow_clone()),
-        ("token_type_ids".to_string(), t.token_type_ids.shallow_clone()),
-        ("attention_mask".to_string(), t.attention_mask.shallow_clone()),
+        (
+            "token_type_ids".to_string(),
+            t.token_type_ids.shallow_clone(),
+        ),
+        (
+            "attention_mask".to_string(),
+            t.attention_mask.shallow_clone(),
+        ),
     ];
     let mut folders = Vec::new();
     for s in saved {
@@ -228,7 +244,11 @@ fn saved_folders_give_transformers_the_logits_of_lrdist() {
                 "token_type_ids" => &t.token_type_ids,
                 _ => &t.attention_mask,
             };
-            assert!(got.equal(&want[key]), "{}: {key} differ from AutoTokenizer's", s.name);
+            assert!(
+                got.equal(&want[key]),
+                "{}: {key} differ from AutoTokenizer's",
+                s.name
+            );
         }
         let c = Classifier::load(&s.dir, Device::Cpu).unwrap();
         assert_eq!((c.kind, &c.labels), (s.kind, &s.labels), "{}", s.name);
