@@ -91,6 +91,11 @@ test-save: glue-check venv model build $(PEER_STAMP) ## --save and predict again
 	@echo "==> testing --save and predict with transformers (python/test_lrdist_head.py)"
 	@HF_HUB_OFFLINE=1 $(VENV)/bin/python python/test_lrdist_head.py
 
+.PHONY: test-own-data
+test-own-data: glue-check venv model ## the README's "Use it on your data" commands as written (crates/cli/tests/readme_own_data.rs; part of `cargo test`)
+	@echo "==> running the README's commands on a pair of your own (cargo test --test readme_own_data)"
+	@$(CARGO) test --release --workspace --test readme_own_data
+
 .PHONY: test-python
 test-python: venv model build $(PEER_STAMP) ## lrdist export-param-groups on transformers models, and the README's commands (python/test_param_groups.py)
 	@echo "==> testing export-param-groups with transformers (python/test_param_groups.py)"
@@ -155,21 +160,35 @@ clean-results-tmp: ## remove results/tmp (scratch output of runs and tests)
 # each run appends one JSON line (with its command, config and git commit) and a
 # re-run skips what is already there, so `make reproduce` resumes after a crash.
 
-SEARCH_CONFIGS := sst2_mrpc mrpc_sst2 qqp_mrpc mrpc_qqp
+# The quick and cpu scales: the paper's four searched pairs, and the settings evaluated.
+QUICK_SEARCH_CONFIGS := sst2_mrpc mrpc_sst2 qqp_mrpc mrpc_qqp
 # Settings whose first task MiniLM-L6 learns at the quick scale come first (SST-2, STS-B,
 # QNLI); at that scale RTE, CoLA and MRPC stay near their majority rate (paper/REPORT.md).
-EVAL_CONFIGS := sst2_rte embedding_shift_sst2 length_shift_sst2 stsb_mrpc qnli_mnli \
+QUICK_EVAL_CONFIGS := sst2_rte embedding_shift_sst2 length_shift_sst2 stsb_mrpc qnli_mnli \
 	rte_sst2 cola_sst2 cola_mrpc embedding_shift_mrpc
+# The forget scale (issue 15; paper/REPORT.md, "Searches" and "Held-out evaluation"): the
+# four searched settings, chosen from the regime survey before any held-out run, and the
+# held-out settings (surveyed, never searched, flat forgets there), the shifts of one task
+# and the four-task sequence.
+FORGET_SEARCH_CONFIGS := sst2_mrpc mrpc_sst2 qqp_mrpc mrpc_qqp
+FORGET_EVAL_CONFIGS ?=
+SEARCH_CONFIGS := $(if $(filter forget,$(SCALE)),$(FORGET_SEARCH_CONFIGS),$(QUICK_SEARCH_CONFIGS))
+EVAL_CONFIGS := $(if $(filter forget,$(SCALE)),$(FORGET_EVAL_CONFIGS),$(QUICK_EVAL_CONFIGS))
+# Studies and the combination: results/search/<config>.sqlite and results/combined/
+# combined.yaml at the quick scale, results/search/forget/ and results/combined/forget.yaml
+# at the forget scale.
+STUDY_DIR := results/search$(if $(filter forget,$(SCALE)),/forget)
+COMBINED := results/combined/$(if $(filter forget,$(SCALE)),forget,combined)
 TRIALS ?= 30
 AUTHORS_LOGS ?= ../shared/reference/authors-logs
-TABLES := main cl unseen search authors calibration regime attribution
-FIGURES := combined best-distributions search-progress pareto embedding-shift authors attribution
+TABLES := main cl unseen search authors calibration regime attribution forget forget-summary frontier sequence tuning search-forget
+FIGURES := combined best-distributions search-progress pareto embedding-shift authors attribution tradeoff search-progress-forget pareto-forget best-distributions-forget
 ANALYSIS := $(LRDIST) analysis --results results --out paper --authors-logs $(AUTHORS_LOGS)
 
-.PHONY: reproduce calibrate survey searches combine evaluations tables figures check \
+.PHONY: reproduce calibrate survey tune searches combine evaluations tables figures check \
 	$(addprefix table-,$(TABLES)) $(addprefix figure-,$(FIGURES))
 
-reproduce: $(if $(filter forget,$(SCALE)),calibrate survey,) searches combine evaluations tables figures ## [calibrate -> survey ->] searches -> combine -> evaluations -> tables -> figures (SCALE=quick|cpu|forget), resuming
+reproduce: $(if $(filter forget,$(SCALE)),calibrate survey tune,) searches combine evaluations tables figures ## [calibrate -> survey -> tune ->] searches -> combine -> evaluations -> tables -> figures (SCALE=quick|cpu|forget), resuming
 
 # Workers per study and intra-op threads per worker: on 2 cores, 2 one-thread workers on
 # one study finish more trials per hour than one two-thread worker (`make bench-speed`,
@@ -205,24 +224,48 @@ survey-%: ## one setting's flat runs at the forget scale (e.g. survey-sst2_qnli)
 	@echo "==> surveying experiments/$*.yaml (forget scale)"
 	@$(LRDIST) run --config experiments/$*.yaml --scale forget --all --methods flat --attribute -q --threads 1 >/dev/null
 
-searches: glue-check model $(BUILD_DEP) ## the paper's four searches (TRIALS per pair), resumable
+searches: glue-check model $(BUILD_DEP) ## the four searches of SCALE (TRIALS per setting) -> $(STUDY_DIR)/<config>.sqlite + .csv, resumable
+	@mkdir -p $(STUDY_DIR)
 	@for c in $(SEARCH_CONFIGS); do \
 		echo "==> search $$c ($(SCALE) scale, $(TRIALS) trials, $(SEARCH_WORKERS) workers)"; \
 		pids=""; \
 		for w in $$(seq $(SEARCH_WORKERS)); do \
 			$(LRDIST) search --config experiments/$$c.yaml --scale $(SCALE) --trials $(TRIALS) \
-				--study results/search/$$c.sqlite --resume --threads $(SEARCH_THREADS) & \
+				--study $(STUDY_DIR)/$$c.sqlite --resume --threads $(SEARCH_THREADS) & \
 			pids="$$pids $$!"; \
 		done; \
 		for p in $$pids; do wait $$p; done; \
-		$(LRDIST) search export results/search/$$c.sqlite --csv results/search/$$c.csv; \
+		$(LRDIST) search export $(STUDY_DIR)/$$c.sqlite --csv $(STUDY_DIR)/$$c.csv; \
 	done
 
-combine: $(BUILD_DEP) ## the 1.8^-rank combination of the four searches -> results/combined/combined.yaml
-	@echo "==> combining $(SEARCH_CONFIGS)"
+search-%: glue-check model $(BUILD_DEP) ## one setting's search at SCALE with SEARCH_WORKERS workers (e.g. search-sst2_mrpc SCALE=forget), resumable
+	@mkdir -p $(STUDY_DIR)
+	@echo "==> search $* ($(SCALE) scale, $(TRIALS) trials, $(SEARCH_WORKERS) workers)"
+	@pids=""; for w in $$(seq $(SEARCH_WORKERS)); do \
+		$(LRDIST) search --config experiments/$*.yaml --scale $(SCALE) --trials $(TRIALS) \
+			--study $(STUDY_DIR)/$*.sqlite --resume --threads $(SEARCH_THREADS) -q & \
+		pids="$$pids $$!"; \
+	done; for p in $$pids; do wait $$p; done
+	@$(LRDIST) search export $(STUDY_DIR)/$*.sqlite --csv $(STUDY_DIR)/$*.csv
+
+combine: $(BUILD_DEP) ## the 1.8^-rank combination of the four searches -> $(COMBINED).yaml
+	@echo "==> combining $(SEARCH_CONFIGS) ($(SCALE) scale)"
 	@mkdir -p results/combined
-	@$(LRDIST) combine $(foreach c,$(SEARCH_CONFIGS),results/search/$(c).sqlite) \
-		-o results/combined/combined.yaml > results/combined/combined.json
+	@$(LRDIST) combine $(foreach c,$(SEARCH_CONFIGS),$(STUDY_DIR)/$(c).sqlite) \
+		-o $(COMBINED).yaml > $(COMBINED).json
+
+# The baselines' hyperparameters at the forget scale (experiments/tuning.yaml): one job
+# per searched setting (its own record file), then the choice in results/tuning/forget.yaml.
+TUNE_SETTINGS := $(FORGET_SEARCH_CONFIGS)
+TUNE_JOBS ?= 2
+
+tune: glue-check model $(BUILD_DEP) ## the baselines' grids on the searched settings -> results/tuning/forget.yaml, resumable
+	@$(MAKE) -j$(TUNE_JOBS) $(addprefix tune-,$(TUNE_SETTINGS))
+	@$(LRDIST) tune --config experiments/tuning.yaml --choose
+
+tune-%: ## one searched setting's tuning runs (e.g. tune-sst2_mrpc), resumable
+	@echo "==> tuning the baselines on experiments/$*.yaml (forget scale)"
+	@$(LRDIST) tune --config experiments/tuning.yaml --settings $* -q --threads 1 >/dev/null
 
 # Configs evaluated in parallel, each with EVAL_THREADS intra-op threads (each config
 # appends to its own results/runs/<config>.jsonl, so parallel jobs never share a file).

@@ -6,7 +6,8 @@ from a scratch folder that sees the checkout's target/, models/ and python/, the
 what they wrote: the layout of each saved folder, and that `lrdist predict`'s output on
 them is what transformers computes (`AutoModelForSequenceClassification` for the
 `--head pooler` folder, `lrdist_head.load` for the `--head cls` folders of the run),
-probabilities and values within 1e-4.
+probabilities and values within 1e-4. Also runs `lrdist predict` on a
+`BertForSequenceClassification` folder that transformers itself saved.
 
 Run from the repository root after `cargo build --release`, with GLUE_DIR naming the GLUE
 folder: `make test-save` (which installs scripts/requirements-peer.txt into the venv
@@ -86,6 +87,40 @@ class SaveAndPredict(unittest.TestCase):
                 self.assertEqual(len(ours), len(texts), folder)
                 for a, b in zip(ours, theirs):
                     self.assert_same_prediction(a, b)
+
+    def test_predict_reads_a_folder_transformers_saved(self):
+        """`lrdist predict` on a BertForSequenceClassification that transformers itself
+        made and saved (three labels, a seeded head on the default model)."""
+        import torch
+        from transformers import AutoTokenizer, BertForSequenceClassification
+
+        model_dir = ROOT / "models" / "all-MiniLM-L6-v2"
+        names = ["entailment", "neutral", "contradiction"]
+        torch.manual_seed(0)
+        model = BertForSequenceClassification.from_pretrained(
+            model_dir, num_labels=3, id2label=dict(enumerate(names)),
+            label2id={n: i for i, n in enumerate(names)}).eval()
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        texts = ["A man is playing a guitar.", "Nobody is here.", "The cat sat."]
+        pairs = ["Someone plays music.", "A crowd fills the hall.", "A cat is sitting."]
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            model.save_pretrained(tmp / "hf")
+            tokenizer.save_pretrained(tmp / "hf")
+            rows = "".join(json.dumps({"premise": a, "hypothesis": b}) + "\n"
+                           for a, b in zip(texts, pairs))
+            (tmp / "rows.jsonl").write_text(rows)
+            done = subprocess.run(
+                [ROOT / "target/release/lrdist", "predict", "-q", "--model", tmp / "hf",
+                 "--input", tmp / "rows.jsonl", "--text-column", "premise",
+                 "--text-pair-column", "hypothesis"],
+                capture_output=True, text=True, check=False)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            ours = [json.loads(line) for line in done.stdout.splitlines()]
+        theirs = lrdist_head.predict(model, tokenizer, texts, pairs)
+        self.assertEqual(len(ours), len(texts))
+        for a, b in zip(ours, theirs):
+            self.assert_same_prediction(a, b)
 
     def check_folders(self, saved: Path) -> None:
         config = json.loads((saved / "sst2" / "config.json").read_text())

@@ -34,15 +34,32 @@ struct Details {
     method: Option<String>,
 }
 
+/// The stem of the quick scale's combination, `results/combined/combined.yaml`.
+pub const COMBINED: &str = "combined";
+/// The stem of the forget scale's combination, `results/combined/forget.yaml`, combined
+/// from the studies in `results/search/forget`.
+pub const FORGET_COMBINED: &str = "forget";
+
 /// The path of the combined distribution under `results`.
 pub fn yaml_path(results: &Path) -> std::path::PathBuf {
-    results.join("combined").join("combined.yaml")
+    yaml_path_of(results, COMBINED)
+}
+
+/// The path of combination `stem` under `results`: `results/combined/<stem>.yaml`.
+pub fn yaml_path_of(results: &Path, stem: &str) -> std::path::PathBuf {
+    results.join("combined").join(format!("{stem}.yaml"))
 }
 
 /// Reads `combined.yaml`, and `combined.json` beside it when present; `None` when the
 /// YAML file is absent.
 pub fn read_combined(results: &Path) -> Result<Option<Combined>> {
-    let yaml = yaml_path(results);
+    read_combined_of(results, COMBINED)
+}
+
+/// Reads `results/combined/<stem>.yaml`, and `<stem>.json` beside it when present; `None`
+/// when the YAML file is absent.
+pub fn read_combined_of(results: &Path, stem: &str) -> Result<Option<Combined>> {
+    let yaml = yaml_path_of(results, stem);
     if !yaml.is_file() {
         return Ok(None);
     }

@@ -5,9 +5,12 @@
 //! Inputs, all optional (a generator whose inputs are absent fails with [`MissingInput`];
 //! [`write_all_tables`] and [`write_all_figures`] skip it with a message):
 //! - `results/runs/*.jsonl`: run records of `lrdist-train` ([`runs`]);
-//! - `results/search/<study>.csv`: study exports of `lrdist-search` ([`studies`]);
+//! - `results/search/<study>.csv`: study exports of `lrdist-search` ([`studies`]), and the
+//!   forget scale's in `results/search/forget/<setting>.csv` (beside their `.sqlite` stores);
 //! - `results/combined/combined.yaml` (+ `combined.json`): the combined distribution
-//!   ([`combined`]);
+//!   ([`combined`]), and the forget scale's `results/combined/forget.yaml`;
+//! - `results/tuning/forget/<setting>.jsonl` (+ `results/tuning/forget.yaml`): the
+//!   baselines' tuning runs at the forget scale and `lrdist tune`'s choice;
 //! - `results/embeddings/<task>.csv`: 2-D projections of [CLS] embeddings;
 //! - the authors' raw logs (read with `lrdist_combine::authors_logs`).
 //!
@@ -16,6 +19,7 @@
 pub mod combined;
 mod figures;
 pub mod inputs;
+pub mod measures;
 pub mod regime;
 pub mod runs;
 pub mod stats;

@@ -3,6 +3,9 @@
 //! tables need and ignores the rest).
 //!
 //! Records with the same (scenario, method, scale) and different seeds are repetitions.
+//! A scale is its name and its settings: records of one scenario and scale name whose
+//! `scale_spec` differs ran different scales (the runner treats such a record as stale,
+//! not as the same run), so they are told apart by [`Run::scale_label`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -35,6 +38,9 @@ pub struct Record {
     pub distribution: Option<Distribution>,
     pub seed: i64,
     pub scale: String,
+    /// The scale's settings (`ScaleSpec` of the train crate), as written.
+    #[serde(default)]
+    pub scale_spec: Option<serde_json::Value>,
     #[serde(default)]
     pub model: Option<String>,
     #[serde(default)]
@@ -49,6 +55,10 @@ pub struct Record {
     pub forgetting: Option<f64>,
     /// p_o + p_s, the search objective (PAPER.md "Forgetting protocol").
     pub objective: Option<f64>,
+    /// The accuracy matrix `R[i][j]`: task j's dev score after stage i (docs/METHOD.md
+    /// "Forgetting protocol"); entries with j > i are empty.
+    #[serde(default)]
+    pub matrix: Vec<Vec<Option<f64>>>,
     #[serde(default)]
     pub cl: Option<ClMetrics>,
     /// Per stage: the primary dev score of always predicting the most frequent label.
@@ -93,6 +103,24 @@ pub struct Run {
     /// 1-based line number.
     pub line: usize,
     pub record: Record,
+    /// Set when other records of the same scenario and scale name ran another
+    /// `scale_spec`: a short hash of this record's spec (see [`Run::scale_label`]).
+    pub scale_variant: Option<String>,
+}
+
+impl Run {
+    /// The scale as tables show and group it: the scale name (`forget`), or
+    /// `forget~1a2b3c4d` when records of this scenario and scale name ran more than one
+    /// `scale_spec` (the suffix is the first 8 hex digits of the 64-bit FNV-1a hash of the
+    /// spec's JSON), so records of different scales are never paired or averaged together.
+    /// The separator is `~`, not `#`: CSV readers given `#` as comment character (pandas
+    /// `comment="#"`) cut a line at any `#`.
+    pub fn scale_label(&self) -> String {
+        match &self.scale_variant {
+            Some(variant) => format!("{}~{variant}", self.record.scale),
+            None => self.record.scale.clone(),
+        }
+    }
 }
 
 /// All records under `results/runs`, in file then line order.
@@ -201,6 +229,7 @@ fn read_records_in(results: &Path, folder: &str) -> Result<RunSet> {
                     source: source.clone(),
                     line: index + 1,
                     record,
+                    scale_variant: None,
                 }),
                 None => {
                     let message = format!("{at}: schema is not {SCHEMA}, record skipped");
@@ -211,8 +240,46 @@ fn read_records_in(results: &Path, folder: &str) -> Result<RunSet> {
         }
         set.files.push((source, set.runs.len() - before));
     }
+    mark_scale_variants(&mut set.runs);
     check_unique(&set.runs)?;
     Ok(set)
+}
+
+/// The records of `folder` under `results` (e.g. `tuning/forget`), as [`read_runs`].
+pub fn read_records_under(results: &Path, folder: &str) -> Result<RunSet> {
+    read_records_in(results, folder)
+}
+
+/// Sets [`Run::scale_variant`] on every record of a (scenario, scale name) whose records
+/// ran more than one `scale_spec`.
+fn mark_scale_variants(runs: &mut [Run]) {
+    let spec = |run: &Run| {
+        run.record
+            .scale_spec
+            .as_ref()
+            .map_or_else(String::new, |s| s.to_string())
+    };
+    let mut specs: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for run in runs.iter() {
+        specs
+            .entry((run.record.scenario.clone(), run.record.scale.clone()))
+            .or_default()
+            .insert(spec(run));
+    }
+    for run in runs.iter_mut() {
+        let key = (run.record.scenario.clone(), run.record.scale.clone());
+        if specs.get(&key).is_some_and(|s| s.len() > 1) {
+            let hash = fnv1a(spec(run).as_bytes());
+            run.scale_variant = Some(format!("{:08x}", hash >> 32));
+        }
+    }
+}
+
+/// 64-bit FNV-1a.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn parse_line(line: &str) -> Result<Option<Record>> {
@@ -225,13 +292,13 @@ fn parse_line(line: &str) -> Result<Option<Record>> {
 }
 
 fn check_unique(runs: &[Run]) -> Result<()> {
-    let mut seen: BTreeMap<(&str, &str, &str, i64), &Run> = BTreeMap::new();
+    let mut seen: BTreeMap<(&str, &str, String, i64), &Run> = BTreeMap::new();
     for run in runs {
         let r = &run.record;
         let key = (
             r.scenario.as_str(),
             r.method.as_str(),
-            r.scale.as_str(),
+            run.scale_label(),
             r.seed,
         );
         if let Some(first) = seen.insert(key, run) {
@@ -240,7 +307,7 @@ fn check_unique(runs: &[Run]) -> Result<()> {
                  {}:{} (id {}) and {}:{} (id {}); remove one",
                 r.scenario,
                 r.method,
-                r.scale,
+                run.scale_label(),
                 r.seed,
                 first.source,
                 first.line,
@@ -290,7 +357,7 @@ pub fn to_frame(set: &RunSet) -> Result<DataFrame> {
             "seed".into(),
             runs.iter().map(|r| r.record.seed).collect::<Vec<_>>(),
         ),
-        text("scale", &|r| Some(r.record.scale.clone())),
+        text("scale", &|r| Some(r.scale_label())),
         text("model", &|r| r.record.model.clone()),
         text("git_commit", &|r| r.record.git_commit.clone()),
         number("seconds", &|r| r.seconds),

@@ -8,11 +8,18 @@ use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, StudentsT};
 pub enum PairedTest {
     /// Fewer than two pairs: no test is possible.
     TooFew { n: usize },
-    /// All differences equal: the statistic is undefined.
+    /// All differences equal (up to float rounding, [`NO_VARIANCE_SD`]): the statistic is
+    /// undefined.
     NoVariance { n: usize },
     /// A test with `n - 1` degrees of freedom.
     Tested { n: usize, t: f64, p: f64 },
 }
+
+/// Below this standard deviation the differences count as all equal: scores are dev-set
+/// fractions (steps of 1/400 at the forget scale), so a real spread is above 1e-4, while
+/// equal differences computed in floating point leave a spread near 1e-17 that would give
+/// a t statistic in the billions and p near 1e-29.
+pub const NO_VARIANCE_SD: f64 = 1e-12;
 
 impl PairedTest {
     /// The test from the mean, sample standard deviation (ddof 1) and count of the
@@ -21,7 +28,7 @@ impl PairedTest {
         if n < 2 {
             return PairedTest::TooFew { n };
         }
-        if sd == 0.0 || !sd.is_finite() {
+        if sd <= NO_VARIANCE_SD || !sd.is_finite() {
             return PairedTest::NoVariance { n };
         }
         let t = mean / (sd / (n as f64).sqrt());
@@ -115,6 +122,14 @@ mod tests {
             PairedTest::NoVariance { n: 2 }
         );
         assert_eq!(sample_sd(&[1.0, 3.0]), Some(2f64.sqrt()));
+        // Equal differences as floats compute them (0.5 - 0.475, 0.5025 - 0.4775):
+        // rounding leaves a spread of about 1e-17, which is no variance, not p ~ 1e-29.
+        let d = [0.5 - 0.475, 0.5025 - 0.4775];
+        assert!(sample_sd(&d).unwrap() > 0.0);
+        assert_eq!(
+            PairedTest::from_differences(&d),
+            PairedTest::NoVariance { n: 2 }
+        );
     }
 
     #[test]

@@ -86,18 +86,48 @@ pub fn pair_key(name: &str) -> String {
         .collect()
 }
 
-/// The `*.csv` files under `<results>/search`, sorted by name (empty if absent).
-pub fn study_files(results: &Path) -> Result<Vec<PathBuf>> {
-    let dir = results.join("search");
+/// Where a scale's studies live under `results/search`: the quick and cpu searches in the
+/// folder itself (`results/search/<study>.csv`), the forget scale's in a folder of its own
+/// (`results/search/forget/<setting>.sqlite` with the export `<setting>.csv` beside it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchDir {
+    /// `results/search`.
+    Top,
+    /// `results/search/forget`.
+    Forget,
+}
+
+impl SearchDir {
+    /// The folder under `results`.
+    pub fn path(self, results: &Path) -> PathBuf {
+        match self {
+            SearchDir::Top => results.join("search"),
+            SearchDir::Forget => results.join("search").join("forget"),
+        }
+    }
+
+    /// The folder of scale `scale` (a scale name, e.g. `forget`, `quick`, or a scale label
+    /// such as `forget~1a2b3c4d`).
+    pub fn of_scale(scale: &str) -> Self {
+        if scale.split('~').next() == Some("forget") {
+            SearchDir::Forget
+        } else {
+            SearchDir::Top
+        }
+    }
+}
+
+/// The files ending in `.<ext>` directly under `dir`, sorted by name (empty if absent).
+fn files_with(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
     let mut files = Vec::new();
-    for entry in fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let path = entry
             .with_context(|| format!("listing {}", dir.display()))?
             .path();
-        if path.extension().is_some_and(|ext| ext == "csv") {
+        if path.is_file() && path.extension().is_some_and(|e| e == ext) {
             files.push(path);
         }
     }
@@ -105,9 +135,19 @@ pub fn study_files(results: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The `*.csv` files under `<results>/search`, sorted by name (empty if absent).
+pub fn study_files(results: &Path) -> Result<Vec<PathBuf>> {
+    files_with(&SearchDir::Top.path(results), "csv")
+}
+
 /// Reads every study export under `<results>/search`, sorted by file name.
 pub fn read_studies(results: &Path) -> Result<Vec<Study>> {
-    study_files(results)?
+    read_studies_in(results, SearchDir::Top)
+}
+
+/// Reads every study export (`*.csv`) of `dir`, sorted by file name.
+pub fn read_studies_in(results: &Path, dir: SearchDir) -> Result<Vec<Study>> {
+    files_with(&dir.path(results), "csv")?
         .iter()
         .map(|path| {
             let mut study = read_study(path)?;
@@ -115,6 +155,24 @@ pub fn read_studies(results: &Path) -> Result<Vec<Study>> {
             Ok(study)
         })
         .collect()
+}
+
+/// The studies of `dir` by name: the stems of its exports (`*.csv`) and of its SQLite
+/// stores (`*.sqlite`), so a study counts as searched before it is exported.
+pub fn study_names_in(
+    results: &Path,
+    dir: SearchDir,
+) -> Result<std::collections::BTreeSet<String>> {
+    let dir = dir.path(results);
+    let mut names = std::collections::BTreeSet::new();
+    for ext in ["csv", "sqlite"] {
+        for path in files_with(&dir, ext)? {
+            if let Some(stem) = path.file_stem() {
+                names.insert(stem.to_string_lossy().into_owned());
+            }
+        }
+    }
+    Ok(names)
 }
 
 /// Reads one study export; errors name the file and line.

@@ -22,7 +22,14 @@ fn calibration_record(task: &str, rate: &str, seed: i64, a1: f64, majority: f64)
     r.to_string()
 }
 
-fn survey_record(setting: &str, task: &str, seed: i64, a1: f64, p_o: f64, majority: f64) -> serde_json::Value {
+fn survey_record(
+    setting: &str,
+    task: &str,
+    seed: i64,
+    a1: f64,
+    p_o: f64,
+    majority: f64,
+) -> serde_json::Value {
     let mut r = common::record(setting, "flat", seed, a1, 0.8, p_o);
     r["scale"] = json!("forget");
     r["tasks"] = json!([task, "qnli"]);
@@ -53,17 +60,30 @@ fn calibration_picks_the_best_rate_per_task_and_the_base_rate() {
         calibration_record("qnli", "1e-4", 0, 0.60, 0.50),
         calibration_record("qnli", "1e-4", 1, 0.70, 0.50),
     ];
-    fs::write(results.join("calibration").join("forget-x.jsonl"), lines.join("\n") + "\n").unwrap();
+    fs::write(
+        results.join("calibration").join("forget-x.jsonl"),
+        lines.join("\n") + "\n",
+    )
+    .unwrap();
     let out = dir.path().join("tables");
     write_table("calibration", &inputs(&results), &out).unwrap();
     let md = fs::read_to_string(out.join("calibration.md")).unwrap();
     let csv = fs::read_to_string(out.join("calibration.csv")).unwrap();
     // sst2: 1e-4 best (.84 > .81); qnli: 5e-5 best (.765 > .65).
-    assert!(csv.contains("sst2,1e-4,2,0.840000,0.000000,0.510000,true"), "{csv}");
+    assert!(
+        csv.contains("sst2,1e-4,2,0.840000,0.000000,0.510000,true"),
+        "{csv}"
+    );
     assert!(csv.contains("qnli,5e-5,2,0.765000"), "{csv}");
-    assert!(csv.contains("qnli,1e-4,2,0.650000") && csv.contains("0.650000,0.070711,0.500000,false"), "{csv}");
+    assert!(
+        csv.contains("qnli,1e-4,2,0.650000") && csv.contains("0.650000,0.070711,0.500000,false"),
+        "{csv}"
+    );
     // Averages over tasks: 5e-5 (.81 + .765) / 2 = .7875 > 1e-4 (.84 + .65) / 2 = .745.
-    assert!(md.contains("Base rate of the forget scale: flat 5e-5"), "{md}");
+    assert!(
+        md.contains("Base rate of the forget scale: flat 5e-5"),
+        "{md}"
+    );
     assert!(md.contains("(0.7875)"), "{md}");
 }
 
@@ -101,7 +121,10 @@ fn regime_marks_each_setting_against_the_criterion() {
             .unwrap_or_else(|| panic!("no row {setting}: {csv}"))
             .to_string()
     };
-    assert!(row("sst2->qnli").ends_with("true,true,true,301.000000"), "{csv}");
+    assert!(
+        row("sst2->qnli").ends_with("true,true,true,301.000000"),
+        "{csv}"
+    );
     assert!(row("sst2->mrpc").contains(",true,false,false,"), "{csv}");
     assert!(row("rte->qnli").contains(",false,true,false,"), "{csv}");
     assert!(!csv.contains("qnli->sst2"), "{csv}");

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use lrdist_data::{BatchOrder, DataSpec, Task};
+use lrdist_data::{BatchOrder, DataSpec, GlueTask};
 use lrdist_model::Encoder;
 use lrdist_optimizer::{AdamWConfig, LayerwiseAdamW};
 use lrdist_train::prep::{BatchTensors, DataCache, RowSet};
@@ -30,7 +30,7 @@ pub struct SpeedRow {
 /// Options of [`speed_report`].
 #[derive(Clone, Debug)]
 pub struct SpeedOptions {
-    pub task: Task,
+    pub task: GlueTask,
     /// Train rows per measured epoch.
     pub train_rows: usize,
     pub batch_size: usize,
@@ -82,10 +82,10 @@ pub fn speed_report(
     };
     let mut data = DataCache::new(&env.glue_dir, &env.model_dir, opts.max_len)?;
     let start = Instant::now();
-    let prepared = data.task(opts.task, &spec)?;
+    let prepared = data.task(&opts.task.into(), &spec)?;
     let first = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    let _ = data.task(opts.task, &spec)?;
+    let _ = data.task(&opts.task.into(), &spec)?;
     let again = start.elapsed().as_secs_f64().max(1e-9);
     let n = prepared.train.len() + prepared.dev.len();
     push(
@@ -106,7 +106,7 @@ pub fn speed_report(
     let encoder = Encoder::pretrained(&env.model_dir, env.device)?;
     let cfg = encoder.config.clone();
     let mut learner = Learner::new(encoder, data.tokenizer().pad_id());
-    let head = learner.add_head(opts.task, 0);
+    let head = learner.add_head(prepared.task.clone(), 0);
     let (rates, per_layer) = one_rate_and_per_depth(cfg.num_hidden_layers + 2);
     let threads = tch::get_num_threads();
 

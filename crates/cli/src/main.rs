@@ -27,13 +27,12 @@ impl From<anyhow::Error> for Failure {
 
 /// Whether an error met while working was caused by the user's input files (a malformed
 /// data row is found only when the data is read, after the checks of `validate`): such
-/// errors exit 2 like every other bad input.
+/// errors exit 2 like every other bad input. A GLUE file's error, or one of a file of the
+/// user's (a task's train or dev file, `predict`'s input: [`lrdist_data::InputError`]).
 fn is_bad_input(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
         cause.downcast_ref::<lrdist_data::GlueError>().is_some()
-            || cause
-                .downcast_ref::<lrdist_train::predict::InputError>()
-                .is_some()
+            || cause.downcast_ref::<lrdist_data::InputError>().is_some()
     })
 }
 
@@ -66,10 +65,12 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     }
     match cli.cmd {
         Cmd::Finetune(a) => {
-            let mut runner = Runner::new(input(env(&common))?);
+            let task = input(a.task_spec())?;
+            let env = input(env_for_glue(&common, None, task.glue().is_some()))?;
+            let mut runner = Runner::new(env);
             let scale = input(a.scale.resolve_finetune())?;
             let opts = a.head.finetune_options();
-            let report = runner.finetune_with(a.task, &scale, &a.distribution, a.seed, &opts)?;
+            let report = runner.finetune_with(&task, &scale, &a.distribution, a.seed, &opts)?;
             if !common.quiet {
                 let m: Vec<String> = report
                     .metrics
@@ -129,15 +130,23 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                     std::fs::write(path, json + "\n")
                         .with_context(|| format!("cannot write {}", path.display()))?;
                     if !common.quiet {
-                        eprintln!("wrote {} parameter groups to {}", groups.len(), path.display());
+                        eprintln!(
+                            "wrote {} parameter groups to {}",
+                            groups.len(),
+                            path.display()
+                        );
                     }
                 }
                 None => println!("{json}"),
             }
         }
         Cmd::Run(a) => {
-            let env = input(a.config_model().and_then(|m| env_with(&common, m.as_deref())))?;
             let reqs = input(a.requests())?;
+            let glue = reqs.iter().any(|r| r.scenario.uses_glue());
+            let env = input(
+                a.config_model()
+                    .and_then(|m| env_for_glue(&common, m.as_deref(), glue)),
+            )?;
             let mut runner = Runner::new(env);
             for req in &reqs {
                 input(runner.validate(req))?;
@@ -155,7 +164,11 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             })?;
         }
         Cmd::Predict(a) => {
-            let opts = a.options(common.model_dir(None), input(common.device())?, !common.quiet);
+            let opts = a.options(
+                common.model_dir(None),
+                input(common.device())?,
+                !common.quiet,
+            );
             let summary = lrdist_train::predict::predict_file(&opts)?;
             if let (false, Some(path)) = (common.quiet, &summary.output) {
                 eprintln!("wrote {} predictions to {}", summary.rows, path.display());
@@ -163,7 +176,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Cmd::Calibrate(a) => {
             let env = input(env(&common))?;
-            let cfg = input(lrdist_train::calibrate::CalibrationConfig::from_file(&a.config))?;
+            let cfg = input(lrdist_train::calibrate::CalibrationConfig::from_file(
+                &a.config,
+            ))?;
             let reqs = input(cfg.requests(&a.scale, &a.tasks, &a.config))?;
             let mut runner = Runner::new(env);
             for req in &reqs {
@@ -181,13 +196,54 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 print_record(record, path, quiet)
             })?;
         }
+        Cmd::Tune(a) => {
+            let env = input(env(&common))?;
+            let mut runner = Runner::new(env);
+            let quiet = common.quiet;
+            let outcome = input(lrdist_train::tune::tune(
+                &mut runner,
+                &a.config,
+                &a.settings,
+                &a.baselines,
+                !a.choose,
+                &mut |record, path| print_record(record, path, quiet),
+            ))?;
+            match (&outcome.written, &outcome.not_yet) {
+                (Some((path, choice)), _) => {
+                    for m in &choice.methods {
+                        let s = choice
+                            .scores
+                            .iter()
+                            .find(|s| s.baseline == m.name && s.chosen)
+                            .expect("a chosen point per baseline");
+                        eprintln!(
+                            "{}: {} ({} {:.4})",
+                            m.name,
+                            s.candidate,
+                            lrdist_train::tune::OBJECTIVE,
+                            s.objective
+                        );
+                    }
+                    eprintln!(
+                        "{} runs now; the choice is in {}",
+                        outcome.ran,
+                        path.display()
+                    );
+                }
+                (None, why) => eprintln!(
+                    "{} runs now; no choice written yet: {}",
+                    outcome.ran,
+                    why.as_deref().unwrap_or("")
+                ),
+            }
+        }
         Cmd::Demo(a) => {
             let env = input(env(&common))?;
             let scale = input(lrdist_train::ScaleSpec::builtin(&a.scale))?;
             let path = lrdist_train::runner::demo_record_path(&env.results_dir);
             let pair = lrdist_train::ScenarioSpec::Pair {
-                first: a.first,
-                second: a.second,
+                first: a.first.into(),
+                second: a.second.into(),
             };
             let mut runner = Runner::new(env);
             let records = runner.demo(pair, &a.scale, &scale, a.seed, &path)?;
@@ -217,8 +273,12 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             }
             None => {
                 let model = input(a.run.config_model())?;
-                let env = input(env_with(&common, model.as_deref()))?;
+                let mut env = input(env_for_model(&common, common.model_dir(model.as_deref())))?;
                 let plan = input(a.run.plan(&env.model_dir))?;
+                if plan.base.scenario.uses_glue() {
+                    env.glue_dir =
+                        input(lrdist_data::resolve_glue_dir(common.glue_dir.as_deref()))?;
+                }
                 let runner = Runner::new(env);
                 let summary =
                     lrdist_search::run_search(runner, plan, &mut |line| eprintln!("{line}"))?;
@@ -329,7 +389,11 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
 }
 
 /// A finished run: its summary on stderr (unless quiet), its record as one JSON line on stdout.
-fn print_record(record: &lrdist_train::RunRecord, path: &std::path::Path, quiet: bool) -> Result<()> {
+fn print_record(
+    record: &lrdist_train::RunRecord,
+    path: &std::path::Path,
+    quiet: bool,
+) -> Result<()> {
     if !quiet {
         eprint!("{}", comparison_table(std::slice::from_ref(record)));
         eprintln!("appended to {}", path.display());
@@ -352,13 +416,21 @@ fn known(name: &str, names: &[&str]) -> Result<()> {
 
 /// The environment a command that reads GLUE needs.
 fn env(common: &Common) -> Result<Env> {
-    env_with(common, None)
+    env_for_glue(common, None, true)
 }
 
-/// [`env`] for a command whose config may name the model (`model:`).
-fn env_with(common: &Common, config_model: Option<&std::path::Path>) -> Result<Env> {
+/// The environment of a command whose config may name the model (`model:`), with the GLUE
+/// folder resolved only when `glue` (a command whose tasks are all the user's own files
+/// needs none, and its `glue_dir` stays empty).
+fn env_for_glue(
+    common: &Common,
+    config_model: Option<&std::path::Path>,
+    glue: bool,
+) -> Result<Env> {
     let mut env = env_for_model(common, common.model_dir(config_model))?;
-    env.glue_dir = lrdist_data::resolve_glue_dir(common.glue_dir.as_deref())?;
+    if glue {
+        env.glue_dir = lrdist_data::resolve_glue_dir(common.glue_dir.as_deref())?;
+    }
     Ok(env)
 }
 

@@ -7,7 +7,9 @@ use std::process::Command;
 fn model() -> PathBuf {
     std::env::var_os("LRDIST_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2"))
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2")
+        })
 }
 
 #[test]
@@ -22,7 +24,16 @@ fn a_malformed_glue_row_exits_2_naming_file_and_line() {
     .unwrap();
     std::fs::write(sst2.join("dev.tsv"), "sentence\tlabel\ngood\t1\nbad\t0\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_lrdist"))
-        .args(["finetune", "--task", "sst2", "--epochs", "1", "--threads", "1", "-q"])
+        .args([
+            "finetune",
+            "--task",
+            "sst2",
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+            "-q",
+        ])
         .arg("--glue-dir")
         .arg(dir.path())
         .arg("--model")

@@ -41,11 +41,11 @@ fn a_missing_column_or_an_empty_text_exits_2_naming_file_line_and_column() {
     let csv = dir.path().join("reviews.csv");
     std::fs::write(&csv, "id,review\n1,fine\n").unwrap();
     let out = predict(&["--model", model, "--input", csv.to_str().unwrap()]);
-    assert_input_error(&out, &["reviews.csv:1:", "\"text\"", "review"]);
+    assert_input_error(&out, &["reviews.csv:1:", "`text`", "review"]);
 
     std::fs::write(&csv, "text\nfine\n\n\"\"\n").unwrap();
     let out = predict(&["--model", model, "--input", csv.to_str().unwrap()]);
-    assert_input_error(&out, &["reviews.csv:4:", "\"text\" is empty"]);
+    assert_input_error(&out, &["reviews.csv:4: column `text` is empty"]);
 
     let jsonl = dir.path().join("pairs.jsonl");
     std::fs::write(
@@ -61,7 +61,7 @@ fn a_missing_column_or_an_empty_text_exits_2_naming_file_line_and_column() {
         "--text-pair-column",
         "b",
     ];
-    assert_input_error(&predict(&args), &["pairs.jsonl:2:", "\"b\""]);
+    assert_input_error(&predict(&args), &["pairs.jsonl:2: no column `b`"]);
 }
 
 #[test]

@@ -20,7 +20,11 @@ fn glue_and_model() -> (PathBuf, PathBuf) {
     let model = std::env::var_os("LRDIST_MODEL")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"));
-    assert!(glue.join("SST-2").is_dir(), "GLUE not found at {}: set GLUE_DIR", glue.display());
+    assert!(
+        glue.join("SST-2").is_dir(),
+        "GLUE not found at {}: set GLUE_DIR",
+        glue.display()
+    );
     assert!(
         model.join("model.safetensors").is_file(),
         "model not found at {}: run `make model` or set LRDIST_MODEL",
@@ -33,8 +37,23 @@ fn run(results: &Path, cache: &Path, distribution: &str) -> Command {
     let (glue, model) = glue_and_model();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lrdist"));
     cmd.args([
-        "run", "--first", "rte", "--second", "mrpc", "--stage2-only", "--seed", "3",
-        "--max-train", "48", "--max-dev", "24", "--epochs", "1", "--threads", "1", "-q",
+        "run",
+        "--first",
+        "rte",
+        "--second",
+        "mrpc",
+        "--stage2-only",
+        "--seed",
+        "3",
+        "--max-train",
+        "48",
+        "--max-dev",
+        "24",
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+        "-q",
     ])
     .args(["--distribution", distribution, "--method", distribution])
     .arg("--results")
@@ -79,7 +98,10 @@ fn two_processes_started_together_share_one_stage1_entry() {
     assert_eq!(entries.len(), 1, "one entry and no leftovers: {entries:?}");
     let recs = records(&results.join("runs").join("rte_mrpc.jsonl"));
     assert_eq!(recs.len(), 2);
-    let cached: Vec<bool> = recs.iter().map(|r| r["stage1_cached"].as_bool().unwrap()).collect();
+    let cached: Vec<bool> = recs
+        .iter()
+        .map(|r| r["stage1_cached"].as_bool().unwrap())
+        .collect();
     assert_eq!(
         cached.iter().filter(|c| **c).count(),
         1,

@@ -86,7 +86,7 @@ pub struct AuthorsRun {
 impl AuthorsRun {
     /// The trials of the last search in the log: from its last all-1e-5 trial to the end
     /// (the whole log when it has none). The numbers quoted in the reference notes on the
-    /// paper (`/work/shared/reference/PAPER.md`, "Numbers in the authors' raw logs") are
+    /// paper (docs/METHOD.md, "Combination") are
     /// those of this search.
     pub fn last_search(&self) -> &[AuthorsTrial] {
         let start = self

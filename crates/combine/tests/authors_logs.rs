@@ -76,7 +76,7 @@ fn reads_every_log_thirteen_values_per_trial() {
 
 #[test]
 fn last_search_reproduces_the_numbers_in_the_reference_notes() {
-    // /work/shared/reference/PAPER.md "Numbers in the authors' raw logs": flat 1e-5 trial
+    // docs/METHOD.md, "Combination" (the authors' raw logs): flat 1e-5 trial
     // -> best trial, a1/p_s/p_o.
     let expected = [
         ("sst2mrpc", [0.916, 0.860, 0.905], [0.927, 0.846, 0.923]),

@@ -13,7 +13,7 @@ use anyhow::Context;
 use csv::{ReaderBuilder, StringRecord};
 use serde::{Deserialize, Serialize};
 
-use crate::task::{Layout, Task};
+use crate::task::{GlueTask, Layout};
 
 /// The environment variable naming the GLUE folder (the one holding `CoLA/`, `SST-2/`, ...).
 pub const GLUE_DIR_ENV: &str = "GLUE_DIR";
@@ -23,7 +23,7 @@ pub const GLUE_DIR_ENV: &str = "GLUE_DIR";
 pub struct Example {
     pub text_a: String,
     pub text_b: Option<String>,
-    /// Class index as `f32` (see [`Task::label_names`]) or the STS-B score.
+    /// Class index as `f32` (see [`GlueTask::label_names`]) or the STS-B score.
     pub label: f32,
     /// 1-based line of the row in its file (the header is line 1).
     pub line: usize,
@@ -42,12 +42,12 @@ pub enum Split {
 
 impl Split {
     /// The file this split is stored in for `task`.
-    pub fn file_name(self, task: Task) -> anyhow::Result<&'static str> {
+    pub fn file_name(self, task: GlueTask) -> anyhow::Result<&'static str> {
         match (self, task) {
             (Split::Train, _) => Ok("train.tsv"),
-            (Split::Dev, Task::Mnli) => Ok("dev_matched.tsv"),
+            (Split::Dev, GlueTask::Mnli) => Ok("dev_matched.tsv"),
             (Split::Dev, _) => Ok("dev.tsv"),
-            (Split::DevMismatched, Task::Mnli) => Ok("dev_mismatched.tsv"),
+            (Split::DevMismatched, GlueTask::Mnli) => Ok("dev_mismatched.tsv"),
             (Split::DevMismatched, _) => {
                 anyhow::bail!("only MNLI has a mismatched dev set, not {task}")
             }
@@ -69,7 +69,7 @@ pub enum GlueError {
          that holds CoLA/, SST-2/, MRPC/, ... as written by download_glue_data.py",
         path = .path.display()
     )]
-    MissingTaskDir { task: Task, path: PathBuf },
+    MissingTaskDir { task: GlueTask, path: PathBuf },
     #[error("no GLUE folder given: pass --glue-dir or set {GLUE_DIR_ENV}")]
     NoGlueDir,
     #[error("GLUE folder {path} (from {origin}) does not exist or is not a folder", path = .path.display())]
@@ -92,7 +92,12 @@ pub fn resolve_glue_dir(cli: Option<&Path>) -> anyhow::Result<PathBuf> {
 }
 
 /// The folder of `task` under `glue_dir`, or an error naming the path tried and GLUE_DIR.
-pub fn task_dir(glue_dir: &Path, task: Task) -> anyhow::Result<PathBuf> {
+/// An empty `glue_dir` means none was given (a command whose tasks are all file tasks
+/// needs none).
+pub fn task_dir(glue_dir: &Path, task: GlueTask) -> anyhow::Result<PathBuf> {
+    if glue_dir.as_os_str().is_empty() {
+        return Err(GlueError::NoGlueDir.into());
+    }
     let dir = glue_dir.join(task.dir_name());
     if !dir.is_dir() {
         return Err(GlueError::MissingTaskDir { task, path: dir }.into());
@@ -101,13 +106,13 @@ pub fn task_dir(glue_dir: &Path, task: Task) -> anyhow::Result<PathBuf> {
 }
 
 /// Reads one split of `task` from `glue_dir/<TASK>/<file>`.
-pub fn read_split(glue_dir: &Path, task: Task, split: Split) -> anyhow::Result<Vec<Example>> {
+pub fn read_split(glue_dir: &Path, task: GlueTask, split: Split) -> anyhow::Result<Vec<Example>> {
     let dir = task_dir(glue_dir, task)?;
     read_tsv(&dir.join(split.file_name(task)?), task)
 }
 
 /// Reads a TSV file laid out as `task`'s GLUE files are.
-pub fn read_tsv(path: &Path, task: Task) -> anyhow::Result<Vec<Example>> {
+pub fn read_tsv(path: &Path, task: GlueTask) -> anyhow::Result<Vec<Example>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut reader = ReaderBuilder::new()
         .delimiter(b'\t')
@@ -166,7 +171,7 @@ pub fn read_tsv(path: &Path, task: Task) -> anyhow::Result<Vec<Example>> {
 
 /// Turns records into examples, knowing which column holds what.
 struct RowParser {
-    task: Task,
+    task: GlueTask,
     columns: usize,
     text_a: usize,
     text_b: Option<usize>,
@@ -175,7 +180,7 @@ struct RowParser {
 
 impl RowParser {
     fn from_header(
-        task: Task,
+        task: GlueTask,
         header: &StringRecord,
         text_a: &str,
         text_b: Option<&str>,
@@ -244,14 +249,14 @@ mod tests {
     #[test]
     fn every_task_layout_reads() {
         let dir = glue();
-        for task in Task::all() {
+        for task in GlueTask::all() {
             for (split, rows) in [(Split::Train, TRAIN_ROWS), (Split::Dev, TRAIN_ROWS / 2)] {
                 let examples = read_split(dir.path(), task, split).unwrap();
                 assert_eq!(examples.len(), rows, "{task} {split:?}");
-                let first_line = if task == Task::Cola { 1 } else { 2 };
+                let first_line = if task == GlueTask::Cola { 1 } else { 2 };
                 for (i, example) in examples.iter().enumerate() {
                     // Texts are kept verbatim, including SST-2's space before the tab.
-                    let a = if task == Task::Sst2 {
+                    let a = if task == GlueTask::Sst2 {
                         format!("{} ", text_a(i))
                     } else {
                         text_a(i)
@@ -274,7 +279,7 @@ mod tests {
         let raw = std::fs::read(dir.path().join("MRPC/train.tsv")).unwrap();
         assert_eq!(&raw[..3], b"\xef\xbb\xbf");
         assert_eq!(
-            read_split(dir.path(), Task::Mrpc, Split::Train)
+            read_split(dir.path(), GlueTask::Mrpc, Split::Train)
                 .unwrap()
                 .len(),
             TRAIN_ROWS
@@ -282,7 +287,7 @@ mod tests {
 
         let cola_dev = std::fs::read_to_string(dir.path().join("CoLA/dev.tsv")).unwrap();
         assert!(!cola_dev.ends_with('\n'));
-        let last = read_split(dir.path(), Task::Cola, Split::Dev)
+        let last = read_split(dir.path(), GlueTask::Cola, Split::Dev)
             .unwrap()
             .pop()
             .unwrap();
@@ -294,21 +299,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cola.tsv");
         std::fs::write(&path, "\u{feff}gj04\t1\t\tFirst.\ngj04\t0\t*\tSecond.\n").unwrap();
-        let rows = read_tsv(&path, Task::Cola).unwrap();
+        let rows = read_tsv(&path, GlueTask::Cola).unwrap();
         assert_eq!((rows[0].label, rows[1].label, rows[1].line), (1.0, 0.0, 2));
     }
 
     #[test]
     fn mnli_mismatched_only_for_mnli() {
         let dir = glue();
-        let mismatched = read_split(dir.path(), Task::Mnli, Split::DevMismatched).unwrap();
+        let mismatched = read_split(dir.path(), GlueTask::Mnli, Split::DevMismatched).unwrap();
         assert_eq!(mismatched.len(), TRAIN_ROWS / 2);
-        let err = read_split(dir.path(), Task::Sst2, Split::DevMismatched).unwrap_err();
+        let err = read_split(dir.path(), GlueTask::Sst2, Split::DevMismatched).unwrap_err();
         assert!(err.to_string().contains("only MNLI"), "{err}");
     }
 
     /// Writes `task`'s train file with line `bad_line` replaced by `replacement`.
-    fn broken(task: Task, bad_line: usize, replacement: &str) -> (tempfile::TempDir, String) {
+    fn broken(task: GlueTask, bad_line: usize, replacement: &str) -> (tempfile::TempDir, String) {
         let dir = tempfile::tempdir().unwrap();
         let mut lines: Vec<String> = fixtures::file_text(task, "train.tsv", 10)
             .lines()
@@ -323,7 +328,7 @@ mod tests {
 
     #[test]
     fn malformed_rows_name_file_and_line() {
-        let (dir, err) = broken(Task::Rte, 4, "3\tonly one sentence\tentailment");
+        let (dir, err) = broken(GlueTask::Rte, 4, "3\tonly one sentence\tentailment");
         let path = dir.path().join("train.tsv");
         assert!(err.starts_with(&format!("{}:4:", path.display())), "{err}");
         assert!(
@@ -331,29 +336,33 @@ mod tests {
             "{err}"
         );
 
-        let (_dir, err) = broken(Task::Qnli, 6, "5\tq?\ts.\tentail");
+        let (_dir, err) = broken(GlueTask::Qnli, 6, "5\tq?\ts.\tentail");
         assert!(
             err.contains("train.tsv:6:") && err.contains("\"entail\""),
             "{err}"
         );
 
         let (_dir, err) = broken(
-            Task::Stsb,
+            GlueTask::Stsb,
             3,
-            &fixtures::row(Task::Stsb, "train.tsv", 1).replace("0.500", "7.5"),
+            &fixtures::row(GlueTask::Stsb, "train.tsv", 1).replace("0.500", "7.5"),
         );
         assert!(
             err.contains("train.tsv:3:") && err.contains("0..=5"),
             "{err}"
         );
 
-        let (_dir, err) = broken(Task::Cola, 2, "gj04\t1\tThe comment column is missing.");
+        let (_dir, err) = broken(GlueTask::Cola, 2, "gj04\t1\tThe comment column is missing.");
         assert!(
             err.contains("train.tsv:2:") && err.contains("expected 4"),
             "{err}"
         );
 
-        let (_dir, err) = broken(Task::Qqp, 1, "id\tqid1\tqid2\tquestion1\tquestion2\tlabel");
+        let (_dir, err) = broken(
+            GlueTask::Qqp,
+            1,
+            "id\tqid1\tqid2\tquestion1\tquestion2\tlabel",
+        );
         assert!(
             err.contains("train.tsv:1:") && err.contains("is_duplicate"),
             "{err}"
@@ -363,7 +372,7 @@ mod tests {
     #[test]
     fn missing_folders_say_what_to_set() {
         let dir = tempfile::tempdir().unwrap();
-        let err = read_split(dir.path(), Task::Wnli, Split::Train)
+        let err = read_split(dir.path(), GlueTask::Wnli, Split::Train)
             .unwrap_err()
             .to_string();
         let tried = dir.path().join("WNLI");

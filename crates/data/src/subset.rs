@@ -9,8 +9,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::file_task::{self, FileTaskRecord};
 use crate::glue::{read_split, Example, Split};
-use crate::task::Task;
+use crate::task::{Task, TaskSpec};
 
 /// How much of a task to use (`--max-train`, `--max-dev`, `--dev-from-train`, `--seed`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -30,6 +31,7 @@ pub struct DataSpec {
 /// A task's training and evaluation rows, with where they came from.
 #[derive(Clone, Debug)]
 pub struct TaskData {
+    /// The task with its label set (a file task's read from its train file).
     pub task: Task,
     pub train: Vec<Example>,
     pub dev: Vec<Example>,
@@ -37,20 +39,60 @@ pub struct TaskData {
     pub dev_source: String,
     /// e.g. `"train.tsv"` or `"train.tsv, 2000 of 67349 rows (label-stratified, seed 0)"`.
     pub train_source: String,
+    /// What a run record keeps of a file task (its label set, the digests of its files);
+    /// `None` for GLUE.
+    pub file: Option<FileTaskRecord>,
 }
 
-/// Loads `task` from `glue_dir` and applies `spec`.
+/// Loads `task` (a GLUE task from `glue_dir`, or a file task from its files) and applies
+/// `spec`. Both kinds of task go through the same steps.
 ///
 /// Order of steps, each with `spec.seed`: (1) with `dev_from_train = Some(n)`, a
-/// label-stratified sample of n rows of the whole `train.tsv` becomes the dev set and
+/// label-stratified sample of n rows of the whole train file becomes the dev set and
 /// the remaining rows the training pool, so the held-out rows depend only on n and the
 /// seed, never on `max_train`; otherwise the dev set is the task's dev file
 /// (`dev_matched.tsv` for MNLI). (2) `max_train` caps the training pool and (3)
 /// `max_dev` the dev set, both by [`stratified_sample`].
-pub fn load_task(glue_dir: &Path, task: Task, spec: &DataSpec) -> anyhow::Result<TaskData> {
-    let train_file = Split::Train.file_name(task)?;
+pub fn load_task(glue_dir: &Path, task: &TaskSpec, spec: &DataSpec) -> anyhow::Result<TaskData> {
+    match task {
+        TaskSpec::Glue(glue) => {
+            let glue = *glue;
+            let all_train = read_split(glue_dir, glue, Split::Train)?;
+            let dev = || -> anyhow::Result<(Vec<Example>, String)> {
+                let rows = read_split(glue_dir, glue, Split::Dev)?;
+                Ok((rows, Split::Dev.file_name(glue)?.to_string()))
+            };
+            let train_file = Split::Train.file_name(glue)?;
+            select(Task::glue(glue), all_train, train_file, dev, spec, None)
+        }
+        TaskSpec::File(file) => {
+            let rows = file_task::read(file)?;
+            let train_file = file.train.display().to_string();
+            let dev_file = file.dev.display().to_string();
+            let dev = || Ok((rows.dev, dev_file));
+            select(
+                rows.task,
+                rows.train,
+                &train_file,
+                dev,
+                spec,
+                Some(rows.record),
+            )
+        }
+    }
+}
+
+/// Steps (1) to (3) of [`load_task`] on a task's train rows (`train_file` names them) and
+/// its dev file's rows (read only when needed).
+fn select(
+    task: Task,
+    all_train: Vec<Example>,
+    train_file: &str,
+    dev_file: impl FnOnce() -> anyhow::Result<(Vec<Example>, String)>,
+    spec: &DataSpec,
+    file: Option<FileTaskRecord>,
+) -> anyhow::Result<TaskData> {
     let regression = task.is_regression();
-    let all_train = read_split(glue_dir, task, Split::Train)?;
     let (pool, dev, dev_source) = match spec.dev_from_train {
         Some(n) => {
             ensure!(
@@ -67,8 +109,8 @@ pub fn load_task(glue_dir: &Path, task: Task, spec: &DataSpec) -> anyhow::Result
             (pool, dev, source)
         }
         None => {
-            let dev = read_split(glue_dir, task, Split::Dev)?;
-            (all_train, dev, Split::Dev.file_name(task)?.to_string())
+            let (dev, source) = dev_file()?;
+            (all_train, dev, source)
         }
     };
     let train_source = match spec.dev_from_train {
@@ -83,6 +125,7 @@ pub fn load_task(glue_dir: &Path, task: Task, spec: &DataSpec) -> anyhow::Result
         dev,
         dev_source,
         train_source,
+        file,
     })
 }
 
@@ -299,12 +342,13 @@ mod tests {
     mod load {
         use super::*;
         use crate::fixtures::{write_glue, TRAIN_ROWS};
+        use crate::task::GlueTask;
 
         #[test]
         fn dev_file_by_default() {
             let dir = tempfile::tempdir().unwrap();
             write_glue(dir.path());
-            let data = load_task(dir.path(), Task::Mnli, &DataSpec::default()).unwrap();
+            let data = load_task(dir.path(), &GlueTask::Mnli.into(), &DataSpec::default()).unwrap();
             assert_eq!(
                 (data.train.len(), data.dev.len()),
                 (TRAIN_ROWS, TRAIN_ROWS / 2)
@@ -319,14 +363,14 @@ mod tests {
         fn dev_from_train_never_overlaps() {
             let dir = tempfile::tempdir().unwrap();
             write_glue(dir.path());
-            for task in Task::all() {
+            for task in GlueTask::all() {
                 let spec = DataSpec {
                     dev_from_train: Some(10),
                     max_train: Some(21),
                     max_dev: None,
                     seed: 5,
                 };
-                let data = load_task(dir.path(), task, &spec).unwrap();
+                let data = load_task(dir.path(), &task.into(), &spec).unwrap();
                 assert_eq!((data.train.len(), data.dev.len()), (21, 10), "{task}");
                 assert!(
                     data.dev
@@ -346,7 +390,7 @@ mod tests {
                 // The held-out rows depend on the seed only, not on the training cap.
                 let uncapped = load_task(
                     dir.path(),
-                    task,
+                    &task.into(),
                     &DataSpec {
                         max_train: None,
                         ..spec.clone()
@@ -366,7 +410,7 @@ mod tests {
                 dev_from_train: Some(TRAIN_ROWS),
                 ..DataSpec::default()
             };
-            let err = load_task(dir.path(), Task::Rte, &spec)
+            let err = load_task(dir.path(), &GlueTask::Rte.into(), &spec)
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("--dev-from-train 40"), "{err}");
@@ -380,7 +424,7 @@ mod tests {
                 max_dev: Some(9),
                 ..DataSpec::default()
             };
-            let data = load_task(dir.path(), Task::Mnli, &spec).unwrap();
+            let data = load_task(dir.path(), &GlueTask::Mnli.into(), &spec).unwrap();
             assert_eq!(data.dev.len(), 9);
             assert_eq!(
                 (

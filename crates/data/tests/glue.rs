@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use lrdist_data::{
     load_task, make_batches, padding_stats, read_split, stratified_sample, BatchOrder, DataSpec,
-    Example, Split, Task, TextTokenizer,
+    Example, FileTask, GlueTask, Split, TaskKind, TaskSpec, TextTokenizer,
 };
 
 fn glue_dir() -> PathBuf {
@@ -42,7 +42,7 @@ fn model_dir() -> PathBuf {
     dir
 }
 
-fn read(task: Task, split: Split) -> Vec<Example> {
+fn read(task: GlueTask, split: Split) -> Vec<Example> {
     read_split(&glue_dir(), task, split).unwrap_or_else(|e| panic!("{task} {split:?}: {e:#}"))
 }
 
@@ -58,21 +58,21 @@ fn label_counts(rows: &[Example]) -> BTreeMap<i64, usize> {
 #[test]
 fn complete_files_have_official_row_counts() {
     let official = [
-        (Task::Cola, Split::Train, 8551),
-        (Task::Cola, Split::Dev, 1043),
-        (Task::Sst2, Split::Train, 67349),
-        (Task::Sst2, Split::Dev, 872),
-        (Task::Mrpc, Split::Train, 3668),
-        (Task::Mrpc, Split::Dev, 408),
-        (Task::Stsb, Split::Train, 5749),
-        (Task::Stsb, Split::Dev, 1500),
-        (Task::Qnli, Split::Dev, 5463),
-        (Task::Rte, Split::Train, 2490),
-        (Task::Rte, Split::Dev, 277),
-        (Task::Wnli, Split::Train, 635),
-        (Task::Wnli, Split::Dev, 71),
-        (Task::Mnli, Split::Dev, 9815),
-        (Task::Mnli, Split::DevMismatched, 9832),
+        (GlueTask::Cola, Split::Train, 8551),
+        (GlueTask::Cola, Split::Dev, 1043),
+        (GlueTask::Sst2, Split::Train, 67349),
+        (GlueTask::Sst2, Split::Dev, 872),
+        (GlueTask::Mrpc, Split::Train, 3668),
+        (GlueTask::Mrpc, Split::Dev, 408),
+        (GlueTask::Stsb, Split::Train, 5749),
+        (GlueTask::Stsb, Split::Dev, 1500),
+        (GlueTask::Qnli, Split::Dev, 5463),
+        (GlueTask::Rte, Split::Train, 2490),
+        (GlueTask::Rte, Split::Dev, 277),
+        (GlueTask::Wnli, Split::Train, 635),
+        (GlueTask::Wnli, Split::Dev, 71),
+        (GlueTask::Mnli, Split::Dev, 9815),
+        (GlueTask::Mnli, Split::DevMismatched, 9832),
     ];
     for (task, split, rows) in official {
         assert_eq!(read(task, split).len(), rows, "{task} {split:?}");
@@ -82,10 +82,10 @@ fn complete_files_have_official_row_counts() {
 #[test]
 fn partial_files_load_within_official_size() {
     for (task, split, official) in [
-        (Task::Qqp, Split::Train, 363846),
-        (Task::Qqp, Split::Dev, 40430),
-        (Task::Mnli, Split::Train, 392702),
-        (Task::Qnli, Split::Train, 104743),
+        (GlueTask::Qqp, Split::Train, 363846),
+        (GlueTask::Qqp, Split::Dev, 40430),
+        (GlueTask::Mnli, Split::Train, 392702),
+        (GlueTask::Qnli, Split::Train, 104743),
     ] {
         let rows = read(task, split).len();
         assert!(
@@ -97,7 +97,7 @@ fn partial_files_load_within_official_size() {
 
 #[test]
 fn label_sets_and_known_label_counts() {
-    for task in Task::all() {
+    for task in GlueTask::all() {
         for split in [Split::Train, Split::Dev] {
             let rows = read(task, split);
             let counts = label_counts(&rows);
@@ -127,23 +127,23 @@ fn label_sets_and_known_label_counts() {
         let got: Vec<usize> = label_counts(&read(task, split)).into_values().collect();
         assert_eq!(got, counts, "{task} {split:?}");
     };
-    expect(Task::Sst2, Split::Train, &[29780, 37569]);
-    expect(Task::Sst2, Split::Dev, &[428, 444]);
-    expect(Task::Mnli, Split::Dev, &[3479, 3123, 3213]);
-    expect(Task::Mnli, Split::DevMismatched, &[3463, 3129, 3240]);
-    expect(Task::Qnli, Split::Dev, &[2702, 2761]);
+    expect(GlueTask::Sst2, Split::Train, &[29780, 37569]);
+    expect(GlueTask::Sst2, Split::Dev, &[428, 444]);
+    expect(GlueTask::Mnli, Split::Dev, &[3479, 3123, 3213]);
+    expect(GlueTask::Mnli, Split::DevMismatched, &[3463, 3129, 3240]);
+    expect(GlueTask::Qnli, Split::Dev, &[2702, 2761]);
 }
 
 #[test]
 fn mrpc_text_has_no_bom_and_mnli_dev_text_is_filled() {
-    let mrpc = read(Task::Mrpc, Split::Train);
+    let mrpc = read(GlueTask::Mrpc, Split::Train);
     assert!(
         mrpc[0].text_a.starts_with("Amrozi accused his brother"),
         "{:?}",
         mrpc[0].text_a
     );
     assert_eq!(mrpc[0].line, 2);
-    let mnli = read(Task::Mnli, Split::DevMismatched);
+    let mnli = read(GlueTask::Mnli, Split::DevMismatched);
     assert!(mnli
         .iter()
         .all(|r| !r.text_a.is_empty() && !r.text_b.as_deref().unwrap_or("").is_empty()));
@@ -151,13 +151,13 @@ fn mrpc_text_has_no_bom_and_mnli_dev_text_is_filled() {
 
 #[test]
 fn qqp_dev_from_train() {
-    let all = read(Task::Qqp, Split::Train);
+    let all = read(GlueTask::Qqp, Split::Train);
     let spec = DataSpec {
         dev_from_train: Some(2000),
         seed: 0,
         ..DataSpec::default()
     };
-    let data = load_task(&glue_dir(), Task::Qqp, &spec).unwrap();
+    let data = load_task(&glue_dir(), &GlueTask::Qqp.into(), &spec).unwrap();
     assert_eq!((data.dev.len(), data.train.len()), (2000, all.len() - 2000));
     let train_lines: std::collections::HashSet<usize> = data.train.iter().map(|r| r.line).collect();
     assert!(data.dev.iter().all(|r| !train_lines.contains(&r.line)));
@@ -169,7 +169,12 @@ fn qqp_dev_from_train() {
     let duplicates = |rows: &[Example]| rows.iter().filter(|r| r.label == 1.0).count() as f64;
     let expected = duplicates(&all) / all.len() as f64 * 2000.0;
     assert!((duplicates(&data.dev) - expected).abs() <= 1.0);
-    let other_seed = load_task(&glue_dir(), Task::Qqp, &DataSpec { seed: 1, ..spec }).unwrap();
+    let other_seed = load_task(
+        &glue_dir(),
+        &GlueTask::Qqp.into(),
+        &DataSpec { seed: 1, ..spec },
+    )
+    .unwrap();
     assert_ne!(other_seed.dev, data.dev);
 }
 
@@ -180,11 +185,11 @@ fn minilm_token_counts() {
     let tokenizer = TextTokenizer::from_model_dir(&model_dir(), 512).unwrap();
     assert_eq!(tokenizer.pad_id(), 0);
     for (task, measured) in [
-        (Task::Sst2, 13.0),
-        (Task::Cola, 12.0),
-        (Task::Stsb, 28.0),
-        (Task::Mrpc, 53.0),
-        (Task::Rte, 70.0),
+        (GlueTask::Sst2, 13.0),
+        (GlueTask::Cola, 12.0),
+        (GlueTask::Stsb, 28.0),
+        (GlueTask::Mrpc, 53.0),
+        (GlueTask::Rte, 70.0),
     ] {
         let rows = stratified_sample(&read(task, Split::Train), 2000, 0, task.is_regression());
         let encoded = tokenizer.encode(&rows).unwrap();
@@ -203,7 +208,7 @@ fn minilm_token_counts() {
 #[test]
 fn minilm_truncates_to_our_length_and_pads_per_batch() {
     let tokenizer = TextTokenizer::from_model_dir(&model_dir(), 64).unwrap();
-    let rows = stratified_sample(&read(Task::Rte, Split::Train), 500, 0, false);
+    let rows = stratified_sample(&read(GlueTask::Rte, Split::Train), 500, 0, false);
     let encoded = tokenizer.encode(&rows).unwrap();
     let longest = encoded.iter().map(|e| e.ids.len()).max().unwrap();
     let shortest = encoded.iter().map(|e| e.ids.len()).min().unwrap();
@@ -213,7 +218,7 @@ fn minilm_truncates_to_our_length_and_pads_per_batch() {
         .iter()
         .all(|e| e.type_ids.contains(&1) && e.type_ids[0] == 0));
 
-    let sst2 = stratified_sample(&read(Task::Sst2, Split::Train), 2000, 0, false);
+    let sst2 = stratified_sample(&read(GlueTask::Sst2, Split::Train), 2000, 0, false);
     let encoded = TextTokenizer::from_model_dir(&model_dir(), 128)
         .unwrap()
         .encode(&sst2)
@@ -233,4 +238,51 @@ fn minilm_truncates_to_our_length_and_pads_per_batch() {
     eprintln!("SST-2 padding: shuffled {shuffled:?}, bucketed {bucketed:?}");
     assert_eq!(shuffled.0, bucketed.0);
     assert!(bucketed.1 * 4 < shuffled.1);
+}
+
+/// GLUE is the built-in case of file tasks: SST-2's and STS-B's own TSV files named as file
+/// tasks load the rows the GLUE tasks load, with the same labels (SST-2's `0`/`1` sort into
+/// GLUE's class order) and the same seeded selection.
+#[test]
+fn glue_files_as_file_tasks_load_what_the_glue_tasks_load() {
+    let glue = glue_dir();
+    let spec = DataSpec {
+        max_train: Some(500),
+        max_dev: Some(200),
+        dev_from_train: None,
+        seed: 3,
+    };
+    for (task, text, pair, label, kind) in [
+        (
+            GlueTask::Sst2,
+            "sentence",
+            None,
+            "label",
+            TaskKind::Classification,
+        ),
+        (
+            GlueTask::Stsb,
+            "sentence1",
+            Some("sentence2"),
+            "score",
+            TaskKind::Regression,
+        ),
+    ] {
+        let dir = glue.join(task.dir_name());
+        let file = TaskSpec::File(FileTask {
+            name: format!("my-{task}"),
+            train: dir.join("train.tsv"),
+            dev: dir.join("dev.tsv"),
+            text: text.into(),
+            text_pair: pair.map(Into::into),
+            label: label.into(),
+            kind,
+        });
+        let built_in = load_task(&glue, &task.into(), &spec).unwrap();
+        let own = load_task(&glue, &file, &spec).unwrap();
+        assert_eq!(own.train, built_in.train, "{task}");
+        assert_eq!(own.dev, built_in.dev, "{task}");
+        assert_eq!(own.task.labels(), built_in.task.labels(), "{task}");
+        assert!(own.file.is_some() && built_in.file.is_none());
+    }
 }

@@ -240,7 +240,7 @@ impl Bert {
     }
 
     /// The last layer's [CLS] vector `[B, H]` (position 0), the input of the task heads
-    /// (PAPER.md, "Forgetting protocol"). Same value as `forward_t(..).select(1, 0)`, but
+    /// (docs/METHOD.md, "Forgetting protocol"). Same value as `forward_t(..).select(1, 0)`, but
     /// the last layer computes only the [CLS] row.
     pub fn cls_t(
         &self,

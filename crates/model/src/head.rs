@@ -12,7 +12,7 @@ use crate::layers::Linear;
 use crate::vars::{InitMode, Initializer, Scope};
 
 /// Dropout, then `Linear(hidden, num_labels)` on the last layer's [CLS] vector
-/// (PAPER.md, "Forgetting protocol", step 1: each task has its own linear head on the
+/// (docs/METHOD.md, "Forgetting protocol", step 1: each task has its own linear head on the
 /// shared encoder). `num_labels == 1` is a regression head. Its `weight` and `bias` are
 /// created directly under the caller's path, in the optimiser groups of the head depth
 /// (`depth_of("head.*")` = number of layers + 1).

@@ -1,6 +1,6 @@
 //! Where every parameter sits in the network's depth, and which optimiser group holds it.
 //!
-//! PAPER.md, "Learning-rate groups": the paper gives each block of layers its own learning
+//! docs/METHOD.md, "Learning-rate groups": the paper gives each block of layers its own learning
 //! rate. We index depth once, here, for any number of layers L:
 //! embeddings → 0, encoder layer `i` → `i + 1`, pooler and every task head → `L + 1`.
 //! A grouping (lrdist-optimizer) then maps depths to the K groups of a distribution.
@@ -26,7 +26,7 @@ pub fn depth_of(name: &str, num_layers: usize) -> Option<usize> {
 }
 
 /// True for parameters that are never weight-decayed: biases and LayerNorm parameters
-/// (the usual BERT fine-tuning convention, PAPER.md "Training" in issue 3).
+/// (the usual BERT fine-tuning convention, docs/METHOD.md, "Learning-rate groups").
 pub fn is_no_decay(name: &str) -> bool {
     name.ends_with(".bias") || name.contains("LayerNorm.") || name.contains("layer_norm.")
 }
@@ -40,7 +40,7 @@ pub fn optimizer_group(depth: usize, decay: bool) -> usize {
 
 /// Inverse of [`optimizer_group`]: `(depth, decay)`.
 pub fn group_depth(group: usize) -> (usize, bool) {
-    (group / 2, group % 2 == 0)
+    (group / 2, group.is_multiple_of(2))
 }
 
 /// Number of optimiser groups used by an encoder of `num_layers` layers (with heads).

@@ -2,9 +2,10 @@
 //! BERT (no model files). Agreement with `transformers` itself is checked on the real
 //! model by `crates/train/tests/save_fixture.rs`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use lrdist_model::{save_classifier, BertConfig, Classifier, Encoder, HeadKind, Labels};
+use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 /// A tiny encoder loaded from a folder (so it has a `dir` with tokenizer files to copy),
@@ -122,20 +123,20 @@ fn both_layouts_read_back_with_the_logits_they_were_saved_with() {
     );
 }
 
+/// A tiny encoder (in `tmp/src`) and a fresh head as wide as `labels`, saved as a
+/// `pooler` folder `tmp/<name>`.
+fn saved_pooler_head(tmp: &Path, name: &str, labels: &Labels) -> (Encoder, VarStore, PathBuf) {
+    let encoder = tiny_encoder(&tmp.join("src"), true);
+    let (head_vs, _) = encoder.new_head(labels.num_labels(), 3);
+    let out = tmp.join(name);
+    save_classifier(&out, &encoder, &head_vs, HeadKind::Pooler, labels).unwrap();
+    (encoder, head_vs, out)
+}
+
 #[test]
 fn a_regression_head_has_one_output_and_problem_type_regression() {
     let tmp = tempfile::tempdir().unwrap();
-    let encoder = tiny_encoder(&tmp.path().join("src"), true);
-    let (head_vs, _) = encoder.new_head(1, 3);
-    let out = tmp.path().join("stsb");
-    save_classifier(
-        &out,
-        &encoder,
-        &head_vs,
-        HeadKind::Pooler,
-        &Labels::Regression,
-    )
-    .unwrap();
+    let (encoder, head_vs, out) = saved_pooler_head(tmp.path(), "stsb", &Labels::Regression);
     let cfg = config(&out);
     assert_eq!(
         (cfg["num_labels"].as_u64(), cfg["problem_type"].as_str()),
@@ -146,31 +147,15 @@ fn a_regression_head_has_one_output_and_problem_type_regression() {
         Labels::Regression
     );
     // A head whose width does not match its labels is refused.
-    let err = save_classifier(
-        &out,
-        &encoder,
-        &head_vs,
-        HeadKind::Cls,
-        &Labels::classes(&["a", "b"]),
-    )
-    .unwrap_err();
+    let two = Labels::classes(&["a", "b"]);
+    let err = save_classifier(&out, &encoder, &head_vs, HeadKind::Cls, &two).unwrap_err();
     assert!(format!("{err:#}").contains("2 labels"), "{err:#}");
 }
 
 #[test]
 fn hugging_face_defaults_apply_to_configs_without_labels() {
     let tmp = tempfile::tempdir().unwrap();
-    let encoder = tiny_encoder(&tmp.path().join("src"), true);
-    let (head_vs, _) = encoder.new_head(2, 3);
-    let out = tmp.path().join("hf");
-    save_classifier(
-        &out,
-        &encoder,
-        &head_vs,
-        HeadKind::Pooler,
-        &Labels::classes(&["a", "b"]),
-    )
-    .unwrap();
+    let (_, _, out) = saved_pooler_head(tmp.path(), "hf", &Labels::classes(&["a", "b"]));
     let mut cfg = config(&out);
     for key in ["id2label", "label2id", "problem_type", "num_labels"] {
         cfg.as_object_mut().unwrap().remove(key);

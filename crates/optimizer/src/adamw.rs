@@ -1,6 +1,6 @@
 //! AdamW with one learning rate per depth, over the encoder and the active task head.
 //!
-//! PAPER.md, "Learning-rate groups": each group has its own Adam optimiser, no weight
+//! docs/METHOD.md, "Learning-rate groups": each group has its own Adam optimiser, no weight
 //! decay, and a cosine schedule with 10 % linear warm-up restarted at each training stage.
 //! Here every variable sits in the tch optimiser group `optimizer_group(depth, decay)`
 //! (`lrdist_model::params`); [`LayerwiseAdamW`] keeps Adam state per group and updates
@@ -34,7 +34,7 @@ pub struct AdamWConfig {
 }
 
 impl Default for AdamWConfig {
-    /// The paper's setting: Adam without weight decay (PAPER.md), with PyTorch's default
+    /// The paper's setting: Adam without weight decay (docs/METHOD.md, "Learning-rate groups"), with PyTorch's default
     /// betas (0.9, 0.999) and eps 1e-8, which the authors' `optim.Adam(params, lr=...)`
     /// uses; no clipping; 10 % warm-up.
     fn default() -> Self {

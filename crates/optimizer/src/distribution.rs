@@ -1,7 +1,7 @@
 //! Learning-rate distributions as data: one rate per group, read and written as YAML or
 //! JSON, and transferred between models of different depth.
 //!
-//! PAPER.md, "Search" and "Combination": the paper searches one learning rate per group
+//! docs/METHOD.md, "Search" and "Combination": the paper searches one learning rate per group
 //! and combines the rates found on several task pairs into one distribution. A file looks
 //! like
 //!
@@ -209,6 +209,21 @@ impl Distribution {
     /// `flat` and `llrd` are computed per depth of this model; where a group covers
     /// several depths it takes the geometric mean of their rates (for `llrd`, the rate at
     /// the group's mean depth). Distributions over groups are transferred (module docs).
+    /// The distribution files `spec` reads (for `flat-matched:FILE`, FILE's): a
+    /// caller can tell a spec that waits for a file not written yet (a combination) from
+    /// a wrong one.
+    pub fn files_of(spec: &str) -> Vec<std::path::PathBuf> {
+        let spec = spec.trim();
+        if let Some(target) = spec.strip_prefix("flat-matched:") {
+            return Self::files_of(target);
+        }
+        if Format::of(Path::new(spec)).is_ok() {
+            vec![spec.into()]
+        } else {
+            Vec::new()
+        }
+    }
+
     pub fn resolve(
         spec: &str,
         num_layers: usize,
@@ -222,7 +237,13 @@ impl Distribution {
             let lr = crate::presets::flat_matched(&matched.per_depth);
             let per_depth = crate::presets::flat(lr, num_layers);
             let rates = group_geometric_means(&per_depth, grouping);
-            return Ok(ResolvedDistribution::new(spec, spec.trim(), grouping, rates, None));
+            return Ok(ResolvedDistribution::new(
+                spec,
+                spec.trim(),
+                grouping,
+                rates,
+                None,
+            ));
         }
         if Format::of(Path::new(spec)).is_ok() {
             return Distribution::load_for(Path::new(spec), num_layers)?.apply(spec, grouping);
@@ -410,7 +431,7 @@ mod tests {
     use super::*;
     use crate::presets::paper_combined;
 
-    /// The authors' combined rates, groups 0..9 (PAPER.md, "Combination").
+    /// The authors' combined rates, groups 0..9 (docs/METHOD.md, "Combination").
     const PAPER: [f64; 10] = [
         3.295e-6, 4.363e-6, 9.215e-7, 1.923e-6, 2.849e-6, 2.143e-6, 3.267e-6, 3.699e-6, 3.186e-6,
         1.119e-5,
@@ -426,9 +447,23 @@ mod tests {
             .unwrap();
         let target = Distribution::resolve("paper-combined", 6, &Grouping::per_layer(6)).unwrap();
         let mean = crate::presets::flat_matched(&target.per_depth);
-        assert!(r.per_depth.iter().all(|&x| close(x, mean)), "{:?}", r.per_depth);
+        assert!(
+            r.per_depth.iter().all(|&x| close(x, mean)),
+            "{:?}",
+            r.per_depth
+        );
         assert!(mean < 2e-5 && mean > 9e-7);
         assert!(Distribution::resolve("flat-matched:nope", 6, &Grouping::per_layer(6)).is_err());
+        assert_eq!(
+            Distribution::files_of("flat-matched:results/combined/forget.yaml"),
+            vec![std::path::PathBuf::from("results/combined/forget.yaml")]
+        );
+        assert_eq!(
+            Distribution::files_of("x.json"),
+            vec![std::path::PathBuf::from("x.json")]
+        );
+        assert!(Distribution::files_of("flat-matched:paper-combined").is_empty());
+        assert!(Distribution::files_of("llrd:1e-4:0.8").is_empty());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Groupings: which depths of the network share one learning rate.
 //!
-//! PAPER.md, "Learning-rate groups": the paper gives each block of layers of
+//! docs/METHOD.md, "Learning-rate groups": the paper gives each block of layers of
 //! bert-base-uncased (12 layers) its own learning rate, in 10 groups. A depth index
 //! (`lrdist_model::depth_of`: embeddings 0, encoder layer `i` → `i + 1`, pooler and task
 //! heads → `L + 1`) is mapped here to one of K contiguous groups. Every depth belongs to
@@ -18,7 +18,7 @@ use crate::error::DistributionError;
 /// Number of encoder layers of bert-base-uncased, the model of the paper's 10-group split.
 pub const PAPER_LAYERS: usize = 12;
 
-/// First depth of each of the paper's 10 groups (PAPER.md, "Learning-rate groups"):
+/// First depth of each of the paper's 10 groups (docs/METHOD.md, "Learning-rate groups"):
 /// 0 embeddings | 1 layers 0-1 | 2 layer 2 | 3 layers 3-4 | 4 layer 5 | 5 layers 6-7 |
 /// 6 layer 8 | 7 layers 9-10 | 8 layer 11 | 9 pooler and heads. Layer `i` is depth `i + 1`.
 const PAPER10_STARTS: [usize; 10] = [0, 1, 3, 4, 6, 7, 9, 10, 12, 13];
@@ -127,7 +127,7 @@ impl Grouping {
         }
     }
 
-    /// The paper's 10 groups of bert-base-uncased (12 layers), PAPER.md "Learning-rate groups".
+    /// The paper's 10 groups of bert-base-uncased (12 layers), docs/METHOD.md, "Learning-rate groups".
     pub fn paper10() -> Self {
         let mut starts = PAPER10_STARTS.to_vec();
         starts.push(PAPER_LAYERS + 2);

@@ -1,4 +1,4 @@
-//! Layer-wise learning rates for lrdist (PAPER.md, "Learning-rate groups", "Search",
+//! Layer-wise learning rates for lrdist (docs/METHOD.md, "Learning-rate groups", "Search",
 //! "Combination").
 //!
 //! - [`grouping`]: which depths share a rate (per-layer, the paper's 10 groups, even:K).

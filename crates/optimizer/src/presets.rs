@@ -14,14 +14,14 @@ use crate::error::{check_positive, DistributionError};
 use crate::grouping::{GroupingSpec, PAPER_LAYERS};
 
 /// The authors' combined distribution, groups 0..9 of the paper's 10-group split
-/// (PAPER.md, "Combination": geometric means over SST2->MRPC, MRPC->SST2, QQP->MRPC,
+/// (docs/METHOD.md, "Combination": geometric means over SST2->MRPC, MRPC->SST2, QQP->MRPC,
 /// MRPC->QQP). Non-monotonic, lowest at layer 2, the head group highest.
 const PAPER_COMBINED: [f64; 10] = [
     3.295e-6, 4.363e-6, 9.215e-7, 1.923e-6, 2.849e-6, 2.143e-6, 3.267e-6, 3.699e-6, 3.186e-6,
     1.119e-5,
 ];
 
-/// The rounded variant's multipliers (PAPER.md, "Combination": `[1, 1, 0.3, 0.7, 1, 1, 1,
+/// The rounded variant's multipliers (docs/METHOD.md, "Combination": `[1, 1, 0.3, 0.7, 1, 1, 1,
 /// 1, 1, 3] x base`).
 const PAPER_ROUNDED: [f64; 10] = [1.0, 1.0, 0.3, 0.7, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0];
 
@@ -95,13 +95,13 @@ fn parse_positive(spec: &str, what: &'static str, value: &str) -> Result<f64, Di
     check_positive(&format!("`{spec}`"), what, x)
 }
 
-/// One learning rate for every depth: the paper's flat baseline (PAPER.md, "Baselines":
+/// One learning rate for every depth: the paper's flat baseline (docs/METHOD.md, "Baselines":
 /// flat 2e-5). Returns `L + 2` rates, one per depth.
 pub fn flat(lr: f64, num_layers: usize) -> Vec<f64> {
     vec![lr; num_layers + 2]
 }
 
-/// Layer-wise learning-rate decay (PAPER.md, "Related baselines": ELECTRA 0.8, Sun et al.
+/// Layer-wise learning-rate decay (docs/METHOD.md, "Baselines": ELECTRA 0.8, Sun et al.
 /// 0.95 at 2e-5, BEiT 0.75): the pooler and heads (depth `L + 1`) train at `lr`, and each
 /// depth below is multiplied by `decay` once more, down to the embeddings at
 /// `lr * decay^(L + 1)`. Returns `L + 2` rates, one per depth.
@@ -119,7 +119,7 @@ pub fn flat_matched(per_depth: &[f64]) -> f64 {
 }
 
 /// The authors' combined distribution over the paper's 10 groups of a 12-layer model
-/// (PAPER.md, "Combination").
+/// (docs/METHOD.md, "Combination").
 pub fn paper_combined() -> Distribution {
     Distribution {
         name: "paper-combined".to_string(),
@@ -130,7 +130,7 @@ pub fn paper_combined() -> Distribution {
 }
 
 /// The rounded variant of the combined distribution, `[1, 1, 0.3, 0.7, 1, 1, 1, 1, 1, 3]`
-/// times `base`, over the paper's 10 groups (PAPER.md, "Combination").
+/// times `base`, over the paper's 10 groups (docs/METHOD.md, "Combination").
 pub fn paper_rounded(base: f64) -> Distribution {
     Distribution {
         name: format!("paper-rounded:{base}"),
@@ -215,7 +215,7 @@ mod tests {
     fn paper_vectors_have_ten_groups() {
         let combined = paper_combined();
         assert_eq!(combined.rates.len(), 10);
-        // PAPER.md: lowest at layer 2 (group 2), the head group highest, all below 2e-5.
+        // The paper's combined vector: lowest at layer 2 (group 2), the head group highest, all below 2e-5.
         let min = combined.rates.iter().cloned().fold(f64::INFINITY, f64::min);
         let max = combined.rates.iter().cloned().fold(0.0, f64::max);
         assert_eq!(min, combined.rates[2]);

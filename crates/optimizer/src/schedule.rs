@@ -1,6 +1,6 @@
 //! The learning-rate schedule of one training stage.
 //!
-//! PAPER.md, "Learning-rate groups": "a cosine schedule with 10 % linear warm-up,
+//! docs/METHOD.md, "Learning-rate groups": "a cosine schedule with 10 % linear warm-up,
 //! restarted at each training stage". We use the Hugging Face form
 //! (`get_cosine_schedule_with_warmup`, warm-up steps = `ceil(warmup_frac * total)` as in
 //! `TrainingArguments.get_warmup_steps`): a linear ramp 0 → 1 over the warm-up steps, then

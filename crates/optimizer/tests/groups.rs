@@ -1,6 +1,6 @@
 //! Every trainable tensor of a Hugging Face BERT lands in exactly one group.
 //!
-//! PAPER.md, "Learning-rate groups": the authors' code put no encoder layer in any
+//! docs/METHOD.md, "Learning-rate groups": the authors' code put no encoder layer in any
 //! optimiser when it used one group, so their flat and EWC baselines trained with a
 //! frozen encoder. These tests enumerate the real parameter names of a BERT with L layers
 //! (plus one task head) and check that each maps to a depth and a group.

@@ -99,6 +99,9 @@ pub fn run_search(
     plan: SearchPlan,
     on_line: &mut dyn FnMut(&str),
 ) -> Result<WorkerSummary> {
+    // Validate the run (its files included) before the store is opened, so a bad request
+    // leaves no study, and no new store file, behind.
+    let objective = ProtocolObjective::new(runner, plan.base)?;
     let store = open_store(&plan.store)?;
     let exists = load_study(store.as_ref(), &plan.study.name).is_ok();
     if exists && !plan.resume {
@@ -108,8 +111,6 @@ pub fn run_search(
             store.describe()
         );
     }
-    // Validate the run before the study exists, so a bad request leaves no study behind.
-    let objective = ProtocolObjective::new(runner, plan.base)?;
     create_study(store.as_ref(), &plan.study)?;
     run_worker(
         store.as_ref(),

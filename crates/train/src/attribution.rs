@@ -115,7 +115,11 @@ pub fn where_forgetting_lives(
             }
         });
     }
-    Attribution { depths, scores, p_o }
+    Attribution {
+        depths,
+        scores,
+        p_o,
+    }
 }
 
 /// WiSE-FT between tasks: sets every encoder weight to `(1 - alpha) * post-A + alpha *

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use lrdist_data::Task;
+use lrdist_data::GlueTask;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ScaleSpec, ScenarioSpec};
@@ -26,7 +26,7 @@ pub struct CalibrationConfig {
     pub description: Option<String>,
     /// The scales, as in the experiment configs (the stage settings of task A there).
     pub scales: BTreeMap<String, ScaleSpec>,
-    pub tasks: Vec<Task>,
+    pub tasks: Vec<GlueTask>,
     /// Flat rates to try.
     pub rates: Vec<f64>,
     pub seeds: Vec<u64>,
@@ -56,12 +56,21 @@ impl CalibrationConfig {
     /// One request per task x rate x seed at scale `scale`, task by task (so a partial
     /// calibration has whole tasks), for `only` of the config's tasks (all when empty).
     /// `config` is recorded as the runs' config file.
-    pub fn requests(&self, scale: &str, only: &[Task], config: &Path) -> Result<Vec<RunRequest>> {
+    pub fn requests(
+        &self,
+        scale: &str,
+        only: &[GlueTask],
+        config: &Path,
+    ) -> Result<Vec<RunRequest>> {
         if let Some(t) = only.iter().find(|t| !self.tasks.contains(t)) {
             bail!(
                 "calibration {} has no task {t} (it has: {})",
                 self.name,
-                self.tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+                self.tasks
+                    .iter()
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
         let spec = self.scales.get(scale).cloned().with_context(|| {
@@ -72,12 +81,16 @@ impl CalibrationConfig {
             )
         })?;
         let mut out = Vec::new();
-        for &task in self.tasks.iter().filter(|t| only.is_empty() || only.contains(t)) {
+        for &task in self
+            .tasks
+            .iter()
+            .filter(|t| only.is_empty() || only.contains(t))
+        {
             for &rate in &self.rates {
                 for &seed in &self.seeds {
                     let flat = format!("flat:{rate:e}");
                     let mut req = RunRequest::new(
-                        ScenarioSpec::Single { task },
+                        ScenarioSpec::Single { task: task.into() },
                         scale,
                         spec.clone(),
                         &flat,
@@ -99,7 +112,7 @@ impl CalibrationConfig {
 /// Where a calibration run's records go: `RESULTS/calibration/<scale>-<task>.jsonl` (one
 /// file per task, so parallel workers on different tasks never share a file).
 pub fn record_path(results: &Path, req: &RunRequest) -> PathBuf {
-    let task = req.scenario.stage1_identity();
+    let task = req.scenario.label();
     results
         .join("calibration")
         .join(format!("{}-{task}.jsonl", req.scale_name))
@@ -131,9 +144,13 @@ mod tests {
         assert_eq!(r.stage1_distribution, r.distribution);
         assert_eq!(r.scenario.num_stages(), 1);
         assert!(cfg.requests("nope", &[], Path::new(CONFIG)).is_err());
-        let one = cfg.requests("forget", &[Task::Rte], Path::new(CONFIG)).unwrap();
+        let one = cfg
+            .requests("forget", &[GlueTask::Rte], Path::new(CONFIG))
+            .unwrap();
         assert_eq!(one.len(), cfg.rates.len() * cfg.seeds.len());
-        assert!(cfg.requests("forget", &[Task::Wnli], Path::new(CONFIG)).is_err());
+        assert!(cfg
+            .requests("forget", &[GlueTask::Wnli], Path::new(CONFIG))
+            .is_err());
     }
 
     /// Every experiment's `forget` scale trains task A exactly as the calibration does,
@@ -146,23 +163,36 @@ mod tests {
         let mut seen = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            if path == Path::new(CONFIG) || path.extension().is_none_or(|e| e != "yaml") {
+            // calibration.yaml and tuning.yaml are not experiment configs.
+            let other =
+                path == Path::new(CONFIG) || path.file_name().is_some_and(|n| n == "tuning.yaml");
+            if other || path.extension().is_none_or(|e| e != "yaml") {
                 continue;
             }
             let cfg = crate::ExperimentConfig::from_file(&path).unwrap();
             let Ok(s) = cfg.scale("forget") else { continue };
             seen += 1;
-            let a = cfg.scenario.tasks()[0];
+            let a = cfg.scenario.tasks()[0].clone();
             let name = path.display();
-            assert_eq!(s.data_spec(a), base.data_spec(a), "{name}: task A rows");
+            assert_eq!(s.data_spec(&a), base.data_spec(&a), "{name}: task A rows");
             assert_eq!(
                 (s.epochs, s.batch_size, s.max_len, s.eval_batch_size),
-                (base.epochs, base.batch_size, base.max_len, base.eval_batch_size),
+                (
+                    base.epochs,
+                    base.batch_size,
+                    base.max_len,
+                    base.eval_batch_size
+                ),
                 "{name}"
             );
             assert_eq!(
                 (s.warmup_frac, s.weight_decay, s.clip_norm, s.bucketing),
-                (base.warmup_frac, base.weight_decay, base.clip_norm, base.bucketing),
+                (
+                    base.warmup_frac,
+                    base.weight_decay,
+                    base.clip_norm,
+                    base.bucketing
+                ),
                 "{name}"
             );
             assert!(s.stage2_only, "{name}: the forget protocol is stage-2-only");

@@ -9,42 +9,138 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use lrdist_data::{DataSpec, Task};
+use lrdist_data::{DataSpec, FileDigests, FileTask, GlueTask, TaskSpec};
 use serde::{Deserialize, Serialize};
 
 /// One experiment file.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ExperimentConfig {
     pub name: String,
-    #[serde(default)]
     pub description: Option<String>,
     pub scenario: ScenarioSpec,
     /// Model folder; `None` → the default model (`--model` / `LRDIST_MODEL`).
-    #[serde(default)]
     pub model: Option<PathBuf>,
     pub scales: BTreeMap<String, ScaleSpec>,
     /// The methods `make reproduce` runs on this scenario (at every scale that has no
     /// list of its own in `scale_methods`).
-    #[serde(default)]
     pub methods: Vec<MethodSpec>,
     /// Methods of one scale, replacing `methods` there: the `forget` scale compares its
     /// own baselines, centred on its calibrated rate (docs/METHOD.md, "Baselines").
-    #[serde(default)]
     pub scale_methods: BTreeMap<String, Vec<MethodSpec>>,
+    /// Methods of a scale whose hyperparameters come from a tuning file that does not
+    /// exist yet (`{name: ewc, tuned: results/tuning/forget.yaml}` before `lrdist tune`
+    /// wrote it): scale -> (method, file). They cannot run until it exists.
+    #[serde(skip)]
+    pub pending: BTreeMap<String, Vec<(String, PathBuf)>>,
     /// The seeds `make reproduce` runs.
-    #[serde(default)]
     pub seeds: Vec<u64>,
 }
 
+/// The file as written: method entries may still point to a tuning file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    scenario: ScenarioSpec,
+    #[serde(default)]
+    model: Option<PathBuf>,
+    scales: BTreeMap<String, ScaleSpec>,
+    #[serde(default)]
+    methods: Vec<MethodEntry>,
+    #[serde(default)]
+    scale_methods: BTreeMap<String, Vec<MethodEntry>>,
+    #[serde(default)]
+    seeds: Vec<u64>,
+}
+
+/// One entry of `methods:` or `scale_methods:`: a method spelled out, or a baseline whose
+/// hyperparameters a tuning chose, `{name: ewc, tuned: results/tuning/forget.yaml}`
+/// ([`crate::tune`]; docs/METHOD.md, "Baselines"). The file's method of that name is
+/// used, renamed to nothing else.
+enum MethodEntry {
+    Spec(MethodSpec),
+    Tuned { name: String, tuned: PathBuf },
+}
+
+impl<'de> Deserialize<'de> for MethodEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error;
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Tuned {
+            name: String,
+            tuned: PathBuf,
+        }
+        let value = serde_yaml::Value::deserialize(d)?;
+        if value.get("tuned").is_some() {
+            let t: Tuned = serde_yaml::from_value(value).map_err(D::Error::custom)?;
+            Ok(MethodEntry::Tuned {
+                name: t.name,
+                tuned: t.tuned,
+            })
+        } else {
+            serde_yaml::from_value(value)
+                .map(MethodEntry::Spec)
+                .map_err(D::Error::custom)
+        }
+    }
+}
+
 impl ExperimentConfig {
+    /// Reads and checks an experiment file; a `tuned:` method is read from its tuning file
+    /// (relative paths are relative to the working directory, like distribution files), or
+    /// listed in [`Self::pending`] while that file does not exist.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config {}", path.display()))?;
-        let cfg: Self = serde_yaml::from_str(&text)
+        let raw: RawConfig = serde_yaml::from_str(&text)
             .with_context(|| format!("invalid config {}", path.display()))?;
-        cfg.scenario.validate()?;
-        Ok(cfg)
+        raw.scenario.validate()?;
+        let mut pending = BTreeMap::new();
+        let mut resolve = |scale: &str, entries: Vec<MethodEntry>| -> Result<Vec<MethodSpec>> {
+            let mut out = Vec::new();
+            for e in entries {
+                match e {
+                    MethodEntry::Spec(m) => out.push(m),
+                    MethodEntry::Tuned { name, tuned } if tuned.exists() => {
+                        let choice = crate::tune::TuningChoice::from_file(&tuned)?;
+                        out.push(choice.method(&name).cloned().with_context(|| {
+                            format!(
+                                "{}: method `{name}` is tuned in {}, which has no method of that name",
+                                path.display(),
+                                tuned.display()
+                            )
+                        })?);
+                    }
+                    MethodEntry::Tuned { name, tuned } => pending
+                        .entry(scale.to_string())
+                        .or_insert_with(Vec::new)
+                        .push((name, tuned)),
+                }
+            }
+            Ok(out)
+        };
+        // `methods` serve every scale without a list of its own: its pending entries are
+        // filed under "" and looked up as a fallback.
+        let methods = resolve("", raw.methods)?;
+        let mut scale_methods = BTreeMap::new();
+        for (scale, entries) in raw.scale_methods {
+            let list = resolve(&scale, entries)?;
+            scale_methods.insert(scale, list);
+        }
+        Ok(Self {
+            name: raw.name,
+            description: raw.description,
+            scenario: raw.scenario,
+            model: raw.model,
+            scales: raw.scales,
+            methods,
+            scale_methods,
+            pending,
+            seeds: raw.seeds,
+        })
     }
 
     /// The scale called `name`, from this file or else the built-in one.
@@ -68,23 +164,61 @@ impl ExperimentConfig {
     pub fn method(&self, scale: &str, name: &str) -> Option<&MethodSpec> {
         self.methods_at(scale).iter().find(|m| m.name == name)
     }
+
+    /// The methods of scale `scale` waiting for their tuning file: (method, file).
+    pub fn pending_at(&self, scale: &str) -> &[(String, PathBuf)] {
+        let key = if self.scale_methods.contains_key(scale) {
+            scale
+        } else {
+            ""
+        };
+        self.pending.get(key).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The request of method `m` at scale `scale` with seed `seed`, as `run --all` makes
+    /// it: the scale's spec, `base` rates expanded, the method's penalty and intervention,
+    /// this file recorded as the config.
+    pub fn request(
+        &self,
+        config_file: &Path,
+        scale: &str,
+        m: &MethodSpec,
+        seed: u64,
+    ) -> Result<crate::RunRequest> {
+        let spec = self.scale(scale)?;
+        let distribution = spec.expand(&m.distribution);
+        let mut req = crate::RunRequest::new(
+            self.scenario.clone(),
+            scale,
+            spec,
+            &m.name,
+            &distribution,
+            seed,
+        );
+        req.penalty = m.penalty.clone();
+        req.intervention = m.intervention.clone();
+        req.config_file = Some(config_file.display().to_string());
+        Ok(req)
+    }
 }
 
-/// What is trained in sequence (PAPER.md "Forgetting protocol" and "Scenarios").
+/// What is trained in sequence (PAPER.md "Forgetting protocol" and "Scenarios"). Each
+/// task is a GLUE task's name (`sst2`) or a task of your own,
+/// `{name, train, dev, text, text_pair, label, kind}` ([`lrdist_data::FileTask`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ScenarioSpec {
     /// One task, one stage: plain fine-tuning (`lrdist calibrate`; the score is a1).
-    Single { task: Task },
+    Single { task: TaskSpec },
     /// Task A then task B, each with its own head.
-    Pair { first: Task, second: Task },
+    Pair { first: TaskSpec, second: TaskSpec },
     /// N tasks in order, each with its own head (continual-learning metrics).
-    Sequence { tasks: Vec<Task> },
+    Sequence { tasks: Vec<TaskSpec> },
     /// One task split in two by k-means (k = 2) on pretrained [CLS] embeddings; train on
     /// cluster 1 then cluster 0 with one head.
-    EmbeddingShift { task: Task },
+    EmbeddingShift { task: TaskSpec },
     /// One task: the short half (by token count) then the long half, one head.
-    LengthShift { task: Task },
+    LengthShift { task: TaskSpec },
 }
 
 impl ScenarioSpec {
@@ -104,14 +238,41 @@ impl ScenarioSpec {
     }
 
     /// The tasks whose data the scenario reads, in order of training.
-    pub fn tasks(&self) -> Vec<Task> {
+    pub fn tasks(&self) -> Vec<TaskSpec> {
         match self {
-            Self::Pair { first, second } => vec![*first, *second],
+            Self::Pair { first, second } => vec![first.clone(), second.clone()],
             Self::Sequence { tasks } => tasks.clone(),
             Self::Single { task } | Self::EmbeddingShift { task } | Self::LengthShift { task } => {
-                vec![*task]
+                vec![task.clone()]
             }
         }
+    }
+
+    /// The distinct file tasks of the scenario, in order of first use.
+    pub fn file_tasks(&self) -> Vec<FileTask> {
+        let mut out: Vec<FileTask> = Vec::new();
+        for task in self.tasks() {
+            if let TaskSpec::File(f) = task {
+                if !out.contains(&f) {
+                    out.push(f);
+                }
+            }
+        }
+        out
+    }
+
+    /// The SHA-256 of every file task's files as they are now, by task name (empty for
+    /// GLUE): what a record of the run must match to stand for it.
+    pub fn file_digests(&self) -> Result<Vec<(String, FileDigests)>> {
+        self.file_tasks()
+            .into_iter()
+            .map(|f| Ok((f.name.clone(), f.digests()?)))
+            .collect()
+    }
+
+    /// Whether some task is a GLUE task (the run needs the GLUE folder).
+    pub fn uses_glue(&self) -> bool {
+        self.tasks().iter().any(|t| t.glue().is_some())
     }
 
     /// The `kind` a record of this scenario carries (`pair`, `single`, ...).
@@ -128,13 +289,32 @@ impl ScenarioSpec {
     /// What stage 1 trains on, as far as the stage-1 cache is concerned: pairs, sequences
     /// and single tasks all train their first task on its whole selection, so they share
     /// one cache entry per task; a shift trains on a part of its task (its own entry).
-    pub fn stage1_identity(&self) -> String {
-        match self {
-            Self::Single { task } => task.to_string(),
-            Self::Pair { first, .. } => first.to_string(),
-            Self::Sequence { tasks } => tasks[0].to_string(),
-            Self::EmbeddingShift { .. } | Self::LengthShift { .. } => self.label(),
-        }
+    /// A GLUE task is its name (`sst2`, `embedding-shift:sst2`); a file task is its name and
+    /// a hash of its files' contents and columns ([`lrdist_data::FileTask::identity`]:
+    /// `reviews@1f0c...`), so editing a file trains a new stage 1. Reads the files of a
+    /// file task.
+    pub fn stage1_identity(&self) -> Result<String> {
+        self.stage1_identity_with(&|f| f.digests())
+    }
+
+    /// [`Self::stage1_identity`] with a file task's digests from `digests` (the runner
+    /// passes those of the bytes it loaded, so the key names the data stage 1 trained on).
+    pub fn stage1_identity_with(
+        &self,
+        digests: &dyn Fn(&FileTask) -> Result<FileDigests>,
+    ) -> Result<String> {
+        let id = |task: &TaskSpec| -> Result<String> {
+            Ok(match task {
+                TaskSpec::Glue(t) => t.to_string(),
+                TaskSpec::File(f) => f.identity_from(&digests(f)?),
+            })
+        };
+        Ok(match self {
+            Self::Single { task } | Self::Pair { first: task, .. } => id(task)?,
+            Self::Sequence { tasks } => id(&tasks[0])?,
+            Self::EmbeddingShift { task } => format!("embedding-shift:{}", id(task)?),
+            Self::LengthShift { task } => format!("length-shift:{}", id(task)?),
+        })
     }
 
     /// Number of training stages.
@@ -146,12 +326,25 @@ impl ScenarioSpec {
         }
     }
 
+    /// Checks the scenario's shape: a sequence has two tasks or more, file tasks have
+    /// usable names and columns, and two different file tasks never share a name (it names
+    /// their records and saved folders).
     pub fn validate(&self) -> Result<()> {
         if let Self::Sequence { tasks } = self {
             if tasks.len() < 2 {
                 bail!(
                     "a task sequence needs at least two tasks, got {}",
                     tasks.len()
+                );
+            }
+        }
+        let files = self.file_tasks();
+        for (i, f) in files.iter().enumerate() {
+            f.validate().map_err(anyhow::Error::msg)?;
+            if files[..i].iter().any(|g| g.name == f.name) {
+                bail!(
+                    "two different file tasks are named `{}`: give each its own name",
+                    f.name
                 );
             }
         }
@@ -166,10 +359,10 @@ pub struct ScaleSpec {
     /// Train rows per task (label-stratified, seeded sample); `None` = all.
     #[serde(default)]
     pub max_train: Option<usize>,
-    /// Train rows of named tasks, overriding `max_train` for them (e.g. more rows for a
-    /// task B than for a task A).
+    /// Train rows of named GLUE tasks, overriding `max_train` for them (e.g. more rows for a
+    /// task B than for a task A). A file task takes `max_train`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub train_rows: BTreeMap<Task, usize>,
+    pub train_rows: BTreeMap<GlueTask, usize>,
     /// Dev rows per task (same sampling); `None` = all.
     #[serde(default)]
     pub max_dev: Option<usize>,
@@ -190,10 +383,10 @@ pub struct ScaleSpec {
     pub weight_decay: f64,
     #[serde(default)]
     pub clip_norm: Option<f64>,
-    /// Tasks whose dev set is a held-out part of their train rows (QQP, see
-    /// `shared/glue/SOURCES.md`): task → rows.
+    /// GLUE tasks whose dev set is a held-out part of their train rows (QQP, see
+    /// `shared/glue/SOURCES.md`): task → rows. A file task's dev set is its dev file.
     #[serde(default)]
-    pub dev_from_train: BTreeMap<Task, usize>,
+    pub dev_from_train: BTreeMap<GlueTask, usize>,
     /// Length bucketing of training batches.
     #[serde(default = "yes")]
     pub bucketing: bool,
@@ -272,7 +465,9 @@ impl ScaleSpec {
     /// `flat:base` at a base rate of 1e-4 is `flat:1e-4`. Other specs are returned as is.
     pub fn expand(&self, spec: &str) -> String {
         let rate = self.flat_spec();
-        let rate = rate.strip_prefix("flat:").expect("flat_spec starts with flat:");
+        let rate = rate
+            .strip_prefix("flat:")
+            .expect("flat_spec starts with flat:");
         spec.split(':')
             .map(|part| if part == "base" { rate } else { part })
             .collect::<Vec<_>>()
@@ -280,11 +475,13 @@ impl ScaleSpec {
     }
 
     /// The data selection for `task` under this scale.
-    pub fn data_spec(&self, task: Task) -> DataSpec {
+    pub fn data_spec(&self, task: &TaskSpec) -> DataSpec {
+        let glue = task.glue();
+        let named = |map: &BTreeMap<GlueTask, usize>| glue.and_then(|t| map.get(&t).copied());
         DataSpec {
-            max_train: self.train_rows.get(&task).copied().or(self.max_train),
+            max_train: named(&self.train_rows).or(self.max_train),
             max_dev: self.max_dev,
-            dev_from_train: self.dev_from_train.get(&task).copied(),
+            dev_from_train: named(&self.dev_from_train),
             seed: self.data_seed,
         }
     }
@@ -379,11 +576,16 @@ mod tests {
         assert_eq!(
             s,
             ScenarioSpec::Pair {
-                first: Task::Sst2,
-                second: Task::Mrpc
+                first: GlueTask::Sst2.into(),
+                second: GlueTask::Mrpc.into()
             }
         );
         assert_eq!(s.label(), "sst2->mrpc");
+        assert_eq!(s.stage1_identity().unwrap(), "sst2");
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"kind":"pair","first":"sst2","second":"mrpc"}"#
+        );
         let e: ScenarioSpec = serde_yaml::from_str("kind: embedding-shift\ntask: mrpc\n").unwrap();
         assert_eq!(e.label(), "embedding-shift:mrpc");
         assert!(
@@ -423,16 +625,143 @@ mod tests {
     #[test]
     fn train_rows_override_max_train_per_task() {
         let mut s = ScaleSpec::builtin("quick").unwrap();
-        s.train_rows.insert(Task::Qnli, 4000);
-        assert_eq!(s.data_spec(Task::Qnli).max_train, Some(4000));
-        assert_eq!(s.data_spec(Task::Sst2).max_train, Some(1000));
+        s.train_rows.insert(GlueTask::Qnli, 4000);
+        assert_eq!(s.data_spec(&GlueTask::Qnli.into()).max_train, Some(4000));
+        assert_eq!(s.data_spec(&GlueTask::Sst2.into()).max_train, Some(1000));
+    }
+
+    #[test]
+    fn tuned_methods_read_their_file_or_wait_for_it() {
+        let dir = std::env::temp_dir().join(format!("lrdist-tuned-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let choice = dir.join("forget.yaml");
+        let config = dir.join("pair.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "name: pair\nscenario: {{kind: pair, first: sst2, second: mrpc}}\nscales: {{}}\n\
+                 scale_methods:\n  forget:\n    - {{name: flat, distribution: flat:base}}\n    \
+                 - {{name: ewc, tuned: {}}}\n",
+                choice.display()
+            ),
+        )
+        .unwrap();
+        let c = ExperimentConfig::from_file(&config).unwrap();
+        assert!(c.method("forget", "ewc").is_none());
+        assert_eq!(
+            c.pending_at("forget"),
+            &[("ewc".to_string(), choice.clone())]
+        );
+        assert!(c.pending_at("quick").is_empty());
+
+        let ewc = MethodSpec {
+            name: "ewc".into(),
+            distribution: "flat:base".into(),
+            penalty: Some(PenaltySpec::Ewc {
+                lambda: 1e5,
+                fisher_rows: 256,
+            }),
+            intervention: None,
+        };
+        crate::tune::TuningChoice {
+            tuning: "experiments/tuning.yaml".into(),
+            scale: "forget".into(),
+            objective: "test".into(),
+            settings: vec!["pair".into()],
+            seeds: vec![0],
+            methods: vec![ewc.clone()],
+            scores: vec![],
+        }
+        .write(&choice)
+        .unwrap();
+        let c = ExperimentConfig::from_file(&config).unwrap();
+        assert_eq!(c.method("forget", "ewc"), Some(&ewc));
+        assert!(c.pending_at("forget").is_empty());
+
+        // A name the file does not hold is an error naming both.
+        std::fs::write(
+            &config,
+            std::fs::read_to_string(&config)
+                .unwrap()
+                .replace("name: ewc", "name: l2sp"),
+        )
+        .unwrap();
+        let err = format!("{:#}", ExperimentConfig::from_file(&config).unwrap_err());
+        assert!(err.contains("l2sp") && err.contains("forget.yaml"), "{err}");
+        // A tuned entry with anything else in it is refused, not silently half-read.
+        std::fs::write(
+            &config,
+            std::fs::read_to_string(&config)
+                .unwrap()
+                .replace("name: l2sp,", "name: l2sp, distribution: flat:base,"),
+        )
+        .unwrap();
+        assert!(ExperimentConfig::from_file(&config).is_err());
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn single_task_sequences_are_rejected() {
         let s = ScenarioSpec::Sequence {
-            tasks: vec![Task::Rte],
+            tasks: vec![GlueTask::Rte.into()],
         };
         assert!(s.validate().is_err());
+    }
+
+    /// A file task as task A or B of a config: its name labels the scenario, its data
+    /// selection is the scale's caps, and its stage-1 identity follows its files' contents.
+    #[test]
+    fn file_tasks_name_scenarios_and_their_contents_name_stage_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let (train, dev) = (dir.path().join("train.csv"), dir.path().join("dev.jsonl"));
+        std::fs::write(&train, "review,stars\ngood,5\nbad,1\n").unwrap();
+        std::fs::write(&dev, "{\"review\": \"ok\", \"stars\": 5}\n").unwrap();
+        let yaml = format!(
+            "kind: pair\nfirst: {{name: reviews, train: {}, dev: {}, text: review, label: stars}}\n\
+             second: mrpc\n",
+            train.display(),
+            dev.display()
+        );
+        let s: ScenarioSpec = serde_yaml::from_str(&yaml).unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.label(), "reviews->mrpc");
+        assert!(s.uses_glue());
+        let first = s.tasks()[0].clone();
+        assert_eq!(first.file().unwrap().label, "stars");
+        let mut scale = ScaleSpec::builtin("quick").unwrap();
+        scale.train_rows.insert(GlueTask::Mrpc, 10);
+        scale.dev_from_train.insert(GlueTask::Mrpc, 10);
+        let spec = scale.data_spec(&first);
+        assert_eq!(
+            (spec.max_train, spec.max_dev, spec.dev_from_train),
+            (Some(1000), Some(400), None)
+        );
+
+        let identity = s.stage1_identity().unwrap();
+        assert!(identity.starts_with("reviews@"), "{identity}");
+        assert_eq!(s.stage1_identity().unwrap(), identity);
+        let digests = s.file_digests().unwrap();
+        std::fs::write(&dev, "{\"review\": \"ok\", \"stars\": 1}\n").unwrap();
+        assert_ne!(s.stage1_identity().unwrap(), identity, "a dev file edited");
+        assert_ne!(s.file_digests().unwrap(), digests);
+        let shift = ScenarioSpec::LengthShift {
+            task: first.clone(),
+        };
+        assert!(shift
+            .stage1_identity()
+            .unwrap()
+            .starts_with("length-shift:reviews@"));
+        // Two different file tasks of one name would share records and folders.
+        let mut other = first.file().unwrap().clone();
+        other.label = "score".into();
+        let clash = ScenarioSpec::Pair {
+            first,
+            second: TaskSpec::File(other),
+        };
+        let err = clash.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("two different file tasks are named `reviews`"),
+            "{err}"
+        );
     }
 }

@@ -59,7 +59,8 @@ pub enum Decision {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StageStats {
     pub name: String,
-    pub task: Task,
+    /// The task's name (`sst2`, or a file task's).
+    pub task: String,
     pub train_rows: usize,
     pub epochs: Vec<EpochStats>,
     /// Training seconds (evaluation excluded).
@@ -115,7 +116,8 @@ impl Learner {
         self.head_kind
     }
 
-    /// Adds a freshly initialised head for `task`; returns its index.
+    /// Adds a freshly initialised head for `task` (as wide as its label set); returns its
+    /// index.
     pub fn add_head(&mut self, task: Task, seed: i64) -> usize {
         let (vs, head) = self.encoder.new_head(task.num_labels(), seed);
         self.heads.push(TaskHead { task, vs, head });
@@ -185,7 +187,7 @@ impl Learner {
     /// Official metrics of head `head` on `set`.
     pub fn evaluate(&self, head: usize, set: &RowSet, batch_size: usize) -> Scores {
         let preds = self.predict(head, set, batch_size);
-        let metrics = metrics::compute(set.task, &preds, &set.labels());
+        let metrics = metrics::compute(&set.task, &preds, &set.labels());
         let primary = metrics
             .get(set.task.primary_metric())
             .copied()
@@ -255,7 +257,7 @@ impl Learner {
         let bar = progress_bar(hp.progress, total_steps as u64, &set.name);
         let mut stats = StageStats {
             name: set.name.clone(),
-            task: set.task,
+            task: set.task.name().to_string(),
             train_rows: set.len(),
             epochs: Vec::new(),
             seconds: 0.0,

@@ -6,6 +6,7 @@
 //! - [`penalty`]: EWC and L2-SP;
 //! - [`runner`]: one run end to end, producing a [`record::RunRecord`];
 //! - [`config`]: the experiment YAML files under `experiments/`;
+//! - [`calibrate`] and [`tune`]: the flat-rate calibration and the baselines' tuning;
 //! - [`flops`]: model FLOPs of a training step (`StageStats::flops`);
 //! - [`save`] and [`predict`]: trained heads as Hugging Face folders (`--save`), and
 //!   predictions of such a folder on a file (`lrdist predict`).
@@ -25,6 +26,7 @@ pub mod record;
 pub mod runner;
 pub mod save;
 pub mod scenario;
+pub mod tune;
 
 pub use config::{
     ExperimentConfig, Intervention, MethodSpec, PenaltySpec, ScaleSpec, ScenarioSpec, PAPER_FLAT,

@@ -16,7 +16,6 @@ use lrdist_data::{make_batches, BatchOrder, Encoded, Example, TextTokenizer};
 use lrdist_model::{Classifier, Labels};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
-use serde_json::{Map, Value};
 use tch::{Device, Kind};
 
 use crate::prep::BatchTensors;
@@ -53,27 +52,8 @@ pub struct PredictSummary {
 }
 
 /// An error in what the user gave `predict`: the input file (naming its line and column)
-/// or the model folder. The CLI exits 2 on it.
-#[derive(Debug, thiserror::Error)]
-pub enum InputError {
-    #[error("{path}:{line}: {reason}", path = .path.display())]
-    Row {
-        path: PathBuf,
-        line: usize,
-        reason: String,
-    },
-    #[error("{0}")]
-    File(String),
-}
-
-fn row_error(path: &Path, line: usize, reason: String) -> anyhow::Error {
-    InputError::Row {
-        path: path.to_path_buf(),
-        line,
-        reason,
-    }
-    .into()
-}
+/// or the model folder. The CLI exits 2 on it. The same error as a task file's.
+pub use lrdist_data::InputError;
 
 /// One input row: the text (and pair), and its 1-based line in the file.
 #[derive(Clone, Debug, PartialEq)]
@@ -248,215 +228,39 @@ pub fn predict_encoded(
         .collect())
 }
 
-/// The rows of a `.csv`, `.tsv` or `.jsonl` file (told apart by extension). The text
-/// column is `text_column`, else `text`, else `sentence`; the pair column only when named.
-/// A missing column, a text that is empty (or only spaces) or a malformed row is an
-/// [`InputError`] naming the file, the line and the column.
+/// The rows of a `.csv`, `.tsv` or `.jsonl` file (told apart by extension; read by
+/// [`lrdist_data::table`], as the files of a task of your own). The text column is
+/// `text_column`, else `text`, else `sentence`; the pair column only when named. A missing
+/// column, a text that is empty (or only spaces) or a malformed row is an [`InputError`]
+/// naming the file, the line and the column.
 pub fn read_rows(
     path: &Path,
     text_column: Option<&str>,
     pair_column: Option<&str>,
 ) -> Result<Vec<TextRow>> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    let rows = match ext.as_deref() {
-        Some("csv") => read_delimited(path, b',', true, text_column, pair_column)?,
-        Some("tsv") => read_delimited(path, b'\t', false, text_column, pair_column)?,
-        Some("jsonl") => read_jsonl(path, text_column, pair_column)?,
-        _ => {
-            return Err(InputError::File(format!(
-                "{}: unknown input format (give a .csv, .tsv or .jsonl file)",
-                path.display()
-            ))
-            .into())
+    let named;
+    let text: &[&str] = match text_column {
+        Some(c) => {
+            named = [c];
+            &named
         }
+        None => &DEFAULT_TEXT_COLUMNS,
     };
-    if rows.is_empty() {
-        return Err(InputError::File(format!("{}: no rows to predict", path.display())).into());
-    }
-    Ok(rows)
-}
-
-fn open(path: &Path) -> Result<std::fs::File> {
-    std::fs::File::open(path)
-        .map_err(|e| InputError::File(format!("cannot open {}: {e}", path.display())).into())
-}
-
-/// Which text columns a file's rows use: named ones, or the first default present.
-struct Columns<'a> {
-    text: Option<&'a str>,
-    pair: Option<&'a str>,
-}
-
-impl<'a> Columns<'a> {
-    /// The text column among `present`, or why there is none.
-    fn text_in(&self, present: &dyn Fn(&str) -> bool) -> Result<&'a str, String> {
-        match self.text {
-            Some(c) if present(c) => Ok(c),
-            Some(c) => Err(format!("no column {c:?}")),
-            None => DEFAULT_TEXT_COLUMNS
-                .into_iter()
-                .find(|c| present(c))
-                .ok_or_else(|| {
-                    "no column \"text\" (or \"sentence\"); name the text column with \
-                     --text-column"
-                        .to_string()
-                }),
-        }
-    }
-}
-
-/// A field's text, or why it cannot be used.
-fn non_empty(value: &str, column: &str) -> Result<String, String> {
-    if value.trim().is_empty() {
-        Err(format!("column {column:?} is empty"))
-    } else {
-        Ok(value.to_string())
-    }
-}
-
-fn read_delimited(
-    path: &Path,
-    delimiter: u8,
-    quoting: bool,
-    text_column: Option<&str>,
-    pair_column: Option<&str>,
-) -> Result<Vec<TextRow>> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| InputError::File(format!("cannot read {}: {e}", path.display())))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .quoting(quoting)
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(bytes.as_slice());
-    let mut lines = LineCounter::new(&bytes);
-    let header = reader
-        .headers()
-        .map_err(|e| row_error(path, 1, format!("cannot read the header: {e}")))?
-        .clone();
-    let index = |name: &str| header.iter().position(|h| h.trim() == name);
-    let columns = Columns {
-        text: text_column,
-        pair: pair_column,
+    let columns = lrdist_data::table::Columns {
+        text,
+        text_pair: pair_column,
+        label: None,
     };
-    let known = header.iter().collect::<Vec<_>>().join(", ");
-    let text = columns
-        .text_in(&|c| index(c).is_some())
-        .map_err(|why| row_error(path, 1, format!("{why} (the header has: {known})")))?;
-    let text_at = index(text).expect("found above");
-    let pair_at = match columns.pair {
-        Some(c) => Some((
-            c,
-            index(c).ok_or_else(|| {
-                row_error(
-                    path,
-                    1,
-                    format!("no column {c:?} (the header has: {known})"),
-                )
-            })?,
-        )),
-        None => None,
-    };
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| lines.line_of(p.byte()));
-            row_error(path, line, format!("cannot read the row: {e}"))
-        })?;
-        let line = record.position().map_or(0, |p| lines.line_of(p.byte()));
-        if record.len() != header.len() {
-            return Err(row_error(
-                path,
-                line,
-                format!("{} fields, the header has {}", record.len(), header.len()),
-            ));
-        }
-        let field = |at: usize, column: &str| {
-            non_empty(&record[at], column).map_err(|why| row_error(path, line, why))
-        };
-        rows.push(TextRow {
-            text: field(text_at, text)?,
-            pair: pair_at.map(|(c, at)| field(at, c)).transpose()?,
-            line,
-        });
-    }
-    Ok(rows)
-}
-
-/// 1-based line numbers of the records of a delimited file, from their byte offsets
-/// (csv's own line count of a record can be the line of the previous terminator).
-struct LineCounter<'a> {
-    text: &'a [u8],
-    at: usize,
-    line: usize,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(text: &'a [u8]) -> Self {
-        Self {
-            text,
-            at: 0,
-            line: 1,
-        }
-    }
-
-    /// The line of the first byte at or after `byte` that is not a line break; offsets
-    /// must not decrease from one call to the next.
-    fn line_of(&mut self, byte: u64) -> usize {
-        let mut b = (byte as usize).clamp(self.at, self.text.len());
-        while b < self.text.len() && matches!(self.text[b], b'\n' | b'\r') {
-            b += 1;
-        }
-        self.line += self.text[self.at..b]
-            .iter()
-            .filter(|&&c| c == b'\n')
-            .count();
-        self.at = b;
-        self.line
-    }
-}
-
-fn read_jsonl(
-    path: &Path,
-    text_column: Option<&str>,
-    pair_column: Option<&str>,
-) -> Result<Vec<TextRow>> {
-    use std::io::BufRead;
-    let columns = Columns {
-        text: text_column,
-        pair: pair_column,
-    };
-    let mut rows = Vec::new();
-    for (i, line) in std::io::BufReader::new(open(path)?).lines().enumerate() {
-        let n = i + 1;
-        let line = line.map_err(|e| row_error(path, n, format!("cannot read the line: {e}")))?;
-        let line = if n == 1 {
-            line.trim_start_matches('\u{feff}')
-        } else {
-            &line
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        let object: Map<String, Value> = serde_json::from_str(line)
-            .map_err(|e| row_error(path, n, format!("not a JSON object: {e}")))?;
-        let string = |column: &str| match object.get(column) {
-            Some(Value::String(s)) => non_empty(s, column),
-            Some(_) => Err(format!("column {column:?} is not a string")),
-            None => Err(format!("no column {column:?}")),
-        };
-        let fail = |why: String| row_error(path, n, why);
-        let text = columns.text_in(&|c| object.contains_key(c)).map_err(fail)?;
-        rows.push(TextRow {
-            text: string(text).map_err(fail)?,
-            pair: columns.pair.map(string).transpose().map_err(fail)?,
-            line: n,
-        });
-    }
-    Ok(rows)
+    let table = lrdist_data::table::read_table(path, &columns)?;
+    Ok(table
+        .rows
+        .into_iter()
+        .map(|r| TextRow {
+            text: r.text,
+            pair: r.text_pair,
+            line: r.line,
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -528,20 +332,17 @@ mod tests {
         let csv = file(&dir, "m.csv", "id,body\n1,x\n");
         let e = err(read_rows(&csv, None, None));
         assert!(
-            e.contains("m.csv:1:") && e.contains("\"text\"") && e.contains("body"),
+            e.contains("m.csv:1:") && e.contains("`text` or `sentence`") && e.contains("body"),
             "{e}"
         );
         let e = err(read_rows(&csv, Some("txt"), None));
-        assert!(e.contains("m.csv:1:") && e.contains("\"txt\""), "{e}");
+        assert!(e.contains("m.csv:1: no column `txt`"), "{e}");
         let e = err(read_rows(&csv, Some("body"), Some("second")));
-        assert!(e.contains("m.csv:1:") && e.contains("\"second\""), "{e}");
+        assert!(e.contains("m.csv:1: no column `second`"), "{e}");
 
         let csv = file(&dir, "e.csv", "text\nfine\n\"  \"\n");
         let e = err(read_rows(&csv, None, None));
-        assert!(
-            e.contains("e.csv:3:") && e.contains("\"text\" is empty"),
-            "{e}"
-        );
+        assert!(e.contains("e.csv:3: column `text` is empty"), "{e}");
         // Lines count the lines of a quoted multi-line text and blank lines.
         let csv = file(&dir, "f.csv", "text\r\n\"two\nlines\"\r\n\r\nok\n\"\"\n");
         let e = err(read_rows(&csv, None, None));
@@ -553,13 +354,10 @@ mod tests {
 
         let jsonl = file(&dir, "j.jsonl", "{\"text\": \"a\"}\n{\"txt\": \"b\"}\n");
         let e = err(read_rows(&jsonl, None, None));
-        assert!(e.contains("j.jsonl:2:") && e.contains("\"text\""), "{e}");
+        assert!(e.contains("j.jsonl:2:") && e.contains("`text`"), "{e}");
         let jsonl = file(&dir, "k.jsonl", "{\"text\": \"a\", \"b\": 3}\n");
         let e = err(read_rows(&jsonl, None, Some("b")));
-        assert!(
-            e.contains("k.jsonl:1:") && e.contains("\"b\" is not a string"),
-            "{e}"
-        );
+        assert!(e.contains("k.jsonl:1: column `b` is not a string"), "{e}");
         let jsonl = file(&dir, "l.jsonl", "{\"text\": \"a\"}\nnot json\n");
         let e = err(read_rows(&jsonl, None, None));
         assert!(

@@ -1,11 +1,13 @@
-//! Turning GLUE rows into model inputs: tokenise once, batch many times.
+//! Turning task rows (GLUE or file tasks) into model inputs: tokenise once, batch many times.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Result;
-use lrdist_data::{load_task, Batch, DataSpec, Encoded, Task, TextTokenizer};
+use anyhow::{Context, Result};
+use lrdist_data::{
+    load_task, Batch, DataSpec, Encoded, FileTaskRecord, GlueTask, Task, TaskSpec, TextTokenizer,
+};
 use tch::{Device, Tensor};
 
 /// A set of tokenised rows of one task (a train or dev set, or a part of one).
@@ -29,7 +31,7 @@ impl RowSet {
     /// The rows at `indices`, in that order.
     pub fn select(&self, indices: &[usize], name: String) -> RowSet {
         RowSet {
-            task: self.task,
+            task: self.task.clone(),
             name,
             rows: indices.iter().map(|&i| self.rows[i].clone()).collect(),
         }
@@ -58,7 +60,7 @@ impl RowSet {
         // Ties go to the smallest label, so the result does not depend on row order.
         counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0)));
         let preds = vec![counts[0].0; labels.len()];
-        let metrics = lrdist_data::metrics::compute(self.task, &preds, &labels);
+        let metrics = lrdist_data::metrics::compute(&self.task, &preds, &labels);
         metrics.get(self.task.primary_metric()).copied()
     }
 }
@@ -66,10 +68,13 @@ impl RowSet {
 /// A task's train and dev rows, tokenised.
 #[derive(Clone, Debug)]
 pub struct PreparedTask {
+    /// The task with its label set.
     pub task: Task,
     pub train: RowSet,
     pub dev: RowSet,
     pub dev_source: String,
+    /// What a record keeps of a file task (label set, file digests); `None` for GLUE.
+    pub file: Option<FileTaskRecord>,
 }
 
 /// Loads and tokenises tasks, caching each (task, data spec, max length) once per
@@ -97,26 +102,40 @@ impl DataCache {
         &self.glue_dir
     }
 
-    /// The tokenised train and dev rows of `task` under `spec`.
-    pub fn task(&mut self, task: Task, spec: &DataSpec) -> Result<Arc<PreparedTask>> {
-        let key = format!("{task}|{spec:?}|{}", self.tokenizer.max_len());
+    /// The tokenised train and dev rows of `task` under `spec`. A file task is read once
+    /// per process, so a search's trials see the files as they were at its first trial.
+    pub fn task(&mut self, task: &TaskSpec, spec: &DataSpec) -> Result<Arc<PreparedTask>> {
+        let id = match task {
+            TaskSpec::Glue(t) => t.to_string(),
+            TaskSpec::File(f) => format!("{f:?}"),
+        };
+        let key = format!("{id}|{spec:?}|{}", self.tokenizer.max_len());
         if let Some(hit) = self.cache.get(&key) {
             return Ok(hit.clone());
         }
         let data = load_task(&self.glue_dir, task, spec)?;
+        let name = data.task.name().to_string();
+        let encode = |rows: &[lrdist_data::Example], file: &str| {
+            self.tokenizer
+                .encode(rows)
+                .with_context(|| format!("{name}: tokenising {file}"))
+        };
+        let train = encode(&data.train, &data.train_source)?;
+        let dev = encode(&data.dev, &data.dev_source)?;
         let prepared = Arc::new(PreparedTask {
-            task,
             train: RowSet {
-                task,
-                name: format!("{task}/train"),
-                rows: self.tokenizer.encode(&data.train)?,
+                task: data.task.clone(),
+                name: format!("{name}/train"),
+                rows: train,
             },
             dev: RowSet {
-                task,
-                name: format!("{task}/dev"),
-                rows: self.tokenizer.encode(&data.dev)?,
+                task: data.task.clone(),
+                name: format!("{name}/dev"),
+                rows: dev,
             },
+            task: data.task,
             dev_source: data.dev_source,
+            file: data.file,
         });
         self.cache.insert(key, prepared.clone());
         Ok(prepared)
@@ -144,8 +163,13 @@ impl BatchTensors {
 
 /// Writes the train rows that `spec` selects from `task` as TSV (`text_a[\ttext_b]\tlabel`)
 /// with a header; returns the row count. Lets another tool train on exactly our rows.
-pub fn export_sample(glue_dir: &Path, task: Task, spec: &DataSpec, out: &Path) -> Result<usize> {
-    let data = load_task(glue_dir, task, spec)?;
+pub fn export_sample(
+    glue_dir: &Path,
+    task: GlueTask,
+    spec: &DataSpec,
+    out: &Path,
+) -> Result<usize> {
+    let data = load_task(glue_dir, &task.into(), spec)?;
     let mut w = csv::WriterBuilder::new()
         .delimiter(b'\t')
         .quote_style(csv::QuoteStyle::Never)

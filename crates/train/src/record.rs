@@ -81,6 +81,11 @@ pub struct RunRecord {
     /// vector), so records of it keep their shape.
     #[serde(default, skip_serializing_if = "lrdist_model::HeadKind::is_cls")]
     pub head: lrdist_model::HeadKind,
+    /// The run's tasks of your own, in order of first use: each one's spec (files,
+    /// columns, kind), the label set read from its train file (class `i` is the `i`-th
+    /// name) and the SHA-256 of both files. Absent when every task is a GLUE task.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_tasks: Vec<lrdist_data::FileTaskRecord>,
 }
 
 /// Appends `record` as one line to `path` (created with its folder if needed) and syncs
@@ -155,10 +160,31 @@ pub fn compare(r: &RunRecord, req: &crate::RunRequest, per_depth: &[f64]) -> Don
         "its head differs"
     } else if r.attribution.is_none() && req.attribute {
         "it has no attribution"
+    } else if !same_files(r, req) {
+        "its task files differ"
     } else {
         return Done::Same;
     };
     Done::Stale(format!("{} ({})", why, r.id))
+}
+
+/// Whether the record `r` read the file tasks of `req` as they are now: the same specs and
+/// the same file contents (SHA-256). Always true for GLUE tasks (no files to compare); a
+/// file that cannot be read now differs.
+fn same_files(r: &RunRecord, req: &crate::RunRequest) -> bool {
+    let tasks = req.scenario.file_tasks();
+    if tasks.is_empty() {
+        return true;
+    }
+    let Ok(digests) = req.scenario.file_digests() else {
+        return false;
+    };
+    tasks.len() == r.file_tasks.len()
+        && tasks.iter().zip(&digests).all(|(task, (_, d))| {
+            r.file_tasks.iter().any(|f| {
+                f.task == *task && f.train_sha256 == d.train_sha256 && f.dev_sha256 == d.dev_sha256
+            })
+        })
 }
 
 /// Whether `path` already holds a record of `req` (so a batch of runs can resume), or
@@ -173,6 +199,17 @@ pub fn find_record(path: &Path, req: &crate::RunRequest, per_depth: &[f64]) -> R
         }
     }
     Ok(found)
+}
+
+/// The record in `path` of exactly `req` (see [`compare`]), if there is one.
+pub fn find_same(
+    path: &Path,
+    req: &crate::RunRequest,
+    per_depth: &[f64],
+) -> Result<Option<RunRecord>> {
+    Ok(read_records(path)?
+        .into_iter()
+        .find(|r| compare(r, req, per_depth) == Done::Same))
 }
 
 /// Where a run's record goes by default: `RESULTS/runs/<config stem>.jsonl`, or the
@@ -225,12 +262,28 @@ mod quoting_tests {
 
     #[test]
     fn shell_metacharacters_are_quoted() {
-        let args = ["lrdist", "run", "--record", "a b.jsonl", "$HOME", "x*", "a;b", "c&d", "it's"];
+        let args = [
+            "lrdist",
+            "run",
+            "--record",
+            "a b.jsonl",
+            "$HOME",
+            "x*",
+            "a;b",
+            "c&d",
+            "it's",
+        ];
         let line = quote_args(args.iter().map(|s| s.to_string()));
         assert_eq!(shlex::split(&line).unwrap(), args);
         for bare in ["$HOME", "x*", "a;b", "c&d"] {
-            assert!(!line.contains(&format!(" {bare}")), "{bare} unquoted in {line}");
+            assert!(
+                !line.contains(&format!(" {bare}")),
+                "{bare} unquoted in {line}"
+            );
         }
-        assert_eq!(quote_args(["lrdist", "run"].map(String::from)), "lrdist run");
+        assert_eq!(
+            quote_args(["lrdist", "run"].map(String::from)),
+            "lrdist run"
+        );
     }
 }

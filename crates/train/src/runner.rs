@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use lrdist_data::TaskSpec;
 use lrdist_model::{Encoder, HeadKind};
 use lrdist_optimizer::{AdamWConfig, Distribution, Grouping, ResolvedDistribution};
 use serde::{Deserialize, Serialize};
@@ -200,9 +201,13 @@ impl Runner {
             embeddings_out.as_deref(),
         )?;
         let mut dev_sources = BTreeMap::new();
+        let mut file_tasks: Vec<lrdist_data::FileTaskRecord> = Vec::new();
         for task in req.scenario.tasks() {
-            let p = data.task(task, &req.scale.data_spec(task))?;
+            let p = data.task(&task, &req.scale.data_spec(&task))?;
             dev_sources.insert(task.to_string(), p.dev_source.clone());
+            if let Some(f) = p.file.as_ref().filter(|f| !file_tasks.contains(f)) {
+                file_tasks.push(f.clone());
+            }
         }
         let mut rates = vec![dist.per_depth.clone(); plan.len()];
         if let Some(s1) = &stage1 {
@@ -221,7 +226,8 @@ impl Runner {
             _ => None,
         };
         // Post-A weights are needed by WiSE-FT and by the attribution.
-        let keep_post_a = req.attribute || matches!(intervention, Some(Intervention::WiseFt { .. }));
+        let keep_post_a =
+            req.attribute || matches!(intervention, Some(Intervention::WiseFt { .. }));
         let mut train_from_depth = vec![0; plan.len()];
         if let Some(from) = freeze_from {
             for d in train_from_depth.iter_mut().skip(1) {
@@ -232,7 +238,10 @@ impl Runner {
         // Stage-1 cache: restore stage 0 when an identical stage 1 was trained before. The
         // entry's lock is held from the lookup until a missing entry is written, so two
         // processes that need the same entry train it once (the second waits, then loads).
-        let cache = req.stage2_only.then(|| Stage1Cache::new(&env, req, &hp));
+        let cache = match req.stage2_only {
+            true => Some(Stage1Cache::new(&env, req, &hp, &file_tasks)?),
+            false => None,
+        };
         let lock = match &cache {
             Some(c) => Some(c.lock(env.progress)?),
             None => None,
@@ -310,6 +319,7 @@ impl Runner {
         record.majority = majority;
         record.attribution = attribution;
         record.intervention = intervention;
+        record.file_tasks = file_tasks;
         Ok(record)
     }
 
@@ -386,6 +396,7 @@ impl Runner {
             majority: Vec::new(),
             attribution: None,
             intervention: None,
+            file_tasks: Vec::new(),
             head: req.head,
         }
     }
@@ -450,14 +461,31 @@ struct EntryLock {
 }
 
 impl Stage1Cache {
-    fn new(env: &Env, req: &RunRequest, hp: &StageHp) -> Self {
-        let first = req.scenario.tasks()[0];
+    /// The entry of `req`'s stage 1. A file task is named by the digests of the files as
+    /// loaded (`files`: the run's file tasks), so the key names the data stage 1 trains on.
+    fn new(
+        env: &Env,
+        req: &RunRequest,
+        hp: &StageHp,
+        files: &[lrdist_data::FileTaskRecord],
+    ) -> Result<Self> {
+        let first = req.scenario.tasks()[0].clone();
         let s = &req.scale;
+        let identity = req.scenario.stage1_identity_with(&|task| {
+            files
+                .iter()
+                .find(|f| f.task == *task)
+                .map(|f| lrdist_data::FileDigests {
+                    train_sha256: f.train_sha256.clone(),
+                    dev_sha256: f.dev_sha256.clone(),
+                })
+                .with_context(|| format!("file task {} was not loaded", task.name))
+        })?;
         let key = format!(
             "{}|{}|{:?}|{}|{}|{}|{}|{}|{:?}|{}|{}",
             env.model_dir.display(),
-            req.scenario.stage1_identity(),
-            s.data_spec(first),
+            identity,
+            s.data_spec(&first),
             s.epochs,
             s.batch_size,
             s.eval_batch_size,
@@ -475,13 +503,13 @@ impl Stage1Cache {
         };
         let name = format!(
             "{}-s{}-{:016x}",
-            req.scenario.stage1_identity().replace([':', '>'], "_"),
+            identity.replace([':', '>'], "_"),
             req.seed,
             fnv1a(key.as_bytes())
         );
-        Self {
+        Ok(Self {
             dir: env.cache_dir.join("stage1").join(name),
-        }
+        })
     }
 
     /// Locks the entry (blocking while another process holds it, which it does while it
@@ -604,6 +632,10 @@ pub struct FinetuneReport {
     /// The folder `--save` wrote the trained model to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saved: Option<String>,
+    /// A task of your own: its spec, the label set read from its train file and the
+    /// SHA-256 of its files; absent for a GLUE task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_task: Option<lrdist_data::FileTaskRecord>,
 }
 
 /// `lrdist finetune`'s choices beyond the scale, distribution and seed.
@@ -617,10 +649,10 @@ pub struct FinetuneOptions {
 }
 
 impl Runner {
-    /// Fine-tunes the pretrained encoder and a fresh head on one task.
+    /// Fine-tunes the pretrained encoder and a fresh head on one task (GLUE or a file task).
     pub fn finetune(
         &mut self,
-        task: lrdist_data::Task,
+        task: &TaskSpec,
         scale: &ScaleSpec,
         distribution: &str,
         seed: u64,
@@ -631,7 +663,7 @@ impl Runner {
     /// [`Runner::finetune`] with a head kind and, optionally, saving the trained model.
     pub fn finetune_with(
         &mut self,
-        task: lrdist_data::Task,
+        task: &TaskSpec,
         scale: &ScaleSpec,
         distribution: &str,
         seed: u64,
@@ -647,7 +679,7 @@ impl Runner {
         let prepared = data.task(task, &scale.data_spec(task))?;
         let mut learner = Learner::new(encoder, data.tokenizer().pad_id());
         learner.set_head_kind(opts.head, seed);
-        let head = learner.add_head(task, seed as i64);
+        let head = learner.add_head(prepared.task.clone(), seed as i64);
         let plan = [crate::protocol::StagePlan {
             train: prepared.train.clone(),
             dev: prepared.dev.clone(),
@@ -689,6 +721,7 @@ impl Runner {
             loss_per_epoch: stage.epochs.iter().map(|e| e.loss).collect(),
             head: opts.head,
             saved: opts.save.as_ref().map(|d| d.display().to_string()),
+            file_task: prepared.file.clone(),
         })
     }
 }
@@ -761,7 +794,16 @@ impl Runner {
         }
         req.scenario.validate()?;
         for task in req.scenario.tasks() {
-            lrdist_data::task_dir(&self.env.glue_dir, task)?;
+            match &task {
+                TaskSpec::Glue(t) => {
+                    lrdist_data::task_dir(&self.env.glue_dir, *t)?;
+                }
+                // A file task is read and checked whole (its columns, texts and labels),
+                // so a bad row is found before anything is trained or written.
+                TaskSpec::File(_) => {
+                    lrdist_data::load_task(&self.env.glue_dir, &task, &req.scale.data_spec(&task))?;
+                }
+            }
         }
         if req.scale.epochs == 0 || req.scale.batch_size == 0 {
             anyhow::bail!("epochs and batch size must be at least 1");
@@ -835,12 +877,19 @@ mod tests {
     fn the_demo_writes_where_no_table_reads_and_git_ignores() {
         let results = Path::new("results");
         let path = demo_record_path(results);
-        assert!(!path.starts_with(results.join("runs")), "{}", path.display());
-        assert!(!path.starts_with(results.join("calibration")));
-        let ignore = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.gitignore"))
-            .unwrap();
         assert!(
-            ignore.lines().any(|l| path.starts_with(l.trim_start_matches('/'))),
+            !path.starts_with(results.join("runs")),
+            "{}",
+            path.display()
+        );
+        assert!(!path.starts_with(results.join("calibration")));
+        let ignore =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.gitignore"))
+                .unwrap();
+        assert!(
+            ignore
+                .lines()
+                .any(|l| path.starts_with(l.trim_start_matches('/'))),
             "{} is not git-ignored",
             path.display()
         );

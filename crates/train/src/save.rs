@@ -5,17 +5,17 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use lrdist_data::Task;
+use lrdist_data::{LabelSet, Task};
 use lrdist_model::{save_classifier, Labels};
 
 use crate::learner::Learner;
 
-/// A task's outputs: its GLUE label names in class order, or one regression value (STS-B).
-pub fn task_labels(task: Task) -> Labels {
-    if task.is_regression() {
-        Labels::Regression
-    } else {
-        Labels::classes(task.label_names())
+/// A task's outputs: its label names in class order (GLUE's, or a file task's label set
+/// from its train file), or one regression value (STS-B, a regression file task).
+pub fn task_labels(task: &Task) -> Labels {
+    match task.labels() {
+        LabelSet::Classes(names) => Labels::Classes(names.clone()),
+        LabelSet::Regression => Labels::Regression,
     }
 }
 
@@ -27,7 +27,7 @@ pub fn save_head(learner: &Learner, head: usize, dir: &Path) -> Result<()> {
         &learner.encoder,
         &h.vs,
         learner.head_kind(),
-        &task_labels(h.task),
+        &task_labels(&h.task),
     )
     .with_context(|| format!("saving the {} head to {}", h.task, dir.display()))
 }
@@ -36,7 +36,7 @@ pub fn save_head(learner: &Learner, head: usize, dir: &Path) -> Result<()> {
 /// `dir/<task>/` (`dir/<task>-<k>/` for the k-th head of a task that has several).
 /// Returns the folders, in head order.
 pub fn save_heads(learner: &Learner, dir: &Path) -> Result<Vec<PathBuf>> {
-    let tasks: Vec<Task> = learner.heads.iter().map(|h| h.task).collect();
+    let tasks: Vec<&str> = learner.heads.iter().map(|h| h.task.name()).collect();
     let mut out = Vec::new();
     for (head, name) in head_folder_names(&tasks).into_iter().enumerate() {
         let folder = dir.join(name);
@@ -47,7 +47,7 @@ pub fn save_heads(learner: &Learner, dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// `sst2`, `mrpc`, ...; a task's second and later heads get `-2`, `-3`, ...
-fn head_folder_names(tasks: &[Task]) -> Vec<String> {
+fn head_folder_names(tasks: &[&str]) -> Vec<String> {
     tasks
         .iter()
         .enumerate()
@@ -63,13 +63,13 @@ fn head_folder_names(tasks: &[Task]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lrdist_data::GlueTask;
 
     #[test]
     fn folders_are_named_by_task_and_repeats_numbered() {
-        use Task::*;
-        assert_eq!(head_folder_names(&[Sst2, Mrpc]), ["sst2", "mrpc"]);
+        assert_eq!(head_folder_names(&["sst2", "reviews"]), ["sst2", "reviews"]);
         assert_eq!(
-            head_folder_names(&[Sst2, Mrpc, Sst2, Sst2]),
+            head_folder_names(&["sst2", "mrpc", "sst2", "sst2"]),
             ["sst2", "mrpc", "sst2-2", "sst2-3"]
         );
     }
@@ -79,8 +79,8 @@ mod tests {
         use crate::{RunRequest, ScaleSpec, ScenarioSpec};
         use lrdist_model::HeadKind;
         let scenario = ScenarioSpec::Pair {
-            first: Task::Sst2,
-            second: Task::Mrpc,
+            first: GlueTask::Sst2.into(),
+            second: GlueTask::Mrpc.into(),
         };
         let scale = ScaleSpec::builtin("quick").unwrap();
         let mut req = RunRequest::new(scenario, "quick", scale, "flat", "flat:2e-5", 0);
@@ -96,16 +96,31 @@ mod tests {
     }
 
     #[test]
-    fn labels_are_the_glue_names_or_one_regression_value() {
+    fn labels_are_the_label_set_or_one_regression_value() {
+        let glue = |t: GlueTask| task_labels(&Task::glue(t));
         assert_eq!(
-            task_labels(Task::Mnli),
+            glue(GlueTask::Mnli),
             Labels::classes(&["entailment", "neutral", "contradiction"])
         );
-        assert_eq!(task_labels(Task::Stsb), Labels::Regression);
-        assert_eq!(task_labels(Task::Stsb).problem_type(), "regression");
+        assert_eq!(glue(GlueTask::Stsb), Labels::Regression);
+        assert_eq!(glue(GlueTask::Stsb).problem_type(), "regression");
         assert_eq!(
-            task_labels(Task::Sst2).problem_type(),
+            glue(GlueTask::Sst2).problem_type(),
             "single_label_classification"
+        );
+        let file = lrdist_data::FileTask {
+            name: "reviews".into(),
+            train: "t.csv".into(),
+            dev: "d.csv".into(),
+            text: "text".into(),
+            text_pair: None,
+            label: "label".into(),
+            kind: lrdist_data::TaskKind::Classification,
+        };
+        let classes = LabelSet::Classes(vec!["negative".into(), "positive".into()]);
+        assert_eq!(
+            task_labels(&Task::file(file, classes)),
+            Labels::classes(&["negative", "positive"])
         );
     }
 }

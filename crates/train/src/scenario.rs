@@ -28,9 +28,9 @@ pub fn build_plan(
     match scenario {
         ScenarioSpec::Single { .. } | ScenarioSpec::Pair { .. } | ScenarioSpec::Sequence { .. } => {
             let mut plan = Vec::new();
-            for (i, task) in scenario.tasks().into_iter().enumerate() {
+            for (i, task) in scenario.tasks().iter().enumerate() {
                 let p = data.task(task, &scale.data_spec(task))?;
-                let head = learner.add_head(task, head_seed(i));
+                let head = learner.add_head(p.task.clone(), head_seed(i));
                 plan.push(StagePlan {
                     train: p.train.clone(),
                     dev: p.dev.clone(),
@@ -40,8 +40,8 @@ pub fn build_plan(
             Ok(plan)
         }
         ScenarioSpec::LengthShift { task } => {
-            let p = data.task(*task, &scale.data_spec(*task))?;
-            let head = learner.add_head(*task, head_seed(0));
+            let p = data.task(task, &scale.data_spec(task))?;
+            let head = learner.add_head(p.task.clone(), head_seed(0));
             let (train_short, train_long) = length_split(&p.train.rows);
             let (dev_short, dev_long) = length_split(&p.dev.rows);
             Ok(vec![
@@ -58,7 +58,7 @@ pub fn build_plan(
             ])
         }
         ScenarioSpec::EmbeddingShift { task } => {
-            let p = data.task(*task, &scale.data_spec(*task))?;
+            let p = data.task(task, &scale.data_spec(task))?;
             let split = embedding_split(
                 &p,
                 learner,
@@ -66,7 +66,7 @@ pub fn build_plan(
                 data.tokenizer().pad_id(),
                 embeddings_out,
             )?;
-            let head = learner.add_head(*task, head_seed(0));
+            let head = learner.add_head(p.task.clone(), head_seed(0));
             // The authors train on cluster 1 first, then cluster 0.
             let stage = |c: usize| StagePlan {
                 train: p

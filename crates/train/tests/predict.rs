@@ -3,94 +3,80 @@
 //! labels (and so the accuracy) or values (and so the Pearson correlation) that the
 //! fine-tune's dev evaluation scored. Needs the real model and GLUE.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use lrdist_data::{load_task, metrics, Task};
+use common::{env, small_scale};
+use lrdist_data::{load_task, metrics, Example, GlueTask, Task, TaskSpec};
 use lrdist_model::HeadKind;
 use lrdist_train::predict::{predict_file, PredictOptions};
-use lrdist_train::{Env, FinetuneOptions, Runner, ScaleSpec};
+use lrdist_train::{FinetuneOptions, FinetuneReport, Runner, ScaleSpec};
 use tch::Device;
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+/// A fine-tune of `task` with a `head` head on 64 train rows, saved to `dir/<task>`:
+/// its report, the saved folder and the 64 dev rows it was scored on.
+fn finetune_saved(
+    dir: &Path,
+    task: GlueTask,
+    head: HeadKind,
+) -> (FinetuneReport, PathBuf, Vec<Example>) {
+    let task = TaskSpec::Glue(task);
+    let env = env(dir);
+    let glue = env.glue_dir.clone();
+    let scale = scale();
+    let saved = dir.join(task.name());
+    let opts = FinetuneOptions {
+        head,
+        save: Some(saved.clone()),
+    };
+    let report = Runner::new(env)
+        .finetune_with(&task, &scale, "flat:1e-4", 0, &opts)
+        .unwrap();
+    assert_eq!(report.head, head);
+    let dev = load_task(&glue, &task, &scale.data_spec(&task))
+        .unwrap()
+        .dev;
+    (report, saved, dev)
 }
 
-fn env(out: &Path) -> Env {
-    let glue = std::env::var_os("GLUE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/glue"));
-    let model = std::env::var_os("LRDIST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"));
-    assert!(
-        glue.join("SST-2").is_dir(),
-        "GLUE not found at {}: set GLUE_DIR",
-        glue.display()
-    );
-    Env {
-        model_dir: model,
-        glue_dir: glue,
+fn scale() -> ScaleSpec {
+    small_scale(64, 64, 1)
+}
+
+/// Predicts `input` with the folder `model_dir` as the fine-tune evaluated (its batch
+/// size and max length) and returns the output lines as JSON values.
+fn predict(
+    model_dir: PathBuf,
+    input: PathBuf,
+    columns: [Option<&str>; 2],
+) -> Vec<serde_json::Value> {
+    let output = input.with_extension("out.jsonl");
+    let opts = PredictOptions {
+        model_dir,
+        input,
+        text_column: columns[0].map(Into::into),
+        text_pair_column: columns[1].map(Into::into),
+        output: Some(output.clone()),
+        batch_size: scale().eval_batch_size,
+        max_len: scale().max_len,
         device: Device::Cpu,
-        results_dir: out.join("results"),
-        cache_dir: out.join("cache"),
         progress: false,
-    }
-}
-
-fn small_scale() -> ScaleSpec {
-    let mut s = ScaleSpec::builtin("quick").unwrap();
-    s.max_train = Some(64);
-    s.max_dev = Some(64);
-    s.epochs = 1;
-    s
-}
-
-/// The output lines of `predict` as JSON values.
-fn read_output(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
+    };
+    let summary = predict_file(&opts).unwrap();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&output)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn options(
-    model_dir: PathBuf,
-    input: PathBuf,
-    output: PathBuf,
-    scale: &ScaleSpec,
-) -> PredictOptions {
-    PredictOptions {
-        model_dir,
-        input,
-        text_column: None,
-        text_pair_column: None,
-        output: Some(output),
-        batch_size: scale.eval_batch_size,
-        max_len: scale.max_len,
-        device: Device::Cpu,
-        progress: false,
-    }
+        .collect();
+    assert_eq!(summary.rows, lines.len());
+    lines
 }
 
 #[test]
 fn predicted_labels_score_what_the_dev_evaluation_scored() {
     let tmp = tempfile::tempdir().unwrap();
-    let env = env(tmp.path());
-    let glue = env.glue_dir.clone();
-    let mut runner = Runner::new(env);
-    let scale = small_scale();
-    let dir = tmp.path().join("sst2");
-    let opts = FinetuneOptions {
-        head: HeadKind::Cls,
-        save: Some(dir.clone()),
-    };
-    let report = runner
-        .finetune_with(Task::Sst2, &scale, "flat:1e-4", 0, &opts)
-        .unwrap();
-    let dev = load_task(&glue, Task::Sst2, &scale.data_spec(Task::Sst2))
-        .unwrap()
-        .dev;
+    let (report, saved, dev) = finetune_saved(tmp.path(), GlueTask::Sst2, HeadKind::Cls);
     // A CSV with the text in `sentence` (the column tried when there is no `text`).
     let input = tmp.path().join("dev.csv");
     let mut w = csv::Writer::from_path(&input).unwrap();
@@ -100,12 +86,9 @@ fn predicted_labels_score_what_the_dev_evaluation_scored() {
             .unwrap();
     }
     w.flush().unwrap();
-    let output = tmp.path().join("out/sst2.jsonl");
-    let summary = predict_file(&options(dir, input, output.clone(), &scale)).unwrap();
-    assert_eq!(summary.rows, dev.len());
-    let lines = read_output(&output);
+    let lines = predict(saved, input, [None, None]);
     assert_eq!(lines.len(), dev.len());
-    let names = Task::Sst2.label_names();
+    let names = GlueTask::Sst2.label_names();
     let preds: Vec<f32> = lines
         .iter()
         .map(|l| {
@@ -126,7 +109,7 @@ fn predicted_labels_score_what_the_dev_evaluation_scored() {
         })
         .collect();
     let labels: Vec<f32> = dev.iter().map(|e| e.label).collect();
-    let accuracy = metrics::compute(Task::Sst2, &preds, &labels)["accuracy"];
+    let accuracy = metrics::compute(&Task::glue(GlueTask::Sst2), &preds, &labels)["accuracy"];
     assert_eq!(
         accuracy, report.metrics["accuracy"],
         "predict and the dev evaluation disagree"
@@ -136,22 +119,7 @@ fn predicted_labels_score_what_the_dev_evaluation_scored() {
 #[test]
 fn predicted_values_of_a_pair_regression_correlate_as_the_dev_evaluation_said() {
     let tmp = tempfile::tempdir().unwrap();
-    let env = env(tmp.path());
-    let glue = env.glue_dir.clone();
-    let mut runner = Runner::new(env);
-    let scale = small_scale();
-    let dir = tmp.path().join("stsb");
-    let opts = FinetuneOptions {
-        head: HeadKind::Pooler,
-        save: Some(dir.clone()),
-    };
-    let report = runner
-        .finetune_with(Task::Stsb, &scale, "flat:1e-4", 0, &opts)
-        .unwrap();
-    assert_eq!(report.head, HeadKind::Pooler);
-    let dev = load_task(&glue, Task::Stsb, &scale.data_spec(Task::Stsb))
-        .unwrap()
-        .dev;
+    let (report, saved, dev) = finetune_saved(tmp.path(), GlueTask::Stsb, HeadKind::Pooler);
     // JSONL with named text and pair columns.
     let input = tmp.path().join("dev.jsonl");
     let lines: Vec<String> = dev
@@ -159,12 +127,7 @@ fn predicted_values_of_a_pair_regression_correlate_as_the_dev_evaluation_said() 
         .map(|e| serde_json::json!({"a": e.text_a, "b": e.text_b, "score": e.label}).to_string())
         .collect();
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
-    let output = tmp.path().join("stsb.jsonl");
-    let mut opts = options(dir, input, output.clone(), &scale);
-    opts.text_column = Some("a".into());
-    opts.text_pair_column = Some("b".into());
-    predict_file(&opts).unwrap();
-    let preds: Vec<f32> = read_output(&output)
+    let preds: Vec<f32> = predict(saved, input, [Some("a"), Some("b")])
         .iter()
         .map(|l| {
             assert_eq!(l.as_object().unwrap().len(), 1, "{l}");
@@ -172,7 +135,7 @@ fn predicted_values_of_a_pair_regression_correlate_as_the_dev_evaluation_said() 
         })
         .collect();
     let labels: Vec<f32> = dev.iter().map(|e| e.label).collect();
-    let pearson = metrics::compute(Task::Stsb, &preds, &labels)["pearson"];
+    let pearson = metrics::compute(&Task::glue(GlueTask::Stsb), &preds, &labels)["pearson"];
     assert_eq!(
         pearson, report.metrics["pearson"],
         "predict and the dev evaluation disagree"

@@ -1,7 +1,7 @@
 //! The training loop and the protocol on a tiny random-initialised BERT and synthetic
 //! rows: fast, no model files, no GLUE.
 
-use lrdist_data::{Encoded, Task};
+use lrdist_data::{Encoded, GlueTask, Task};
 use lrdist_model::{BertConfig, Encoder};
 use lrdist_optimizer::AdamWConfig;
 use lrdist_train::learner::{Decision, Learner, StageHp};
@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use tch::{Device, Tensor};
 
 /// Rows of random tokens 3..100 (lengths 4..12); label 1 iff token `marker` occurs.
-fn marker_rows(task: Task, n: usize, marker: i64, seed: u64) -> RowSet {
+fn marker_rows(task: GlueTask, n: usize, marker: i64, seed: u64) -> RowSet {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let rows = (0..n)
         .map(|i| {
@@ -38,7 +38,7 @@ fn marker_rows(task: Task, n: usize, marker: i64, seed: u64) -> RowSet {
         })
         .collect();
     RowSet {
-        task,
+        task: Task::glue(task),
         name: format!("{task}/synthetic"),
         rows,
     }
@@ -85,9 +85,9 @@ fn max_change(a: &[Tensor], b: &[Tensor]) -> f64 {
 #[test]
 fn training_learns_a_marker_task() {
     let mut learner = tiny_learner(0);
-    let head = learner.add_head(Task::Sst2, 1);
-    let train = marker_rows(Task::Sst2, 256, 7, 1);
-    let dev = marker_rows(Task::Sst2, 128, 7, 2);
+    let head = learner.add_head(GlueTask::Sst2.into(), 1);
+    let train = marker_rows(GlueTask::Sst2, 256, 7, 1);
+    let dev = marker_rows(GlueTask::Sst2, 128, 7, 2);
     let before = learner.evaluate(head, &dev, 64).primary;
     let rates = flat(&learner, 3e-3);
     let stats = learner
@@ -112,8 +112,8 @@ fn training_learns_a_marker_task() {
 #[test]
 fn a_stage_leaves_other_heads_untouched_and_trains_its_own() {
     let mut learner = tiny_learner(1);
-    let a = learner.add_head(Task::Sst2, 1);
-    let b = learner.add_head(Task::Mrpc, 2);
+    let a = learner.add_head(GlueTask::Sst2.into(), 1);
+    let b = learner.add_head(GlueTask::Mrpc.into(), 2);
     let before_a = params(&learner.heads[a].vs);
     let before_b = params(&learner.heads[b].vs);
     let before_enc = params(&learner.encoder.vs);
@@ -128,7 +128,7 @@ fn a_stage_leaves_other_heads_untouched_and_trains_its_own() {
     learner
         .train_stage(
             b,
-            &marker_rows(Task::Mrpc, 64, 9, 4),
+            &marker_rows(GlueTask::Mrpc, 64, 9, 4),
             &rates,
             &stage,
             None,
@@ -144,14 +144,14 @@ fn a_stage_leaves_other_heads_untouched_and_trains_its_own() {
 fn same_seed_same_numbers() {
     let run = || {
         let mut learner = tiny_learner(5);
-        let head = learner.add_head(Task::Sst2, 1);
+        let head = learner.add_head(GlueTask::Sst2.into(), 1);
         let rates = flat(&learner, 1e-3);
         let mut stage = hp(2);
         stage.optimizer.weight_decay = 0.01;
         let s = learner
             .train_stage(
                 head,
-                &marker_rows(Task::Sst2, 64, 7, 1),
+                &marker_rows(GlueTask::Sst2, 64, 7, 1),
                 &rates,
                 &stage,
                 None,
@@ -172,17 +172,17 @@ fn same_seed_same_numbers() {
 #[test]
 fn protocol_fills_the_matrix_and_can_stop_early() {
     let mut learner = tiny_learner(2);
-    let a = learner.add_head(Task::Sst2, 1);
-    let b = learner.add_head(Task::Rte, 2);
+    let a = learner.add_head(GlueTask::Sst2.into(), 1);
+    let b = learner.add_head(GlueTask::Rte.into(), 2);
     let plan = vec![
         StagePlan {
-            train: marker_rows(Task::Sst2, 64, 7, 1),
-            dev: marker_rows(Task::Sst2, 32, 7, 2),
+            train: marker_rows(GlueTask::Sst2, 64, 7, 1),
+            dev: marker_rows(GlueTask::Sst2, 32, 7, 2),
             head: a,
         },
         StagePlan {
-            train: marker_rows(Task::Rte, 64, 11, 3),
-            dev: marker_rows(Task::Rte, 32, 11, 4),
+            train: marker_rows(GlueTask::Rte, 64, 11, 3),
+            dev: marker_rows(GlueTask::Rte, 32, 11, 4),
             head: b,
         },
     ];
@@ -209,8 +209,8 @@ fn protocol_fills_the_matrix_and_can_stop_early() {
 
     // Successive halving stops the run after the first epoch of stage 2.
     let mut learner = tiny_learner(2);
-    learner.add_head(Task::Sst2, 1);
-    learner.add_head(Task::Rte, 2);
+    learner.add_head(GlueTask::Sst2.into(), 1);
+    learner.add_head(GlueTask::Rte.into(), 2);
     let settings = RunSettings {
         rates,
         hp: hp(2),
@@ -232,8 +232,8 @@ fn protocol_fills_the_matrix_and_can_stop_early() {
 #[test]
 fn a_nan_loss_is_an_error_naming_where() {
     let mut learner = tiny_learner(3);
-    let head = learner.add_head(Task::Stsb, 1);
-    let mut rows = marker_rows(Task::Stsb, 32, 7, 1);
+    let head = learner.add_head(GlueTask::Stsb.into(), 1);
+    let mut rows = marker_rows(GlueTask::Stsb, 32, 7, 1);
     rows.rows[5].label = f32::NAN;
     let rates = flat(&learner, 1e-3);
     let mut stage = hp(1);
@@ -253,8 +253,8 @@ fn a_nan_loss_is_an_error_naming_where() {
 #[test]
 fn penalties_vanish_at_their_anchor_and_grow_away_from_it() {
     let mut learner = tiny_learner(4);
-    let head = learner.add_head(Task::Sst2, 1);
-    let set = marker_rows(Task::Sst2, 32, 7, 1);
+    let head = learner.add_head(GlueTask::Sst2.into(), 1);
+    let set = marker_rows(GlueTask::Sst2, 32, 7, 1);
 
     let mut l2sp = Penalty::new(PenaltySpec::L2sp { alpha: 0.5 });
     l2sp.before_training(&learner);
@@ -288,7 +288,7 @@ fn penalties_vanish_at_their_anchor_and_grow_away_from_it() {
 fn l2sp_pulls_the_encoder_toward_its_anchor() {
     let drift = |alpha: Option<f64>| {
         let mut learner = tiny_learner(6);
-        let head = learner.add_head(Task::Sst2, 1);
+        let head = learner.add_head(GlueTask::Sst2.into(), 1);
         let start = params(&learner.encoder.vs);
         let mut penalty = alpha.map(|a| Penalty::new(PenaltySpec::L2sp { alpha: a }));
         if let Some(p) = penalty.as_mut() {
@@ -298,7 +298,7 @@ fn l2sp_pulls_the_encoder_toward_its_anchor() {
         learner
             .train_stage(
                 head,
-                &marker_rows(Task::Sst2, 128, 7, 1),
+                &marker_rows(GlueTask::Sst2, 128, 7, 1),
                 &rates,
                 &hp(3),
                 penalty.as_ref(),
@@ -320,9 +320,9 @@ fn l2sp_pulls_the_encoder_toward_its_anchor() {
 #[test]
 fn rows_set_sizes_are_checked() {
     let mut learner = tiny_learner(7);
-    let head = learner.add_head(Task::Sst2, 1);
+    let head = learner.add_head(GlueTask::Sst2.into(), 1);
     let empty = RowSet {
-        task: Task::Sst2,
+        task: GlueTask::Sst2.into(),
         name: "sst2/empty".into(),
         rows: vec![],
     };

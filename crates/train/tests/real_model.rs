@@ -2,56 +2,23 @@
 //! stay fast. They need the model (`make model`) and GLUE (`GLUE_DIR`, default
 //! `../shared/glue`); missing either is a failure that says what to set.
 
-use std::path::PathBuf;
+mod common;
 
-use lrdist_data::Task;
-use lrdist_train::{Decision, Env, RunRequest, Runner, ScaleSpec, ScenarioSpec};
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn env(results: &std::path::Path) -> Env {
-    let glue = std::env::var_os("GLUE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/glue"));
-    let model = std::env::var_os("LRDIST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"));
-    assert!(
-        glue.join("SST-2").is_dir(),
-        "GLUE not found at {}: set GLUE_DIR",
-        glue.display()
-    );
-    assert!(
-        model.join("model.safetensors").is_file(),
-        "model not found at {}: run `make model` or set LRDIST_MODEL",
-        model.display()
-    );
-    Env {
-        model_dir: model,
-        glue_dir: glue,
-        device: tch::Device::Cpu,
-        results_dir: results.to_path_buf(),
-        cache_dir: results.join("cache"),
-        progress: false,
-    }
-}
-
-fn small_scale(train: usize, dev: usize, epochs: usize) -> ScaleSpec {
-    let mut s = ScaleSpec::builtin("quick").unwrap();
-    s.max_train = Some(train);
-    s.max_dev = Some(dev);
-    s.epochs = epochs;
-    s
-}
+use common::{env, small_scale};
+use lrdist_data::GlueTask;
+use lrdist_train::{Decision, RunRequest, Runner, ScenarioSpec};
 
 #[test]
 fn finetuning_on_a_few_hundred_sst2_rows_learns() {
     let tmp = tempfile::tempdir().unwrap();
     let mut runner = Runner::new(env(tmp.path()));
     let report = runner
-        .finetune(Task::Sst2, &small_scale(400, 200, 2), "flat:1e-4", 0)
+        .finetune(
+            &GlueTask::Sst2.into(),
+            &small_scale(400, 200, 2),
+            "flat:1e-4",
+            0,
+        )
         .unwrap();
     let acc = report.metrics["accuracy"];
     eprintln!(
@@ -72,8 +39,8 @@ fn a_pair_run_produces_a_complete_record_and_the_stage1_cache_reproduces_it() {
     let tmp = tempfile::tempdir().unwrap();
     let mut runner = Runner::new(env(tmp.path()));
     let scenario = ScenarioSpec::Pair {
-        first: Task::Rte,
-        second: Task::Mrpc,
+        first: GlueTask::Rte.into(),
+        second: GlueTask::Mrpc.into(),
     };
     let mut req = RunRequest::new(
         scenario,
@@ -123,8 +90,8 @@ fn invalid_requests_are_rejected_before_any_work() {
     let tmp = tempfile::tempdir().unwrap();
     let runner = Runner::new(env(tmp.path()));
     let pair = ScenarioSpec::Pair {
-        first: Task::Sst2,
-        second: Task::Mrpc,
+        first: GlueTask::Sst2.into(),
+        second: GlueTask::Mrpc.into(),
     };
     let bad =
         |dist: &str| RunRequest::new(pair.clone(), "test", small_scale(8, 8, 1), "x", dist, 0);
@@ -142,8 +109,12 @@ fn embedding_and_length_shift_split_one_task_in_two() {
     let tmp = tempfile::tempdir().unwrap();
     let mut runner = Runner::new(env(tmp.path()));
     for scenario in [
-        ScenarioSpec::EmbeddingShift { task: Task::Mrpc },
-        ScenarioSpec::LengthShift { task: Task::Sst2 },
+        ScenarioSpec::EmbeddingShift {
+            task: GlueTask::Mrpc.into(),
+        },
+        ScenarioSpec::LengthShift {
+            task: GlueTask::Sst2.into(),
+        },
     ] {
         let req = RunRequest::new(
             scenario.clone(),

@@ -27,10 +27,13 @@
 //! against lrdist's and writes the fixture (its metadata holds the command, the versions
 //! and the differences it measured).
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use lrdist_data::{make_batches, read_split, BatchOrder, Example, Split, Task, TextTokenizer};
+use common::{env, small_scale};
+use lrdist_data::{make_batches, read_split, BatchOrder, Example, GlueTask, Split, TextTokenizer};
 use lrdist_model::{Classifier, Encoder, HeadKind, Labels};
 use lrdist_train::prep::BatchTensors;
 use lrdist_train::{Decision, Env, FinetuneOptions, RunRequest, Runner, ScaleSpec, ScenarioSpec};
@@ -43,43 +46,9 @@ const FIXTURE: &str = concat!(
     "/tests/fixtures/save_logits.safetensors"
 );
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn env(out: &Path) -> Env {
-    let glue = std::env::var_os("GLUE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/glue"));
-    let model = std::env::var_os("LRDIST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"));
-    assert!(
-        glue.join("SST-2").is_dir(),
-        "GLUE not found at {}: set GLUE_DIR",
-        glue.display()
-    );
-    assert!(
-        model.join("model.safetensors").is_file(),
-        "model not found at {}: run `make model` or set LRDIST_MODEL",
-        model.display()
-    );
-    Env {
-        model_dir: model,
-        glue_dir: glue,
-        device: Device::Cpu,
-        results_dir: out.join("results"),
-        cache_dir: out.join("cache"),
-        progress: false,
-    }
-}
-
+/// 32 train and 32 dev rows per task, one epoch, batch 8.
 fn tiny_scale() -> ScaleSpec {
-    let mut s = ScaleSpec::builtin("quick").unwrap();
-    s.max_train = Some(32);
-    s.max_dev = Some(32);
-    s.epochs = 1;
-    s
+    small_scale(32, 32, 1)
 }
 
 /// A saved folder: its name in the fixture, where it is, its head and labels.
@@ -95,7 +64,7 @@ fn make_folders(env: Env, out: &Path) -> Vec<Saved> {
     tch::set_num_threads(1);
     let mut runner = Runner::new(env);
     let scenario = ScenarioSpec::Sequence {
-        tasks: vec![Task::Sst2, Task::Stsb],
+        tasks: vec![GlueTask::Sst2.into(), GlueTask::Stsb.into()],
     };
     let mut req = RunRequest::new(scenario, "fixture", tiny_scale(), "flat", "flat:1e-4", 0);
     req.head = HeadKind::Pooler;
@@ -107,7 +76,7 @@ fn make_folders(env: Env, out: &Path) -> Vec<Saved> {
         save: Some(out.join("cls_mrpc")),
     };
     let report = runner
-        .finetune_with(Task::Mrpc, &tiny_scale(), "flat:1e-4", 0, &opts)
+        .finetune_with(&GlueTask::Mrpc.into(), &tiny_scale(), "flat:1e-4", 0, &opts)
         .unwrap();
     assert_eq!(
         report.saved.as_deref(),
@@ -138,8 +107,8 @@ fn make_folders(env: Env, out: &Path) -> Vec<Saved> {
 
 /// The 32 rows: SST-2 dev sentences 1-16, MRPC dev pairs 1-16.
 fn rows(glue: &Path) -> Vec<Example> {
-    let sst2 = read_split(glue, Task::Sst2, Split::Dev).unwrap();
-    let mrpc = read_split(glue, Task::Mrpc, Split::Dev).unwrap();
+    let sst2 = read_split(glue, GlueTask::Sst2, Split::Dev).unwrap();
+    let mrpc = read_split(glue, GlueTask::Mrpc, Split::Dev).unwrap();
     sst2.into_iter()
         .take(ROWS_PER_TASK)
         .chain(mrpc.into_iter().take(ROWS_PER_TASK))

@@ -107,7 +107,9 @@ impl Figure for AttributionFigure {
             chart
                 .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))?
                 .label(setting)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                });
             chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
         }
         chart

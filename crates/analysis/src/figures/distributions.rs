@@ -13,11 +13,11 @@ use super::draw::{
     colour, index_label, legend_height, log_range, log_room_below, plot_height, rate_label, Figure,
     COLOURS, FONT,
 };
-use crate::combined::{read_combined, yaml_path};
+use crate::combined::{read_combined, read_combined_of, yaml_path, FORGET_COMBINED};
 use crate::inputs::MissingInput;
 use crate::runs::read_runs;
 use crate::runs::FLAT;
-use crate::studies::read_studies;
+use crate::studies::{read_studies, read_studies_in, SearchDir};
 
 /// Chart layout in pixels (the y range leaves the legend room).
 const CAPTION_PX: u32 = 20;
@@ -156,6 +156,63 @@ pub(crate) fn best(results: &Path) -> Result<Distributions> {
         x_desc: "group (0 = embeddings, last = head)".to_string(),
         lines,
         flat: Vec::new(),
+    })
+}
+
+/// Figure (b) at the forget scale: the best distribution of each study in
+/// `results/search/forget`, their combination (`results/combined/forget.yaml`) when it
+/// exists, and the flat rate of the forget scale's flat records.
+pub(crate) fn best_forget(results: &Path) -> Result<Distributions> {
+    let studies = read_studies_in(results, SearchDir::Forget)?;
+    let mut lines: Vec<Line> = studies
+        .iter()
+        .filter_map(|s| Some((s, s.best()?)))
+        .filter(|(_, best)| !best.rates.is_empty())
+        .enumerate()
+        .map(|(i, (study, best))| Line {
+            label: format!("{} (trial {})", study.name, best.trial),
+            rates: best.rates.clone(),
+            emphasis: true,
+            dashed: false,
+            colour: colour(i),
+        })
+        .collect();
+    if lines.is_empty() {
+        let missing = format!(
+            "no complete trial with rates in {}",
+            SearchDir::Forget.path(results).join("*.csv").display()
+        );
+        return Err(MissingInput::error(
+            "figure best-distributions-forget",
+            missing,
+        ));
+    }
+    if let Some(combined) = read_combined_of(results, FORGET_COMBINED)? {
+        lines.push(Line {
+            label: format!("combined ({FORGET_COMBINED}.yaml)"),
+            rates: combined.rates,
+            emphasis: true,
+            dashed: true,
+            colour: RGBColor(0, 0, 0),
+        });
+    }
+    let runs = read_runs(results)?;
+    let rates: BTreeSet<u64> = runs
+        .runs
+        .iter()
+        .filter(|r| r.record.scale == "forget" && r.record.method == FLAT)
+        .filter_map(|r| r.record.distribution.as_ref()?.rates.first().copied())
+        .map(f64::to_bits)
+        .collect();
+    Ok(Distributions {
+        title: "Best distribution of each search at the forget scale (stage B rates)".to_string(),
+        x_desc: "group (0 = embeddings, last = head)".to_string(),
+        lines,
+        flat: rates
+            .into_iter()
+            .map(f64::from_bits)
+            .map(|r| (format!("flat {r:e} (forget runs)"), r))
+            .collect(),
     })
 }
 

@@ -9,6 +9,7 @@ mod distributions;
 mod draw;
 mod embeddings;
 mod search;
+mod tradeoff;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use plotters::prelude::*;
 
 use self::draw::{Figure, FONT};
 use crate::inputs::Inputs;
+use crate::studies::SearchDir;
 
 pub(crate) const NAMES: &[&str] = &[
     "combined",
@@ -29,6 +31,10 @@ pub(crate) const NAMES: &[&str] = &[
     "embedding-shift",
     "authors",
     "attribution",
+    "tradeoff",
+    "search-progress-forget",
+    "pareto-forget",
+    "best-distributions-forget",
 ];
 
 pub(crate) fn write(name: &str, inputs: &Inputs, out_dir: &Path) -> Result<Vec<PathBuf>> {
@@ -37,8 +43,36 @@ pub(crate) fn write(name: &str, inputs: &Inputs, out_dir: &Path) -> Result<Vec<P
     match name {
         "combined" => render(&distributions::combined(&inputs.results)?, out_dir, &stem),
         "best-distributions" => render(&distributions::best(&inputs.results)?, out_dir, &stem),
-        "search-progress" => render(&search::progress(&inputs.results)?, out_dir, &stem),
-        "pareto" => render(&search::pareto(&inputs.results)?, out_dir, &stem),
+        "search-progress" => render(
+            &search::progress(&inputs.results, SearchDir::Top, "figure search-progress")?,
+            out_dir,
+            &stem,
+        ),
+        "pareto" => render(
+            &search::pareto(&inputs.results, SearchDir::Top, "figure pareto")?,
+            out_dir,
+            &stem,
+        ),
+        "search-progress-forget" => render(
+            &search::progress(
+                &inputs.results,
+                SearchDir::Forget,
+                "figure search-progress-forget",
+            )?,
+            out_dir,
+            &stem,
+        ),
+        "pareto-forget" => render(
+            &search::pareto(&inputs.results, SearchDir::Forget, "figure pareto-forget")?,
+            out_dir,
+            &stem,
+        ),
+        "best-distributions-forget" => render(
+            &distributions::best_forget(&inputs.results)?,
+            out_dir,
+            &stem,
+        ),
+        "tradeoff" => render(&tradeoff::figure(&inputs.results)?, out_dir, &stem),
         "embedding-shift" => {
             let mut written = Vec::new();
             for (task, figure) in embeddings::figures(&inputs.results)? {

@@ -12,7 +12,7 @@ use super::draw::{
     Figure, FONT,
 };
 use crate::inputs::MissingInput;
-use crate::studies::{read_studies, Study, Trial};
+use crate::studies::{read_studies_in, SearchDir, Study, Trial};
 
 /// Panel layout of both search figures, in pixels (the y range leaves the legend room).
 const CAPTION_PX: u32 = 18;
@@ -34,32 +34,33 @@ pub(crate) struct Pareto {
     studies: Vec<Study>,
 }
 
-fn studies_with_scores(results: &Path, what: &str) -> Result<Vec<Study>> {
-    let studies: Vec<Study> = read_studies(results)?
+fn studies_with_scores(results: &Path, dir: SearchDir, what: &str) -> Result<Vec<Study>> {
+    let studies: Vec<Study> = read_studies_in(results, dir)?
         .into_iter()
         .filter(|s| s.trials.iter().any(|t| t.objective.is_some()))
         .collect();
     if studies.is_empty() {
         let missing = format!(
             "no trial with an objective in {}",
-            results.join("search").join("*.csv").display()
+            dir.path(results).join("*.csv").display()
         );
         return Err(MissingInput::error(what, missing));
     }
     Ok(studies)
 }
 
-/// Figure (c) from the study exports.
-pub(crate) fn progress(results: &Path) -> Result<Progress> {
+/// Figure (c) from the study exports of `dir` (`results/search`, or the forget scale's
+/// `results/search/forget`).
+pub(crate) fn progress(results: &Path, dir: SearchDir, what: &str) -> Result<Progress> {
     Ok(Progress {
-        studies: studies_with_scores(results, "figure search-progress")?,
+        studies: studies_with_scores(results, dir, what)?,
     })
 }
 
-/// Figure (d) from the study exports.
-pub(crate) fn pareto(results: &Path) -> Result<Pareto> {
+/// Figure (d) from the study exports of `dir`.
+pub(crate) fn pareto(results: &Path, dir: SearchDir, what: &str) -> Result<Pareto> {
     Ok(Pareto {
-        studies: studies_with_scores(results, "figure pareto")?,
+        studies: studies_with_scores(results, dir, what)?,
     })
 }
 

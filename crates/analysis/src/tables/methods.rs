@@ -219,6 +219,21 @@ impl Rows {
         })
     }
 
+    /// Mean over seeds of metric `m` in row `i`.
+    pub(super) fn mean(&self, i: usize, m: usize) -> Option<f64> {
+        self.values[m][0][i]
+    }
+
+    /// Sample sd over seeds of metric `m` in row `i`.
+    pub(super) fn sd(&self, i: usize, m: usize) -> Option<f64> {
+        self.values[m][1][i]
+    }
+
+    /// The number of records (seeds) of row `i`.
+    pub(super) fn count(&self, i: usize) -> usize {
+        self.n[i].map_or(0, |n| n as usize)
+    }
+
     fn seeds(&self, i: usize) -> String {
         self.n[i].map_or(String::new(), |n| format!("{n:.0}"))
     }
@@ -291,7 +306,7 @@ pub(super) enum Delta {
 }
 
 impl Delta {
-    fn markdown(&self) -> String {
+    pub(super) fn markdown(&self) -> String {
         match self {
             Delta::Reference => "ref.".to_string(),
             Delta::NoFlat => "no flat pair".to_string(),
@@ -308,7 +323,7 @@ impl Delta {
     }
 
     /// Δ mean, Δ sd, n, t, p.
-    fn csv(&self) -> [String; 5] {
+    pub(super) fn csv(&self) -> [String; 5] {
         match self {
             Delta::Reference | Delta::NoFlat => Default::default(),
             Delta::Paired { mean, sd, test } => {

@@ -1,9 +1,11 @@
 //! The tables: each reads its inputs, builds a [`Table`](crate::table::Table) and writes it.
 
 mod authors;
+pub(crate) mod forget;
 mod methods;
 pub(crate) mod regime;
 mod search;
+mod tuning;
 mod unseen;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +25,12 @@ pub(crate) const NAMES: &[&str] = &[
     "calibration",
     "regime",
     "attribution",
+    "forget",
+    "forget-summary",
+    "frontier",
+    "sequence",
+    "tuning",
+    "search-forget",
 ];
 
 pub(crate) fn write(name: &str, inputs: &Inputs, out_dir: &Path) -> Result<Vec<PathBuf>> {
@@ -35,6 +43,12 @@ pub(crate) fn write(name: &str, inputs: &Inputs, out_dir: &Path) -> Result<Vec<P
         "calibration" => regime::calibration_table(&inputs.results),
         "regime" => regime::regime_table(&inputs.results),
         "attribution" => regime::attribution_table(&inputs.results),
+        "forget" => forget::forget_table(&inputs.results),
+        "forget-summary" => forget::summary_table(&inputs.results),
+        "frontier" => forget::frontier_table(&inputs.results),
+        "sequence" => forget::sequence_table(&inputs.results),
+        "tuning" => tuning::tuning_table(&inputs.results),
+        "search-forget" => search::search_forget_table(&inputs.results),
         _ => unreachable!("names are checked by the caller"),
     }?;
     table

@@ -7,11 +7,11 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::inputs::MissingInput;
 use crate::regime::{flat_forgets, learned_bar, task_a_learned};
 use crate::runs::{read_calibration, read_runs, Run, RunSet, FLAT};
 use crate::stats::sample_sd;
 use crate::table::{csv_num, md_mean_sd, Table};
-use crate::inputs::MissingInput;
 
 /// The scale the regime tables describe.
 pub(crate) const FORGET: &str = "forget";
@@ -22,7 +22,11 @@ fn mean(values: &[f64]) -> Option<f64> {
 
 /// Mean and sample sd of the finite values `get` gives.
 fn summary(runs: &[&Run], get: impl Fn(&Run) -> Option<f64>) -> (Option<f64>, Option<f64>, usize) {
-    let v: Vec<f64> = runs.iter().filter_map(|r| get(r)).filter(|v| v.is_finite()).collect();
+    let v: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| get(r))
+        .filter(|v| v.is_finite())
+        .collect();
     (mean(&v), sample_sd(&v), v.len())
 }
 
@@ -168,15 +172,26 @@ pub(crate) fn calibration_table(results: &Path) -> Result<Table> {
     Ok(table)
 }
 
-/// Per setting, flat's runs at the forget scale.
+/// Per setting, flat's runs at the forget scale. A setting whose records ran more than one
+/// scale spec is one setting per spec, named with its scale label
+/// (`sst2->qnli [forget#1a2b3c4d]`, `Run::scale_label`).
 fn survey(set: &RunSet) -> BTreeMap<String, Vec<&Run>> {
     let mut by: BTreeMap<String, Vec<&Run>> = BTreeMap::new();
     for run in &set.runs {
         if run.record.scale == FORGET && run.record.method == FLAT {
-            by.entry(run.record.scenario.clone()).or_default().push(run);
+            by.entry(setting_name(run)).or_default().push(run);
         }
     }
     by
+}
+
+/// A forget-scale setting as tables name it: its scenario, with the scale label in
+/// brackets when the setting has records of more than one scale spec.
+pub(crate) fn setting_name(run: &Run) -> String {
+    match run.scale_variant {
+        Some(_) => format!("{} [{}]", run.record.scenario, run.scale_label()),
+        None => run.record.scenario.clone(),
+    }
 }
 
 /// `paper/tables/regime`: is task A learned and does flat forget, per surveyed setting.

@@ -6,19 +6,35 @@ use anyhow::{Context, Result};
 use polars::prelude::*;
 
 use crate::inputs::MissingInput;
-use crate::studies::{read_studies, Study};
+use crate::studies::{read_studies_in, SearchDir, Study};
 use crate::table::{csv_num, f64_column, md_num, str_column, Table};
 
 const STATES: [&str; 5] = ["complete", "pruned", "failed", "running", "queued"];
 
+/// `search`: the studies of `results/search`.
 pub(crate) fn search_table(results: &Path) -> Result<Table> {
-    let studies = read_studies(results)?;
+    search_table_in(results, SearchDir::Top, "table search", "Searches")
+}
+
+/// `search-forget`: the forget scale's studies, `results/search/forget` (docs/METHOD.md,
+/// "Evaluation at the forget scale").
+pub(crate) fn search_forget_table(results: &Path) -> Result<Table> {
+    search_table_in(
+        results,
+        SearchDir::Forget,
+        "table search-forget",
+        "Searches at the forget scale",
+    )
+}
+
+fn search_table_in(results: &Path, dir: SearchDir, what: &str, title: &str) -> Result<Table> {
+    let studies = read_studies_in(results, dir)?;
     if studies.is_empty() {
         let missing = format!(
             "no study exports in {}",
-            results.join("search").join("*.csv").display()
+            dir.path(results).join("*.csv").display()
         );
-        return Err(MissingInput::error("table search", missing));
+        return Err(MissingInput::error(what, missing));
     }
     let counts = count_states(&studies)?;
     let names = str_column(&counts, "study")?;
@@ -30,7 +46,7 @@ pub(crate) fn search_table(results: &Path) -> Result<Table> {
         .collect::<Result<_>>()?;
 
     let mut table = Table {
-        title: "Searches: trials by state, best complete trial, compute".to_string(),
+        title: format!("{title}: trials by state, best complete trial, compute"),
         ..Table::default()
     };
     let mut header: Vec<String> = vec!["study".into(), "trials".into()];

@@ -14,28 +14,41 @@ use super::methods::{no_runs, summarise, Delta, Rows};
 use crate::inputs::MissingInput;
 use crate::runs::{read_runs, to_frame, FLAT};
 use crate::stats::sign_test;
-use crate::studies::{pair_key, read_studies};
+use crate::studies::{pair_key, study_names_in, SearchDir};
 use crate::table::{csv_num, csv_p, md_delta, md_p, Table};
 
 /// The metrics compared across settings: (column of the run-record frame, label).
 const METRICS: &[(&str, &str)] = &[("objective", "p_o+p_s"), ("p_o", "p_o")];
 
 /// A per-setting difference counts as significant below this paired-test p-value.
-const ALPHA: f64 = 0.05;
+pub(super) const ALPHA: f64 = 0.05;
 
 /// A per-setting Δ closer to 0 than this is a tie. Scores are sums and differences of
 /// fractions like 0.725, so a method whose seeds trade p_o for p_s point for point shows
 /// a Δ(p_o + p_s) of about 1e-17, not 0; real differences are far larger (one dev row in
 /// 400 is 2.5e-3).
-const TIE: f64 = 1e-9;
+pub(super) const TIE: f64 = crate::measures::TIE;
 
 pub(crate) fn unseen_table(results: &Path) -> Result<Table> {
     let mut runs = read_runs(results)?;
     if runs.runs.is_empty() {
         return Err(MissingInput::error("table unseen", no_runs(results)));
     }
-    let searched = searched_scenarios(results, runs.runs.iter().map(|r| &r.record.scenario))?;
-    runs.retain(|r| !searched.contains(&r.record.scenario));
+    let searched = Searched::read(results)?;
+    let mut excluded: BTreeSet<String> = BTreeSet::new();
+    runs.retain(|r| {
+        let scenario = &r.record.scenario;
+        // The studies of results/search count at every scale (as this table always did);
+        // at the forget scale its own studies count too.
+        let by_top = searched.contains_top(scenario);
+        let by_forget = !by_top && searched.contains(&r.record.scale, scenario);
+        if by_top {
+            excluded.insert(scenario.clone());
+        } else if by_forget {
+            excluded.insert(format!("{scenario} ({})", r.record.scale));
+        }
+        !(by_top || by_forget)
+    });
     let columns: Vec<&str> = METRICS.iter().map(|(column, _)| *column).collect();
     let summary = summarise(&to_frame(&runs)?, &columns)?;
     let rows = Rows::read(&summary, &columns)?;
@@ -109,7 +122,7 @@ pub(crate) fn unseen_table(results: &Path) -> Result<Table> {
         table.md_rows.push(md);
         table.csv_rows.push(csv);
     }
-    let excluded: Vec<&str> = searched.iter().map(String::as_str).collect();
+    let excluded: Vec<&str> = excluded.iter().map(String::as_str).collect();
     table.footer = vec![
         format!("Source: {}.", runs.provenance()),
         format!(
@@ -133,45 +146,96 @@ pub(crate) fn unseen_table(results: &Path) -> Result<Table> {
              probability 1/2, ties left out."
         ),
     ];
+    if groups
+        .keys()
+        .any(|(_, scale)| SearchDir::of_scale(scale) == SearchDir::Forget)
+    {
+        table.footer.push(
+            "At the forget scale the settings of the studies in results/search/forget (and of \
+             the inputs of results/combined/forget.json) are left out too, marked (forget); \
+             table forget-summary compares the forget scale's methods on the settings none \
+             of those studies used, whatever results/search holds."
+                .to_string(),
+        );
+    }
     Ok(table)
 }
 
-/// Scenario labels among `scenarios` that a study in `results/search` searched on:
-/// `sst2->mrpc` matches the study `sst2_mrpc` (both reduce to `sst2mrpc`).
-fn searched_scenarios<'a>(
-    results: &Path,
-    scenarios: impl Iterator<Item = &'a String>,
-) -> Result<BTreeSet<String>> {
-    let studies: BTreeSet<String> = read_studies(results)?
-        .iter()
-        .map(|s| s.pair_key())
-        .collect();
-    Ok(scenarios
-        .filter(|s| studies.contains(&pair_key(s)))
-        .cloned()
-        .collect())
+/// The studies each scale's searches ran: a scenario of scale `forget` is searched when
+/// its name matches a study in `results/search/forget` (or an input of the forget scale's
+/// combination), a scenario of any other scale when it matches one in `results/search`;
+/// `sst2->mrpc` matches the study `sst2_mrpc` (both reduce to `sst2mrpc`). (docs/METHOD.md,
+/// "Comparing a method with flat" and "Evaluation at the forget scale".)
+pub(crate) struct Searched {
+    top: BTreeSet<String>,
+    forget: BTreeSet<String>,
+}
+
+impl Searched {
+    pub(crate) fn read(results: &Path) -> Result<Self> {
+        let keys = |dir| -> Result<BTreeSet<String>> {
+            Ok(study_names_in(results, dir)?
+                .iter()
+                .map(|s| pair_key(s))
+                .collect())
+        };
+        let mut forget = keys(SearchDir::Forget)?;
+        if let Some(combined) =
+            crate::combined::read_combined_of(results, crate::combined::FORGET_COMBINED)?
+        {
+            forget.extend(combined.per_input.iter().filter_map(|(input, _)| {
+                Path::new(input)
+                    .file_stem()
+                    .map(|s| pair_key(&s.to_string_lossy()))
+            }));
+        }
+        Ok(Searched {
+            top: keys(SearchDir::Top)?,
+            forget,
+        })
+    }
+
+    /// Whether a search of scale `scale` (a scale name) ran on `scenario`.
+    pub(crate) fn contains(&self, scale: &str, scenario: &str) -> bool {
+        let keys = match SearchDir::of_scale(scale) {
+            SearchDir::Top => &self.top,
+            SearchDir::Forget => &self.forget,
+        };
+        keys.contains(&pair_key(scenario))
+    }
+
+    /// Whether a study of `results/search` ran on `scenario`.
+    fn contains_top(&self, scenario: &str) -> bool {
+        self.top.contains(&pair_key(scenario))
+    }
 }
 
 /// One metric's per-setting differences, counted.
-struct Tally {
-    mean: Option<f64>,
-    better: usize,
-    worse: usize,
+pub(super) struct Tally {
+    pub(super) mean: Option<f64>,
+    pub(super) better: usize,
+    pub(super) worse: usize,
     significantly_better: usize,
     significantly_worse: usize,
-    sign_p: Option<f64>,
+    pub(super) sign_p: Option<f64>,
 }
 
 impl Tally {
-    fn of(deltas: impl Iterator<Item = Delta>) -> Self {
+    /// The paired differences of a method's settings (settings without one left out).
+    pub(super) fn of(deltas: impl Iterator<Item = Delta>) -> Self {
+        Self::of_values(deltas.filter_map(|delta| match delta {
+            Delta::Paired { mean, test, .. } => Some((mean, test.p())),
+            _ => None,
+        }))
+    }
+
+    /// Per setting a difference and, where there is one, its test's p-value.
+    pub(super) fn of_values(values: impl Iterator<Item = (f64, Option<f64>)>) -> Self {
         let mut means = Vec::new();
         let (mut better, mut worse, mut sig_better, mut sig_worse) = (0, 0, 0, 0);
-        for delta in deltas {
-            let Delta::Paired { mean, test, .. } = delta else {
-                continue;
-            };
+        for (mean, p) in values {
             means.push(mean);
-            let significant = test.p().is_some_and(|p| p < ALPHA);
+            let significant = p.is_some_and(|p| p < ALPHA);
             if mean > TIE {
                 better += 1;
                 sig_better += usize::from(significant);
@@ -191,7 +255,7 @@ impl Tally {
     }
 
     /// mean Δ, "better / worse (significant better / worse)", sign test p.
-    fn markdown(&self) -> [String; 3] {
+    pub(super) fn markdown(&self) -> [String; 3] {
         [
             self.mean.map_or("—".to_string(), md_delta),
             format!(
@@ -202,7 +266,8 @@ impl Tally {
         ]
     }
 
-    fn csv(&self) -> [String; 6] {
+    /// mean, better, worse, significantly better, significantly worse, sign test p.
+    pub(super) fn csv(&self) -> [String; 6] {
         [
             csv_num(self.mean),
             self.better.to_string(),

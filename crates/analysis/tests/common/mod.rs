@@ -134,6 +134,9 @@ pub fn full_fixture(root: &Path) -> Inputs {
     write_combined(&results);
     write_embeddings(&results);
     write_forget_runs(&results);
+    write_forget_evaluation(&results);
+    write_forget_studies(&results);
+    write_tuning(&results);
     let logs = root.join("authors-logs");
     write_authors_log(&logs);
     Inputs {
@@ -148,8 +151,7 @@ pub fn write_forget_runs(results: &Path) {
     let lines: Vec<String> = [(0, 0.70, [0.70, 0.72, 0.76]), (1, 0.74, [0.74, 0.78, 0.76])]
         .iter()
         .map(|&(seed, p_o, scores)| {
-            let mut r = record("sst2->qnli", "flat", seed, 0.80, 0.78, p_o);
-            r["scale"] = json!("forget");
+            let mut r = forget_record("sst2->qnli", "flat", seed, 0.80, 0.78, p_o);
             r["tasks"] = json!(["sst2", "qnli"]);
             r["majority"] = json!([0.51, 0.5]);
             r["attribution"] = json!({"depths": ["embeddings", "layer 0", "heads"],
@@ -184,4 +186,291 @@ pub fn read_table_csv(path: &Path) -> Vec<std::collections::BTreeMap<String, Str
 
 pub fn out_dir(root: &Path, name: &str) -> PathBuf {
     root.join(name)
+}
+
+// --- The forget-scale evaluation (synthetic records in the run-record format) ---
+//
+// Test inputs only: every number below is made up so that the tables' results can be
+// computed by hand (the tests in tests/forget.rs do). They are written into temporary
+// directories, never into results/ or paper/.
+
+/// A forget-scale record of a two-stage scenario: `record` at scale `forget`, with the
+/// stage-2-only scale spec and the distribution a method of that name would have.
+pub fn forget_record(
+    scenario: &str,
+    method: &str,
+    seed: i64,
+    a1: f64,
+    p_s: f64,
+    p_o: f64,
+) -> serde_json::Value {
+    let mut r = record(scenario, method, seed, a1, p_s, p_o);
+    r["scale"] = json!("forget");
+    r["kind"] = json!(if scenario.starts_with("embedding-shift") {
+        "embedding-shift"
+    } else {
+        "pair"
+    });
+    r["scale_spec"] = json!({"max_train": 2000, "max_dev": 400, "epochs": 2, "batch_size": 8,
+        "base_rate": 1e-4, "stage2_only": true});
+    let rate = match method {
+        "flat" => Some(1e-4),
+        m => m.strip_prefix("flat@").and_then(|r| r.parse::<f64>().ok()),
+    };
+    if let Some(rate) = rate {
+        let rates = vec![rate; 8];
+        r["distribution_spec"] = json!(format!("flat:{rate:e}"));
+        r["distribution"] = json!({"grouping": "per-layer", "rates": rates, "per_depth": rates,
+                                   "transferred_from": null});
+    }
+    r["stage1_distribution_spec"] = json!("flat:1e-4");
+    r["stage1_cached"] = json!(true);
+    r
+}
+
+/// A forget-scale record of the four-task sequence with accuracy matrix `matrix` (rows of
+/// the lower triangle); a1, p_s, p_o and forgetting as the train crate derives them, `cl`
+/// left empty.
+pub fn sequence_record(method: &str, seed: i64, matrix: &[&[f64]]) -> serde_json::Value {
+    let n = matrix.len();
+    let full: Vec<Vec<Option<f64>>> = matrix
+        .iter()
+        .map(|row| (0..n).map(|j| row.get(j).copied()).collect())
+        .collect();
+    let (a1, p_s, p_o) = (matrix[0][0], matrix[n - 1][n - 1], matrix[n - 1][0]);
+    let mut r = forget_record("rte->mrpc->cola->sst2", method, seed, a1, p_s, p_o);
+    r["kind"] = json!("sequence");
+    r["tasks"] = json!(["rte", "mrpc", "cola", "sst2"]);
+    r["matrix"] = json!(full);
+    r["cl"] = json!(null);
+    r
+}
+
+/// Per seed (p_s, p_o) of one method.
+type Scores<'a> = &'a [(f64, f64)];
+
+/// The forget-scale evaluation fixture, `results/runs/forget_eval.jsonl`, next to the flat
+/// runs of `write_forget_runs` (sst2->qnli, seeds 0 and 1: a1 .80, p_s .78, p_o .70 / .74):
+///
+/// - held out: sst2->qnli (seeds 0-1), qnli->sst2 (0-2), embedding-shift:sst2 (0-1) and the
+///   sequence rte->mrpc->cola->sst2 (0-1), each with flat, flat@<rate> points and methods;
+/// - searched: sst2->mrpc (a study export in results/search/forget) and mrpc->sst2 (only a
+///   store, `mrpc_sst2.sqlite`), where combined does very well / badly: left out of the
+///   summary either way.
+pub fn write_forget_evaluation(results: &Path) {
+    let mut lines: Vec<String> = Vec::new();
+    let mut add = |scenario: &str, a1: &[f64], method: &str, scores: Scores| {
+        for (seed, (&(p_s, p_o), &a1)) in scores.iter().zip(a1).enumerate() {
+            lines.push(forget_record(scenario, method, seed as i64, a1, p_s, p_o).to_string());
+        }
+    };
+    // sst2->qnli: flat is in forget.jsonl. Curve (p_s, p_o): (.70, .78), (.74, .76),
+    // (.76, .74), (.78, .72) flat, (.80, .66).
+    let a1 = &[0.80, 0.80];
+    let s = "sst2->qnli";
+    add(s, a1, "flat@1e-5", &[(0.70, 0.77), (0.70, 0.79)]);
+    add(s, a1, "flat@2e-5", &[(0.74, 0.76), (0.74, 0.76)]);
+    add(s, a1, "flat@5e-5", &[(0.76, 0.74), (0.76, 0.74)]);
+    add(s, a1, "flat@2e-4", &[(0.80, 0.66), (0.80, 0.66)]);
+    add(s, a1, "combined", &[(0.76, 0.75), (0.78, 0.77)]);
+    add(s, a1, "llrd", &[(0.72, 0.76), (0.72, 0.78)]);
+    add(s, a1, "ewc", &[(0.82, 0.71), (0.82, 0.73)]);
+    // qnli->sst2. Curve: (.70, .78), (.74, .76), (.77, .73), (.80, .70) flat, (.82, .62).
+    let a1 = &[0.82, 0.84, 0.80];
+    let s = "qnli->sst2";
+    add(s, a1, "flat", &[(0.80, 0.70), (0.81, 0.72), (0.79, 0.68)]);
+    add(
+        s,
+        a1,
+        "flat@1e-5",
+        &[(0.70, 0.78), (0.70, 0.80), (0.70, 0.76)],
+    );
+    add(
+        s,
+        a1,
+        "flat@2e-5",
+        &[(0.74, 0.76), (0.74, 0.78), (0.74, 0.74)],
+    );
+    add(
+        s,
+        a1,
+        "flat@5e-5",
+        &[(0.77, 0.73), (0.77, 0.75), (0.77, 0.71)],
+    );
+    add(
+        s,
+        a1,
+        "flat@2e-4",
+        &[(0.82, 0.62), (0.82, 0.64), (0.82, 0.60)],
+    );
+    add(
+        s,
+        a1,
+        "combined",
+        &[(0.79, 0.75), (0.80, 0.76), (0.78, 0.74)],
+    );
+    add(s, a1, "llrd", &[(0.72, 0.77), (0.72, 0.80), (0.72, 0.74)]);
+    add(s, a1, "ewc", &[(0.80, 0.69), (0.81, 0.72), (0.79, 0.66)]);
+    // embedding-shift:sst2. Curve: (.70, .83), (.78, .79), (.81, .76) flat, (.83, .70).
+    let a1 = &[0.85, 0.87];
+    let s = "embedding-shift:sst2";
+    add(s, a1, "flat", &[(0.80, 0.75), (0.82, 0.77)]);
+    add(s, a1, "flat@1e-5", &[(0.70, 0.82), (0.70, 0.84)]);
+    add(s, a1, "flat@5e-5", &[(0.78, 0.78), (0.78, 0.80)]);
+    add(s, a1, "flat@2e-4", &[(0.83, 0.69), (0.83, 0.71)]);
+    add(s, a1, "combined", &[(0.79, 0.74), (0.81, 0.75)]);
+    add(s, a1, "llrd", &[(0.75, 0.80)]);
+    // Searched settings.
+    let s = "sst2->mrpc";
+    let a1 = &[0.90, 0.92];
+    add(s, a1, "flat", &[(0.80, 0.80), (0.82, 0.82)]);
+    add(s, a1, "combined", &[(0.80, 0.88), (0.82, 0.91)]);
+    let s = "mrpc->sst2";
+    let a1 = &[0.80, 0.80];
+    add(s, a1, "flat", &[(0.80, 0.70), (0.80, 0.72)]);
+    add(s, a1, "combined", &[(0.80, 0.60), (0.80, 0.61)]);
+    // The sequence: flat and combined by hand (tests/forget.rs computes their metrics),
+    // the frontier points with filler cells.
+    let seq: [(&str, i64, [&[f64]; 4]); 4] = [
+        (
+            "flat",
+            0,
+            [
+                &[0.70],
+                &[0.66, 0.80],
+                &[0.72, 0.76, 0.40],
+                &[0.60, 0.74, 0.30, 0.90],
+            ],
+        ),
+        (
+            "flat",
+            1,
+            [
+                &[0.72],
+                &[0.70, 0.82],
+                &[0.66, 0.78, 0.42],
+                &[0.64, 0.76, 0.34, 0.92],
+            ],
+        ),
+        (
+            "combined",
+            0,
+            [
+                &[0.70],
+                &[0.69, 0.79],
+                &[0.68, 0.78, 0.39],
+                &[0.67, 0.77, 0.36, 0.89],
+            ],
+        ),
+        (
+            "combined",
+            1,
+            [
+                &[0.72],
+                &[0.71, 0.81],
+                &[0.70, 0.80, 0.41],
+                &[0.69, 0.79, 0.38, 0.91],
+            ],
+        ),
+    ];
+    for (method, seed, matrix) in seq {
+        let mut r = sequence_record(method, seed, &matrix);
+        if (method, seed) == ("flat", 0) {
+            // As the train crate writes it: avg acc, BWT, max-drop forgetting.
+            r["cl"] = json!({"avg_accuracy": 0.635, "backward_transfer": -0.26 / 3.0,
+                             "forgetting": 0.28 / 3.0});
+        }
+        lines.push(r.to_string());
+    }
+    for (method, p_s, p_o) in [
+        ("flat@1e-5", 0.80, [0.67, 0.69]),
+        ("flat@2e-4", 0.95, [0.54, 0.56]),
+    ] {
+        for (seed, a1) in [(0, 0.70), (1, 0.72)] {
+            let p_o = p_o[seed as usize];
+            let matrix: [&[f64]; 4] = [&[a1], &[0.6, 0.7], &[0.6, 0.7, 0.3], &[p_o, 0.7, 0.3, p_s]];
+            lines.push(sequence_record(method, seed, &matrix).to_string());
+        }
+    }
+    write_runs(results, "forget_eval.jsonl", &lines);
+}
+
+/// The forget scale's studies: an export of sst2_mrpc (trials of STUDY, with 8 groups) and
+/// a bare store file for mrpc_sst2 (a placeholder, not a database: only its name is read).
+pub fn write_forget_studies(results: &Path) {
+    let dir = results.join("search").join("forget");
+    fs::create_dir_all(&dir).unwrap();
+    let study = "\
+study,trial,state,resource,a1,p_s,p_o,objective,seconds,worker,started_at,finished_at,reason,lr_g0,lr_g1,lr_g2,lr_g3,lr_g4,lr_g5,lr_g6,lr_g7
+sst2_mrpc,0,complete,2,0.90,0.80,0.80,1.60,900,w0,t0,t1,,1e-4,1e-4,1e-4,1e-4,1e-4,1e-4,1e-4,1e-4
+sst2_mrpc,1,pruned,1,0.90,0.70,0.75,1.45,300,w1,t0,t1,rung 1,3e-4,1e-6,2e-5,1e-5,1e-5,1e-5,1e-5,1e-5
+sst2_mrpc,2,complete,2,0.90,0.79,0.86,1.65,900,w0,t1,t2,,2e-6,5e-6,3e-5,1e-5,2e-5,4e-5,6e-5,1e-4
+sst2_mrpc,3,complete,2,0.90,0.83,0.78,1.61,900,w1,t1,t2,,1e-5,1e-5,1e-5,2e-5,2e-5,5e-5,1e-4,2e-4
+";
+    fs::write(dir.join("sst2_mrpc.csv"), study).unwrap();
+    fs::write(
+        dir.join("mrpc_sst2.sqlite"),
+        "test fixture: stands for a store\n",
+    )
+    .unwrap();
+}
+
+/// Tuning records, `results/tuning/forget/{sst2_mrpc,mrpc_sst2}.jsonl`, seeds 0 and 1:
+///
+/// - ewc@1e4: p_o + p_s 1.60, 1.62 | 1.50, 1.52 → mean 1.56;
+/// - ewc@1e6: 1.62, 1.64 | 1.50, 1.54 → 1.575, chosen;
+/// - llrd@0.8: 1.62, 1.62 | 1.52, 1.52 → 1.57, chosen;
+/// - llrd@0.9: 1.66, 1.66 | (no runs) → incomplete, not chosen although higher;
+///
+/// and `lrdist tune`'s choice file agreeing with it.
+pub fn write_tuning(results: &Path) {
+    let dir = results.join("tuning").join("forget");
+    fs::create_dir_all(&dir).unwrap();
+    // Per grid point: (p_s, p_o) of seeds 0 and 1 on sst2->mrpc, then on mrpc->sst2.
+    type Seeds = [(f64, f64); 2];
+    let grid: [(&str, Seeds, Option<Seeds>); 4] = [
+        (
+            "ewc@1e4",
+            [(0.80, 0.80), (0.82, 0.80)],
+            Some([(0.80, 0.70), (0.80, 0.72)]),
+        ),
+        (
+            "ewc@1e6",
+            [(0.78, 0.84), (0.80, 0.84)],
+            Some([(0.76, 0.74), (0.78, 0.76)]),
+        ),
+        (
+            "llrd@0.8",
+            [(0.80, 0.82), (0.80, 0.82)],
+            Some([(0.80, 0.72), (0.80, 0.72)]),
+        ),
+        ("llrd@0.9", [(0.82, 0.84), (0.82, 0.84)], None),
+    ];
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for (method, first, second) in grid {
+        for seed in 0..2 {
+            let (p_s, p_o) = first[seed];
+            a.push(forget_record("sst2->mrpc", method, seed as i64, 0.9, p_s, p_o).to_string());
+            if let Some(second) = second {
+                let (p_s, p_o) = second[seed];
+                b.push(forget_record("mrpc->sst2", method, seed as i64, 0.8, p_s, p_o).to_string());
+            }
+        }
+    }
+    fs::write(dir.join("sst2_mrpc.jsonl"), a.join("\n") + "\n").unwrap();
+    fs::write(dir.join("mrpc_sst2.jsonl"), b.join("\n") + "\n").unwrap();
+    let choice = "\
+# Written by `lrdist tune` (test fixture)
+tuning: experiments/tuning.yaml
+scale: forget
+objective: mean of p_o + p_s over settings x seeds
+settings: [sst2_mrpc, mrpc_sst2]
+seeds: [0, 1]
+methods: []
+scores:
+  - {baseline: ewc, candidate: ewc@1e4, objective: 1.56, runs: 4, chosen: false}
+  - {baseline: ewc, candidate: ewc@1e6, objective: 1.575, runs: 4, chosen: true}
+  - {baseline: llrd, candidate: llrd@0.8, objective: 1.57, runs: 4, chosen: true}
+";
+    fs::write(results.join("tuning").join("forget.yaml"), choice).unwrap();
 }

@@ -1,0 +1,295 @@
+//! The learning–forgetting trade-off at the forget scale (docs/METHOD.md, "The flat
+//! frontier" and "Evaluation at the forget scale"): one panel per setting, p_s (learning B)
+//! against p_o (keeping A), every method's mean ± sd over seeds in both axes and the flat
+//! curve drawn through the flat points at their rates. A method above the curve keeps more
+//! of A than flat does at the same learning of B; one on it makes a trade a flat rate makes.
+
+use std::path::Path;
+
+use anyhow::Result;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::draw::{colour, grid_size, padded_range, panels, Figure, FONT};
+use crate::tables::forget::{Evaluation, MethodRow, Role, Setting};
+
+const CAPTION_PX: u32 = 17;
+const MARGIN_PX: u32 = 10;
+const X_LABELS_PX: u32 = 40;
+const Y_LABELS_PX: u32 = 56;
+const LABEL_PX: u32 = 11;
+const LEGEND_PX: u32 = 14;
+const LEGEND_ROW_PX: u32 = 24;
+const LEGEND_COLUMNS: usize = 5;
+const PANEL: (u32, u32) = (600, 470);
+
+/// One point to draw: a mean with its sd in both axes.
+#[derive(Debug, Clone, PartialEq)]
+struct Point {
+    label: String,
+    p_s: f64,
+    p_o: f64,
+    p_s_sd: f64,
+    p_o_sd: f64,
+}
+
+impl Point {
+    fn of(m: &MethodRow, label: String) -> Option<Self> {
+        Some(Point {
+            label,
+            p_s: m.p_s?,
+            p_o: m.p_o?,
+            p_s_sd: m.p_s_sd.unwrap_or(0.0),
+            p_o_sd: m.p_o_sd.unwrap_or(0.0),
+        })
+    }
+}
+
+struct Panel {
+    title: String,
+    /// The flat points ordered by p_s, labelled with their rates.
+    curve: Vec<Point>,
+    /// (index into [`TradeOff::methods`], point).
+    methods: Vec<(usize, Point)>,
+}
+
+pub(crate) struct TradeOff {
+    panels: Vec<Panel>,
+    /// Every method drawn, in table order; a method's colour is its index.
+    methods: Vec<String>,
+}
+
+/// The figure from the forget-scale run records.
+pub(crate) fn figure(results: &Path) -> Result<TradeOff> {
+    let eval = Evaluation::load(results, "figure tradeoff")?;
+    let settings = eval.compared("figure tradeoff")?;
+    let mut methods: Vec<String> = Vec::new();
+    for s in &settings {
+        for m in s.methods.iter().filter(|m| m.role == Role::Method) {
+            if !methods.contains(&m.method) {
+                methods.push(m.method.clone());
+            }
+        }
+    }
+    methods.sort_by_key(|m| crate::tables::forget::method_order(m));
+    let flat_rate = match eval.flat_rates.as_slice() {
+        [rate] => format!("flat {rate:.0e}"),
+        _ => "flat".to_string(),
+    };
+    let panels = settings
+        .iter()
+        .map(|s| panel(s, &methods, &flat_rate))
+        .collect();
+    Ok(TradeOff { panels, methods })
+}
+
+fn panel(setting: &Setting, methods: &[String], flat_rate: &str) -> Panel {
+    let mut curve: Vec<Point> = setting
+        .curve_points()
+        .filter_map(|m| {
+            let label = match m.role {
+                Role::Frontier(rate) => format!("{rate:.0e}"),
+                _ => flat_rate.to_string(),
+            };
+            Point::of(m, label)
+        })
+        .collect();
+    curve.sort_by(|a, b| a.p_s.total_cmp(&b.p_s));
+    let points = setting
+        .methods
+        .iter()
+        .filter(|m| m.role == Role::Method)
+        .filter_map(|m| {
+            let i = methods.iter().position(|name| *name == m.method)?;
+            Some((i, Point::of(m, m.method.clone())?))
+        })
+        .collect();
+    let note = if setting.curve.is_none() {
+        ", no flat curve yet"
+    } else {
+        ""
+    };
+    Panel {
+        title: format!("{} ({}{note})", setting.name, setting.set()),
+        curve,
+        methods: points,
+    }
+}
+
+impl TradeOff {
+    fn columns(&self) -> usize {
+        if self.panels.len() <= 4 {
+            2
+        } else {
+            3
+        }
+    }
+
+    fn legend_px(&self) -> u32 {
+        let entries = self.methods.len() + 1;
+        entries.div_ceil(LEGEND_COLUMNS) as u32 * LEGEND_ROW_PX + 40
+    }
+}
+
+impl Figure for TradeOff {
+    fn size(&self) -> (u32, u32) {
+        let (w, h) = grid_size(self.panels.len(), self.columns(), PANEL);
+        (w.max(900), h + self.legend_px())
+    }
+
+    fn draw<DB>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+    {
+        let (_, height) = root.dim_in_pixel();
+        let (grid, legend) = root.split_vertically(height - self.legend_px());
+        for (area, p) in panels(&grid, self.panels.len(), self.columns())
+            .iter()
+            .zip(&self.panels)
+        {
+            draw_panel(area, p)?;
+        }
+        draw_legend(&legend, &self.methods)
+    }
+}
+
+/// The coordinates of a panel: p_s by p_o.
+type Axes = Cartesian2d<RangedCoordf64, RangedCoordf64>;
+
+/// A dot with error bars of ± sd in both axes (capped), in `c`.
+fn draw_point<DB>(
+    chart: &mut ChartContext<'_, DB, Axes>,
+    p: &Point,
+    c: RGBColor,
+    filled: bool,
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let style = c.stroke_width(2);
+    let bars = [
+        vec![(p.p_s - p.p_s_sd, p.p_o), (p.p_s + p.p_s_sd, p.p_o)],
+        vec![(p.p_s, p.p_o - p.p_o_sd), (p.p_s, p.p_o + p.p_o_sd)],
+    ];
+    chart.draw_series(bars.into_iter().map(|b| PathElement::new(b, style)))?;
+    let caps_x = [p.p_s - p.p_s_sd, p.p_s + p.p_s_sd]
+        .map(|x| EmptyElement::at((x, p.p_o)) + PathElement::new(vec![(0, -4), (0, 4)], style));
+    let caps_y = [p.p_o - p.p_o_sd, p.p_o + p.p_o_sd]
+        .map(|y| EmptyElement::at((p.p_s, y)) + PathElement::new(vec![(-4, 0), (4, 0)], style));
+    chart.draw_series(caps_x)?;
+    chart.draw_series(caps_y)?;
+    let dot = if filled {
+        Circle::new((p.p_s, p.p_o), 5, c.filled())
+    } else {
+        Circle::new((p.p_s, p.p_o), 5, c.stroke_width(2))
+    };
+    chart.draw_series([dot])?;
+    Ok(())
+}
+
+/// [`padded_range`], at least 0.02 wide (four dev rows in 400 each side of a single
+/// value), so that a panel whose points share a score gets readable ticks.
+fn score_range(values: Vec<f64>) -> std::ops::Range<f64> {
+    let r = padded_range(values);
+    let (mid, half) = ((r.start + r.end) / 2.0, (r.end - r.start) / 2.0);
+    let half = half.max(0.01);
+    mid - half..mid + half
+}
+
+fn draw_panel<DB>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> Result<()>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let all = panel
+        .curve
+        .iter()
+        .chain(panel.methods.iter().map(|(_, p)| p));
+    let xs: Vec<f64> = all
+        .clone()
+        .flat_map(|p| [p.p_s - p.p_s_sd, p.p_s + p.p_s_sd])
+        .collect();
+    let ys: Vec<f64> = all
+        .flat_map(|p| [p.p_o - p.p_o_sd, p.p_o + p.p_o_sd])
+        .collect();
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, (FONT, CAPTION_PX))
+        .margin(MARGIN_PX)
+        .x_label_area_size(X_LABELS_PX)
+        .y_label_area_size(Y_LABELS_PX)
+        .build_cartesian_2d(score_range(xs), score_range(ys))?;
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .x_desc("p_s (task B learned)")
+        .y_desc("p_o (task A kept)")
+        .label_style((FONT, 12))
+        .draw()?;
+    let ink = RGBColor(40, 40, 40);
+    chart.draw_series(LineSeries::new(
+        panel.curve.iter().map(|p| (p.p_s, p.p_o)),
+        ink.stroke_width(2),
+    ))?;
+    for p in &panel.curve {
+        draw_point(&mut chart, p, ink, false)?;
+    }
+    chart.draw_series(panel.curve.iter().map(|p| {
+        EmptyElement::at((p.p_s, p.p_o))
+            + Text::new(
+                p.label.clone(),
+                (7, 6),
+                (FONT, LABEL_PX).into_font().color(&ink),
+            )
+    }))?;
+    for (i, p) in &panel.methods {
+        draw_point(&mut chart, p, colour(*i), true)?;
+    }
+    chart.draw_series(panel.methods.iter().map(|(i, p)| {
+        EmptyElement::at((p.p_s, p.p_o))
+            + Text::new(
+                p.label.clone(),
+                (7, -16),
+                (FONT, LABEL_PX).into_font().color(&colour(*i)),
+            )
+    }))?;
+    Ok(())
+}
+
+/// The key under the panels: one entry per method, and the flat curve.
+fn draw_legend<DB>(area: &DrawingArea<DB, Shift>, methods: &[String]) -> Result<()>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let (width, _) = area.dim_in_pixel();
+    let column = (width as i32 - 40) / LEGEND_COLUMNS as i32;
+    let at = |k: usize| {
+        let (row, col) = (k / LEGEND_COLUMNS, k % LEGEND_COLUMNS);
+        (
+            20 + col as i32 * column,
+            20 + row as i32 * LEGEND_ROW_PX as i32,
+        )
+    };
+    let font = (FONT, LEGEND_PX).into_font();
+    let ink = RGBColor(40, 40, 40);
+    let (x, y) = at(0);
+    area.draw(&PathElement::new(
+        vec![(x, y), (x + 24, y)],
+        ink.stroke_width(2),
+    ))?;
+    area.draw(&Circle::new((x + 12, y), 5, ink.stroke_width(2)))?;
+    area.draw(&Text::new(
+        "flat curve (labels: rates)",
+        (x + 32, y - 8),
+        font.clone(),
+    ))?;
+    for (i, method) in methods.iter().enumerate() {
+        let (x, y) = at(i + 1);
+        area.draw(&Circle::new((x + 12, y), 5, colour(i).filled()))?;
+        area.draw(&Text::new(method.clone(), (x + 32, y - 8), font.clone()))?;
+    }
+    Ok(())
+}

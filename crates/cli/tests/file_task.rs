@@ -1,0 +1,405 @@
+//! Tasks of your own (`--train FILE --dev FILE`, or `{name, train, dev, ...}` in an
+//! experiment file) through the binary: bad files exit 2 with one line naming the file,
+//! the line and the column, and write nothing (no record, no model folder, no study, no
+//! stage-1 cache entry); a good file task fine-tunes, saves with its own label set, runs
+//! as task A of a pair through the stage-1 cache (re-trained when a file changes), and its
+//! saved model predicts. The data are a few GLUE rows written as CSV and JSONL; no GLUE
+//! folder is given to the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn model() -> PathBuf {
+    std::env::var_os("LRDIST_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"))
+}
+
+fn glue() -> PathBuf {
+    let dir = std::env::var_os("GLUE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/glue"));
+    assert!(
+        dir.join("SST-2").is_dir(),
+        "GLUE not found at {}: set GLUE_DIR",
+        dir.display()
+    );
+    dir
+}
+
+/// `lrdist ARGS` in `dir` on one thread, with the default model unless ARGS name one,
+/// without a GLUE folder.
+fn lrdist(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lrdist"));
+    cmd.current_dir(dir)
+        .args(args)
+        .args(["--threads", "1", "-q"])
+        .env_remove("GLUE_DIR")
+        .env("LRDIST_CACHE", dir.join("cache"));
+    if !args.contains(&"--model") {
+        cmd.arg("--model").arg(model());
+    }
+    cmd.output().unwrap()
+}
+
+/// The first `n` rows of a GLUE TSV file (header dropped), split on tabs.
+fn glue_rows(file: &str, n: usize) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(glue().join(file)).unwrap();
+    text.lines()
+        .skip(1)
+        .take(n)
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+/// SST-2 rows as a CSV of `review,sentiment` with string labels (`negative`, `positive`).
+fn write_reviews(path: &Path, skip: usize, n: usize) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    w.write_record(["id", "review", "sentiment"]).unwrap();
+    for (i, row) in glue_rows("SST-2/train.tsv", skip + n)
+        .iter()
+        .enumerate()
+        .skip(skip)
+    {
+        let label = if row[1] == "1" {
+            "positive"
+        } else {
+            "negative"
+        };
+        w.write_record([i.to_string().as_str(), row[0].trim(), label])
+            .unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// STS-B rows as JSONL `{"a", "b", "score"}` (a regression pair task).
+fn write_similarity(path: &Path, n: usize) {
+    let lines: Vec<String> = glue_rows("STS-B/train.tsv", n)
+        .iter()
+        .map(|r| {
+            let score: f64 = r[9].parse().unwrap();
+            serde_json::json!({"a": r[7], "b": r[8], "score": score}).to_string()
+        })
+        .collect();
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn assert_bad_input(out: &Output, want: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(want), "{want:?} not in {stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn bad_task_files_exit_2_naming_file_line_and_column_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write = |name: &str, text: &str| std::fs::write(d.join(name), text).unwrap();
+    write(
+        "train.csv",
+        "review,sentiment\ngood film,positive\ndull film,negative\n",
+    );
+    write("dev.csv", "review,sentiment\nfine,positive\n");
+    write(
+        "empty.csv",
+        "review,sentiment\ngood film,positive\n\"  \",negative\n",
+    );
+    write("unseen.jsonl", "{\"review\": \"ok\", \"sentiment\": \"positive\"}\n{\"review\": \"meh\", \"sentiment\": \"neutral\"}\n");
+    write(
+        "scores.tsv",
+        "review\tsentiment\ngood film\t4.5\ndull film\tlow\n",
+    );
+    write("pair.yaml", "name: mine\nscenario:\n  kind: pair\n  first: {name: mine, train: train.csv, dev: unseen.jsonl, text: review, label: sentiment}\n  second: {name: again, train: train.csv, dev: dev.csv, text: review, label: sentiment}\nscales:\n  tiny: {max_train: 8, max_dev: 8, epochs: 1, batch_size: 4}\n");
+    let before = files_under(d);
+
+    let finetune = |train: &str, dev: &str, extra: &[&str]| {
+        let mut args = vec![
+            "finetune",
+            "--train",
+            train,
+            "--dev",
+            dev,
+            "--text-column",
+            "review",
+        ];
+        args.extend_from_slice(&[
+            "--label-column",
+            "sentiment",
+            "--epochs",
+            "1",
+            "--save",
+            "saved",
+        ]);
+        args.extend_from_slice(extra);
+        lrdist(d, &args)
+    };
+    // A missing column.
+    assert_bad_input(
+        &finetune("train.csv", "dev.csv", &["--text-pair-column", "second"]),
+        "train.csv:1: no column `second` (the header has: review, sentiment)",
+    );
+    // An empty text.
+    assert_bad_input(
+        &finetune("empty.csv", "dev.csv", &[]),
+        "empty.csv:3: column `review` is empty",
+    );
+    // A dev label the train file does not have.
+    assert_bad_input(
+        &finetune("train.csv", "unseen.jsonl", &[]),
+        "unseen.jsonl:2: column `sentiment`: label \"neutral\" is not in the label set of the train file (negative, positive)",
+    );
+    // A regression label that is not a number.
+    assert_bad_input(
+        &finetune("scores.tsv", "dev.csv", &["--regression"]),
+        "scores.tsv:3: column `sentiment`: \"low\" is not a number",
+    );
+    // `run`, with a record, a model folder and the stage-1 cache asked for.
+    let run = lrdist(
+        d,
+        &[
+            "run",
+            "--scenario",
+            "length-shift:empty",
+            "--train",
+            "empty.csv",
+            "--dev",
+            "dev.csv",
+            "--text-column",
+            "review",
+            "--label-column",
+            "sentiment",
+            "--stage2-only",
+            "--record",
+            "run.jsonl",
+            "--save",
+            "saved",
+        ],
+    );
+    assert_bad_input(&run, "empty.csv:3: column `review` is empty");
+    let run = lrdist(
+        d,
+        &[
+            "run",
+            "--config",
+            "pair.yaml",
+            "--scale",
+            "tiny",
+            "--record",
+            "run.jsonl",
+        ],
+    );
+    assert_bad_input(&run, "unseen.jsonl:2: column `sentiment`");
+    // `search`: no study, no store file.
+    let search = lrdist(
+        d,
+        &[
+            "search",
+            "--config",
+            "pair.yaml",
+            "--scale",
+            "tiny",
+            "--trials",
+            "2",
+            "--study",
+            "s.sqlite",
+        ],
+    );
+    assert_bad_input(&search, "unseen.jsonl:2: column `sentiment`");
+    assert_eq!(files_under(d), before, "an input error writes nothing");
+}
+
+#[test]
+fn a_file_task_finetunes_saves_its_labels_runs_through_the_stage1_cache_and_predicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_reviews(&d.join("train.csv"), 0, 48);
+    write_reviews(&d.join("dev.csv"), 48, 24);
+
+    let out = lrdist(
+        d,
+        &[
+            "finetune",
+            "--train",
+            "train.csv",
+            "--dev",
+            "dev.csv",
+            "--task-name",
+            "reviews",
+            "--text-column",
+            "review",
+            "--label-column",
+            "sentiment",
+            "--epochs",
+            "1",
+            "--head",
+            "pooler",
+            "--save",
+            "saved",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: Value = serde_json::from_str(
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["task"], "reviews");
+    assert_eq!(
+        (report["train_rows"].as_u64(), report["dev_rows"].as_u64()),
+        (Some(48), Some(24))
+    );
+    let metrics = report["metrics"].as_object().unwrap();
+    assert_eq!(metrics.keys().collect::<Vec<_>>(), ["accuracy", "macro_f1"]);
+    let f = &report["file_task"];
+    assert_eq!(
+        f["labels"]["classes"],
+        serde_json::json!(["negative", "positive"])
+    );
+    assert_eq!(f["task"]["text"], "review");
+    assert_eq!(f["train_sha256"].as_str().unwrap().len(), 64);
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("saved/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        config["id2label"],
+        serde_json::json!({"0": "negative", "1": "positive"})
+    );
+
+    std::fs::write(
+        d.join("new.csv"),
+        "review\n\"a wonderful, moving film\"\nan awful mess\n",
+    )
+    .unwrap();
+    let out = lrdist(
+        d,
+        &[
+            "predict",
+            "--model",
+            "saved",
+            "--input",
+            "new.csv",
+            "--text-column",
+            "review",
+            "-o",
+            "p.jsonl",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = std::fs::read_to_string(d.join("p.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        assert!(
+            ["negative", "positive"].contains(&l["label"].as_str().unwrap()),
+            "{l}"
+        );
+        let p = l["probabilities"].as_object().unwrap();
+        assert_eq!(p.keys().collect::<Vec<_>>(), ["negative", "positive"]);
+    }
+
+    // A pair of two file tasks (classification, then regression on pairs) in an experiment
+    // file, stage 2 only: the second run restores stage 1, an edited train file trains it
+    // again.
+    write_similarity(&d.join("sim.jsonl"), 72);
+    std::fs::write(
+        d.join("pair.yaml"),
+        "name: mine\nscenario:\n  kind: pair\n  first: {name: reviews, train: train.csv, dev: dev.csv, text: review, label: sentiment}\n  second: {name: similar, train: sim.jsonl, dev: sim.jsonl, text: a, text_pair: b, label: score, kind: regression}\nscales:\n  tiny: {max_train: 32, max_dev: 16, epochs: 1, batch_size: 8, stage2_only: true}\n",
+    )
+    .unwrap();
+    let run = |record: &str| {
+        let out = lrdist(
+            d,
+            &[
+                "run",
+                "--config",
+                "pair.yaml",
+                "--scale",
+                "tiny",
+                "--record",
+                record,
+                "--save",
+                "pair",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(d.join(record)).unwrap();
+        serde_json::from_str::<Value>(text.lines().last().unwrap()).unwrap()
+    };
+    let first = run("a.jsonl");
+    assert_eq!(first["scenario"], "reviews->similar");
+    assert_eq!(first["stage1_cached"], false);
+    let tasks = first["file_tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(
+        tasks[0]["labels"]["classes"],
+        serde_json::json!(["negative", "positive"])
+    );
+    assert_eq!(tasks[1]["labels"], "regression");
+    assert!(
+        first["metrics"][1][1].get("spearman").is_some(),
+        "{}",
+        first["metrics"]
+    );
+    let head: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("pair/similar/lrdist_head.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(head["problem_type"], "regression", "{head}");
+    let again = run("a.jsonl");
+    assert_eq!(
+        again["stage1_cached"], true,
+        "the same files: stage 1 is restored"
+    );
+    assert_eq!(again["matrix"][0], first["matrix"][0]);
+    write_reviews(&d.join("train.csv"), 100, 48);
+    let edited = run("a.jsonl");
+    assert_eq!(
+        edited["stage1_cached"], false,
+        "an edited train file trains stage 1 again"
+    );
+    assert_ne!(
+        edited["file_tasks"][0]["train_sha256"],
+        first["file_tasks"][0]["train_sha256"]
+    );
+}

@@ -1,0 +1,49 @@
+//! What the real-data tests of this crate share: the default model and GLUE (missing either
+//! is a failure that says what to set), an `Env` on the CPU writing under a scratch folder,
+//! and small scales.
+
+use std::path::{Path, PathBuf};
+
+use lrdist_train::{Env, ScaleSpec};
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `GLUE_DIR` (default `../shared/glue`) and `LRDIST_MODEL` (default
+/// `models/all-MiniLM-L6-v2`), results and the stage-1 cache under `results`, no progress.
+pub fn env(results: &Path) -> Env {
+    let glue = std::env::var_os("GLUE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/glue"));
+    let model = std::env::var_os("LRDIST_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"));
+    assert!(
+        glue.join("SST-2").is_dir(),
+        "GLUE not found at {}: set GLUE_DIR",
+        glue.display()
+    );
+    assert!(
+        model.join("model.safetensors").is_file(),
+        "model not found at {}: run `make model` or set LRDIST_MODEL",
+        model.display()
+    );
+    Env {
+        model_dir: model,
+        glue_dir: glue,
+        device: tch::Device::Cpu,
+        results_dir: results.to_path_buf(),
+        cache_dir: results.join("cache"),
+        progress: false,
+    }
+}
+
+/// The quick scale with `train` / `dev` rows per task and `epochs` epochs.
+pub fn small_scale(train: usize, dev: usize, epochs: usize) -> ScaleSpec {
+    let mut s = ScaleSpec::builtin("quick").unwrap();
+    s.max_train = Some(train);
+    s.max_dev = Some(dev);
+    s.epochs = epochs;
+    s
+}
