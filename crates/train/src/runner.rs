@@ -185,11 +185,11 @@ impl Runner {
         let mut learner = Learner::new(encoder, pad_id);
         learner.set_head_kind(req.head, req.seed);
         let embeddings_out = match &req.scenario {
-            ScenarioSpec::EmbeddingShift { task } => Some(
-                env.results_dir
-                    .join("embeddings")
-                    .join(format!("{task}.csv")),
-            ),
+            ScenarioSpec::EmbeddingShift { task } => Some(embeddings_path(
+                &env.results_dir,
+                &task.to_string(),
+                &req.scale_name,
+            )),
             _ => None,
         };
         let plan = build_plan(
@@ -419,6 +419,35 @@ fn settings_with<'a>(
 
 /// The first depth that trains when only the top `top` encoder layers and the heads do
 /// (`freeze` baseline): depth `L + 1 - top`. Zero layers leaves the heads alone training.
+/// Where an embedding-shift run writes its 2-D projection for the figure:
+/// `RESULTS/embeddings/<task>.csv` at the quick scale (the committed figure's input), and
+/// `RESULTS/embeddings/<task>-<scale>.csv` at any other, so a run at one scale never
+/// overwrites another scale's projection.
+pub fn embeddings_path(results: &Path, task: &str, scale: &str) -> PathBuf {
+    let name = if scale == "quick" {
+        format!("{task}.csv")
+    } else {
+        format!("{task}-{scale}.csv")
+    };
+    results.join("embeddings").join(name)
+}
+
+#[cfg(test)]
+mod embeddings_path_tests {
+    #[test]
+    fn scales_other_than_quick_get_their_own_projection_file() {
+        let r = std::path::Path::new("results");
+        assert_eq!(
+            super::embeddings_path(r, "sst2", "quick"),
+            r.join("embeddings/sst2.csv")
+        );
+        assert_eq!(
+            super::embeddings_path(r, "sst2", "forget"),
+            r.join("embeddings/sst2-forget.csv")
+        );
+    }
+}
+
 pub fn freeze_from_depth(top: usize, num_layers: usize) -> Result<usize> {
     if top > num_layers {
         anyhow::bail!(
