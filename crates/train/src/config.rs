@@ -363,6 +363,12 @@ pub struct ScaleSpec {
     /// task B than for a task A). A file task takes `max_train`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub train_rows: BTreeMap<GlueTask, usize>,
+    /// Train rows of every stage after the first (task B; each later task of a sequence),
+    /// overriding `max_train` and `train_rows` there; stage 1 and the calibration keep
+    /// theirs (docs/METHOD.md, "The forget scale"). A scenario that splits one task in two
+    /// (the shifts) splits one sample of `max_train` rows and ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_b_train: Option<usize>,
     /// Dev rows per task (same sampling); `None` = all.
     #[serde(default)]
     pub max_dev: Option<usize>,
@@ -447,6 +453,7 @@ impl ScaleSpec {
             bucketing: true,
             data_seed: 0,
             train_rows: BTreeMap::new(),
+            stage_b_train: None,
             base_rate: None,
             stage2_only: false,
         })
@@ -474,7 +481,21 @@ impl ScaleSpec {
             .join(":")
     }
 
-    /// The data selection for `task` under this scale.
+    /// The data selection for `task` trained in stage `stage` (0 = the first) of a
+    /// scenario with one task per stage: [`Self::data_spec`], with `stage_b_train` rows in
+    /// every stage after the first.
+    pub fn stage_data_spec(&self, task: &TaskSpec, stage: usize) -> DataSpec {
+        let spec = self.data_spec(task);
+        match self.stage_b_train {
+            Some(rows) if stage > 0 => DataSpec {
+                max_train: Some(rows),
+                ..spec
+            },
+            _ => spec,
+        }
+    }
+
+    /// The data selection for `task` under this scale (as task A, or alone).
     pub fn data_spec(&self, task: &TaskSpec) -> DataSpec {
         let glue = task.glue();
         let named = |map: &BTreeMap<GlueTask, usize>| glue.and_then(|t| map.get(&t).copied());
@@ -628,6 +649,23 @@ mod tests {
         s.train_rows.insert(GlueTask::Qnli, 4000);
         assert_eq!(s.data_spec(&GlueTask::Qnli.into()).max_train, Some(4000));
         assert_eq!(s.data_spec(&GlueTask::Sst2.into()).max_train, Some(1000));
+    }
+
+    #[test]
+    fn stage_b_rows_apply_after_the_first_stage_only() {
+        let mut s = ScaleSpec::builtin("quick").unwrap();
+        s.train_rows.insert(GlueTask::Qnli, 3000);
+        let qnli: TaskSpec = GlueTask::Qnli.into();
+        assert_eq!(s.stage_data_spec(&qnli, 1).max_train, Some(3000));
+        s.stage_b_train = Some(4000);
+        assert_eq!(s.stage_data_spec(&qnli, 0), s.data_spec(&qnli));
+        assert_eq!(s.stage_data_spec(&qnli, 0).max_train, Some(3000));
+        assert_eq!(s.stage_data_spec(&qnli, 1).max_train, Some(4000));
+        assert_eq!(s.stage_data_spec(&qnli, 3).max_train, Some(4000));
+        assert_eq!(s.stage_data_spec(&qnli, 1).max_dev, s.data_spec(&qnli).max_dev);
+        // an unset field is not written, so older scale specs keep their identity
+        s.stage_b_train = None;
+        assert!(!serde_yaml::to_string(&s).unwrap().contains("stage_b_train"));
     }
 
     #[test]

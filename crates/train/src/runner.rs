@@ -202,8 +202,8 @@ impl Runner {
         )?;
         let mut dev_sources = BTreeMap::new();
         let mut file_tasks: Vec<lrdist_data::FileTaskRecord> = Vec::new();
-        for task in req.scenario.tasks() {
-            let p = data.task(&task, &req.scale.data_spec(&task))?;
+        for (i, task) in req.scenario.tasks().into_iter().enumerate() {
+            let p = data.task(&task, &req.scale.stage_data_spec(&task, i))?;
             dev_sources.insert(task.to_string(), p.dev_source.clone());
             if let Some(f) = p.file.as_ref().filter(|f| !file_tasks.contains(f)) {
                 file_tasks.push(f.clone());

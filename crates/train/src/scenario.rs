@@ -29,7 +29,7 @@ pub fn build_plan(
         ScenarioSpec::Single { .. } | ScenarioSpec::Pair { .. } | ScenarioSpec::Sequence { .. } => {
             let mut plan = Vec::new();
             for (i, task) in scenario.tasks().iter().enumerate() {
-                let p = data.task(task, &scale.data_spec(task))?;
+                let p = data.task(task, &scale.stage_data_spec(task, i))?;
                 let head = learner.add_head(p.task.clone(), head_seed(i));
                 plan.push(StagePlan {
                     train: p.train.clone(),

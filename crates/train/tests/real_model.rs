@@ -135,7 +135,9 @@ fn embedding_and_length_shift_split_one_task_in_two() {
         assert!(rows.iter().all(|&r| r > 0));
         assert!(rec.p_o.is_some() && rec.p_s.is_some());
     }
-    let csv = std::fs::read_to_string(tmp.path().join("embeddings/mrpc.csv")).unwrap();
+    // the projection of a run at a scale other than quick is named after its scale
+    let path = lrdist_train::runner::embeddings_path(tmp.path(), "mrpc", "test");
+    let csv = std::fs::read_to_string(&path).unwrap();
     assert!(csv.starts_with("x,y,cluster,label,split\n"));
     assert_eq!(csv.lines().count(), 65);
 }
