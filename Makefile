@@ -91,6 +91,11 @@ test-save: glue-check venv model build $(PEER_STAMP) ## --save and predict again
 	@echo "==> testing --save and predict with transformers (python/test_lrdist_head.py)"
 	@HF_HUB_OFFLINE=1 $(VENV)/bin/python python/test_lrdist_head.py
 
+.PHONY: fixture-hf-bin
+fixture-hf-bin: venv model $(PEER_STAMP) ## rewrite the pytorch_model.bin fixture that predict's tests read (crates/model/tests/fixtures/hf_bin*; scripts/make_hf_bin_fixture.py)
+	@echo "==> writing the pytorch_model.bin fixture (scripts/make_hf_bin_fixture.py)"
+	@HF_HUB_OFFLINE=1 $(VENV)/bin/python scripts/make_hf_bin_fixture.py
+
 .PHONY: test-own-data
 test-own-data: glue-check venv model ## the README's "Use it on your data" commands as written (crates/cli/tests/readme_own_data.rs; part of `cargo test`)
 	@echo "==> running the README's commands on a pair of your own (cargo test --test readme_own_data)"

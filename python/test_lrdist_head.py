@@ -7,7 +7,8 @@ what they wrote: the layout of each saved folder, and that `lrdist predict`'s ou
 them is what transformers computes (`AutoModelForSequenceClassification` for the
 `--head pooler` folder, `lrdist_head.load` for the `--head cls` folders of the run),
 probabilities and values within 1e-4. Also runs `lrdist predict` on a
-`BertForSequenceClassification` folder that transformers itself saved.
+`BertForSequenceClassification` folder that transformers itself saved, with its weights
+in model.safetensors and in a `torch.save`d pytorch_model.bin.
 
 Run from the repository root after `cargo build --release`, with GLUE_DIR naming the GLUE
 folder: `make test-save` (which installs scripts/requirements-peer.txt into the venv
@@ -90,7 +91,9 @@ class SaveAndPredict(unittest.TestCase):
 
     def test_predict_reads_a_folder_transformers_saved(self):
         """`lrdist predict` on a BertForSequenceClassification that transformers itself
-        made and saved (three labels, a seeded head on the default model)."""
+        made and saved (three labels, a seeded head on the default model), its weights as
+        transformers 5 writes them (model.safetensors) and as `torch.save` writes them
+        (pytorch_model.bin, what save_pretrained(safe_serialization=False) wrote)."""
         import torch
         from transformers import AutoTokenizer, BertForSequenceClassification
 
@@ -103,24 +106,30 @@ class SaveAndPredict(unittest.TestCase):
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         texts = ["A man is playing a guitar.", "Nobody is here.", "The cat sat."]
         pairs = ["Someone plays music.", "A crowd fills the hall.", "A cat is sitting."]
+        theirs = lrdist_head.predict(model, tokenizer, texts, pairs)
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             model.save_pretrained(tmp / "hf")
             tokenizer.save_pretrained(tmp / "hf")
+            (tmp / "hf_bin").mkdir()
+            for f in (tmp / "hf").iterdir():
+                if f.name != "model.safetensors":
+                    (tmp / "hf_bin" / f.name).write_bytes(f.read_bytes())
+            torch.save(dict(model.state_dict()), tmp / "hf_bin" / "pytorch_model.bin")
             rows = "".join(json.dumps({"premise": a, "hypothesis": b}) + "\n"
                            for a, b in zip(texts, pairs))
             (tmp / "rows.jsonl").write_text(rows)
-            done = subprocess.run(
-                [ROOT / "target/release/lrdist", "predict", "-q", "--model", tmp / "hf",
-                 "--input", tmp / "rows.jsonl", "--text-column", "premise",
-                 "--text-pair-column", "hypothesis"],
-                capture_output=True, text=True, check=False)
-            self.assertEqual(done.returncode, 0, done.stderr)
-            ours = [json.loads(line) for line in done.stdout.splitlines()]
-        theirs = lrdist_head.predict(model, tokenizer, texts, pairs)
-        self.assertEqual(len(ours), len(texts))
-        for a, b in zip(ours, theirs):
-            self.assert_same_prediction(a, b)
+            for folder in ("hf", "hf_bin"):
+                done = subprocess.run(
+                    [ROOT / "target/release/lrdist", "predict", "-q", "--model", tmp / folder,
+                     "--input", tmp / "rows.jsonl", "--text-column", "premise",
+                     "--text-pair-column", "hypothesis"],
+                    capture_output=True, text=True, check=False)
+                self.assertEqual(done.returncode, 0, done.stderr)
+                ours = [json.loads(line) for line in done.stdout.splitlines()]
+                self.assertEqual(len(ours), len(texts), folder)
+                for a, b in zip(ours, theirs):
+                    self.assert_same_prediction(a, b)
 
     def check_folders(self, saved: Path) -> None:
         config = json.loads((saved / "sst2" / "config.json").read_text())

@@ -20,7 +20,7 @@ use crate::inputs::shown_path;
 /// The record schema version this reader understands.
 pub const SCHEMA: u64 = 1;
 
-/// The method label of the flat learning-rate baseline (PAPER.md "Baselines"), the
+/// The method label of the flat learning-rate baseline (docs/METHOD.md "Baselines"), the
 /// reference every other method is compared with.
 pub const FLAT: &str = "flat";
 
@@ -53,7 +53,7 @@ pub struct Record {
     pub p_s: Option<f64>,
     pub p_o: Option<f64>,
     pub forgetting: Option<f64>,
-    /// p_o + p_s, the search objective (PAPER.md "Forgetting protocol").
+    /// p_o + p_s, the search objective (docs/METHOD.md "Forgetting protocol").
     pub objective: Option<f64>,
     /// The accuracy matrix `R[i][j]`: task j's dev score after stage i (docs/METHOD.md
     /// "Forgetting protocol"); entries with j > i are empty.
@@ -86,13 +86,16 @@ pub struct Distribution {
     pub rates: Vec<f64>,
 }
 
-/// Continual-learning metrics over the accuracy matrix (Chaudhry et al.; PAPER.md
-/// "Related baselines and metrics worth having").
+/// Continual-learning metrics over the accuracy matrix (Chaudhry et al.; docs/METHOD.md
+/// "Metrics").
 #[derive(Debug, Clone, Deserialize)]
 pub struct ClMetrics {
     pub avg_accuracy: Option<f64>,
     pub backward_transfer: Option<f64>,
-    pub forgetting: Option<f64>,
+    /// Chaudhry's forgetting, named max-drop forgetting here (docs/METHOD.md "Metrics"),
+    /// not the `a1 - p_o` of every table; records before the rename call it `forgetting`.
+    #[serde(alias = "forgetting")]
+    pub max_drop_forgetting: Option<f64>,
 }
 
 /// One record and where it was read.
@@ -324,7 +327,7 @@ fn check_unique(runs: &[Run]) -> Result<()> {
 /// All run records under `<results>/runs` as one row per record, flat columns:
 /// `source, line, id, kind, scenario, method, distribution_spec, seed, scale, model,
 /// git_commit, seconds, a1, p_s, p_o, forgetting, objective, cl_avg_accuracy,
-/// cl_backward_transfer, cl_forgetting`.
+/// cl_backward_transfer, cl_max_drop_forgetting`.
 pub fn load_runs(results: &Path) -> Result<DataFrame> {
     to_frame(&read_runs(results)?)
 }
@@ -368,7 +371,7 @@ pub fn to_frame(set: &RunSet) -> Result<DataFrame> {
         number("objective", &|r| r.objective),
         number("cl_avg_accuracy", &cl(|c| c.avg_accuracy)),
         number("cl_backward_transfer", &cl(|c| c.backward_transfer)),
-        number("cl_forgetting", &cl(|c| c.forgetting)),
+        number("cl_max_drop_forgetting", &cl(|c| c.max_drop_forgetting)),
     ];
     DataFrame::new(runs.len(), columns).context("building the run-record table")
 }

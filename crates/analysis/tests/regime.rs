@@ -133,6 +133,50 @@ fn regime_marks_each_setting_against_the_criterion() {
 }
 
 #[test]
+fn regime_counts_the_criterion_per_stage_b_rows_candidate() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let spec = |b: Option<u64>| {
+        let mut s = json!({"max_train": 2000, "epochs": 2, "batch_size": 8});
+        if let Some(b) = b {
+            s["stage_b_train"] = json!(b);
+        }
+        s
+    };
+    let mut lines = Vec::new();
+    // sst2->qnli at B 2000 forgets .03 (misses), at B 4000 .07 (meets).
+    for (b, p_o) in [(None, 0.77), (Some(4000), 0.73)] {
+        for seed in 0..3 {
+            let mut r = survey_record("sst2->qnli", "sst2", seed, 0.80, p_o, 0.51);
+            r["scale_spec"] = spec(b);
+            lines.push(r.to_string());
+        }
+    }
+    // a shift (no stage-B rows of its own) that meets counts under both candidates.
+    for seed in 0..3 {
+        let mut r = survey_record("length-shift:sst2", "sst2", seed, 0.80, 0.70, 0.51);
+        r["kind"] = json!("length-shift");
+        r["scale_spec"] = spec(None);
+        lines.push(r.to_string());
+    }
+    common::write_runs(&results, "s.jsonl", &lines);
+    let out = dir.path().join("tables");
+    write_table("regime", &inputs(&results), &out).unwrap();
+    let md = fs::read_to_string(out.join("regime.md")).unwrap();
+    assert!(md.contains("At B rows 2000: 1 of 2 settings meet"), "{md}");
+    assert!(md.contains("At B rows 4000: 2 of 2 settings meet"), "{md}");
+    assert!(md.contains("| length-shift:sst2 | 3 | split |"), "{md}");
+    let csv = fs::read_to_string(out.join("regime.csv")).unwrap();
+    let rows: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.starts_with("sst2->qnli"))
+        .collect();
+    assert_eq!(rows.len(), 2, "one row per scale spec: {csv}");
+    assert!(rows.iter().any(|l| l.contains(",3,4000,")), "{csv}");
+    assert!(rows.iter().any(|l| l.contains(",3,2000,")), "{csv}");
+}
+
+#[test]
 fn attribution_averages_the_recovered_p_o_per_depth() {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");

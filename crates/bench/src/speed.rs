@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use lrdist_data::{BatchOrder, DataSpec, GlueTask};
+use lrdist_data::{BatchOrder, DataSpec, TaskSpec};
 use lrdist_model::Encoder;
 use lrdist_optimizer::{AdamWConfig, LayerwiseAdamW};
 use lrdist_train::prep::{BatchTensors, DataCache, RowSet};
@@ -30,7 +30,9 @@ pub struct SpeedRow {
 /// Options of [`speed_report`].
 #[derive(Clone, Debug)]
 pub struct SpeedOptions {
-    pub task: GlueTask,
+    /// The task whose rows are trained and evaluated: a GLUE task (`lrdist bench speed`:
+    /// SST-2) or a task of your own.
+    pub task: TaskSpec,
     /// Train rows per measured epoch.
     pub train_rows: usize,
     pub batch_size: usize,
@@ -82,10 +84,10 @@ pub fn speed_report(
     };
     let mut data = DataCache::new(&env.glue_dir, &env.model_dir, opts.max_len)?;
     let start = Instant::now();
-    let prepared = data.task(&opts.task.into(), &spec)?;
+    let prepared = data.task(&opts.task, &spec)?;
     let first = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    let _ = data.task(&opts.task.into(), &spec)?;
+    let _ = data.task(&opts.task, &spec)?;
     let again = start.elapsed().as_secs_f64().max(1e-9);
     let n = prepared.train.len() + prepared.dev.len();
     push(

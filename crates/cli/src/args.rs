@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use lrdist_data::{DataSpec, FileTask, GlueTask, TaskKind, TaskSpec};
+use lrdist_data::{DataSpec, FileTask, GlueTask, TaskKind, TaskName, TaskSpec};
 use lrdist_train::{ExperimentConfig, PenaltySpec, RunRequest, ScaleSpec, ScenarioSpec};
 
 #[derive(Parser)]
@@ -29,7 +29,8 @@ pub struct Cli {
 
 #[derive(Args)]
 pub struct Common {
-    /// Model folder: config.json, model.safetensors, tokenizer.json (HF BERT layout)
+    /// Model folder: config.json, model.safetensors (or pytorch_model.bin), tokenizer.json
+    /// (HF BERT layout)
     /// [default: the --config's `model:`, else $LRDIST_MODEL, else models/all-MiniLM-L6-v2].
     #[arg(long, global = true)]
     pub model: Option<PathBuf>,
@@ -108,10 +109,13 @@ pub enum Cmd {
     /// folder). Writes one JSON object per input row, in input order:
     /// {"label", "probabilities": {label: p}}, or {"value"} for a regression head.
     Predict(PredictArgs),
-    /// The main job: quick SST-2 -> MRPC, flat 2e-5 against the paper's combined distribution.
+    /// The main job: quick SST-2 -> MRPC, flat 2e-5 against the paper's combined distribution
+    /// (another pair with --first/--second, a task of your own with --train/--dev, or an
+    /// experiment file's pair with --config).
     Demo(DemoArgs),
     /// Calibrate a scale's flat rate: fine-tune each task alone over a grid of flat rates
-    /// and seeds (experiments/calibration.yaml), one record per run, resumable.
+    /// and seeds (experiments/calibration.yaml; a task of your own with --train/--dev), one
+    /// record per run, resumable.
     ///
     /// Records go to RESULTS/calibration/<scale>-<task>.jsonl; `lrdist analysis table calibration`
     /// (make table-calibration) picks the best mean dev score per task. The runs go
@@ -163,25 +167,47 @@ pub enum BenchCmd {
     /// bucketing, intra-op threads, no-autograd evaluation, evaluation batch size and the
     /// training step's share of the matmul ceiling. Prints a table; one JSON row per line
     /// goes to stdout, and to --csv when given.
-    Speed {
-        #[arg(long, default_value = "sst2")]
-        task: GlueTask,
-        /// Train rows per measured epoch.
-        #[arg(long, default_value_t = 1024)]
-        train_rows: usize,
-        #[arg(long, default_value_t = 32)]
-        batch_size: usize,
-        #[arg(long, default_value_t = 128)]
-        max_len: usize,
-        /// Also write the rows as CSV.
-        #[arg(long)]
-        csv: Option<PathBuf>,
-    },
+    Speed(SpeedArgs),
+}
+
+#[derive(Args)]
+pub struct SpeedArgs {
+    /// The GLUE task whose rows are measured [default: sst2], or give a task of your own
+    /// with --train and --dev.
+    #[arg(long, conflicts_with = "train")]
+    pub task: Option<GlueTask>,
+    #[command(flatten)]
+    pub file: FileTaskArgs,
+    /// Train rows per measured epoch.
+    #[arg(long, default_value_t = 1024)]
+    pub train_rows: usize,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 128)]
+    pub max_len: usize,
+    /// Also write the rows as CSV.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+}
+
+/// The task of `bench speed` when none is given.
+pub const SPEED_TASK: GlueTask = GlueTask::Sst2;
+
+impl SpeedArgs {
+    pub fn options(&self) -> Result<lrdist_bench::SpeedOptions> {
+        Ok(lrdist_bench::SpeedOptions {
+            task: self.file.one_task(self.task, Some(SPEED_TASK))?,
+            train_rows: self.train_rows,
+            batch_size: self.batch_size,
+            max_len: self.max_len,
+        })
+    }
 }
 
 #[derive(Subcommand)]
 pub enum DataCmd {
-    /// Write the train rows a selection picks as TSV (e.g. to feed another tool the same rows).
+    /// Write the train rows a selection picks, of a GLUE task or of a task of your own, as TSV
+    /// (or CSV, JSONL by --out's extension; e.g. to feed another tool the same rows).
     Sample(DataArgs),
 }
 
@@ -201,7 +227,8 @@ pub struct ScaleArgs {
     #[arg(long)]
     pub max_dev: Option<usize>,
     /// Use N held-out train rows of each GLUE task as its dev set (for tasks whose dev file is
-    /// partial; a task of your own is scored on its --dev file).
+    /// partial; a task of your own is scored on its --dev file unless a scale's
+    /// `dev_from_train` names it).
     #[arg(long)]
     pub dev_from_train: Option<usize>,
     /// Epochs per training stage.
@@ -296,7 +323,7 @@ impl ScaleArgs {
         }
         if let Some(n) = self.dev_from_train {
             for t in GlueTask::all() {
-                s.dev_from_train.insert(t, n);
+                s.dev_from_train.insert(t.into(), n);
             }
         }
         s.epochs = self.epochs.unwrap_or(s.epochs);
@@ -349,16 +376,14 @@ pub struct FinetuneArgs {
 impl FinetuneArgs {
     /// The task: `--task`, or the one `--train`/`--dev` give.
     pub fn task_spec(&self) -> Result<TaskSpec> {
-        match (self.task, self.file.task()?) {
-            (Some(glue), _) => Ok(TaskSpec::Glue(glue)),
-            (None, Some(file)) => Ok(TaskSpec::File(file)),
-            (None, None) => bail!("give --task NAME (a GLUE task) or --train FILE --dev FILE"),
-        }
+        self.file.one_task(self.task, None)
     }
 }
 
-/// A task of your own (`finetune`, `run`): two files, CSV, TSV (unquoted) or JSONL, told
-/// apart by extension, with a header line (or keys) naming their columns.
+/// A task of your own, the same flags on every command that takes a task (`finetune`,
+/// `run`, `calibrate`, `demo`, `data sample`, `bench speed`): two files, CSV, TSV
+/// (unquoted) or JSONL, told apart by extension, with a header line (or keys) naming their
+/// columns.
 #[derive(Args, Clone, Default)]
 pub struct FileTaskArgs {
     /// Train file of a task of your own: .csv, .tsv (unquoted, as GLUE's) or .jsonl (one
@@ -382,8 +407,10 @@ pub struct FileTaskArgs {
     /// class, scored by accuracy and macro-F1).
     #[arg(long, requires = "train")]
     pub regression: bool,
-    /// The task's name in records, tables and saved folders; `run` names it in --first,
-    /// --second, --tasks or --scenario [default: the train file's name without extension].
+    /// The task's name in records, tables and saved folders and in a scale's `train_rows`
+    /// and `dev_from_train`; `run` names it in --first, --second, --tasks or --scenario,
+    /// `demo` in --first or --second, `calibrate` in --tasks [default: the train file's name
+    /// without extension].
     #[arg(long, requires = "train")]
     pub task_name: Option<String>,
 }
@@ -426,6 +453,41 @@ impl FileTaskArgs {
         })?;
         Ok(Some(task))
     }
+
+    /// The one task of a command that takes one (`finetune`, `data sample`, `bench speed`):
+    /// the GLUE task of `--task` (`glue`), else the one `--train`/`--dev` give, else
+    /// `default`.
+    pub fn one_task(&self, glue: Option<GlueTask>, default: Option<GlueTask>) -> Result<TaskSpec> {
+        match (glue, self.task()?, default) {
+            (Some(glue), ..) => Ok(TaskSpec::Glue(glue)),
+            (None, Some(file), _) => Ok(TaskSpec::File(file)),
+            (None, None, Some(glue)) => Ok(TaskSpec::Glue(glue)),
+            (None, None, None) => {
+                bail!("give --task NAME (a GLUE task) or --train FILE --dev FILE")
+            }
+        }
+    }
+}
+
+/// Fails when the task of `--train`/`--dev` (`file`) is none of `tasks`, the tasks that
+/// `what` (`the run`) trains on: a task given but never named is a mistake. `flags` says
+/// where to name it.
+pub fn require_named(
+    file: Option<&FileTask>,
+    tasks: &[TaskSpec],
+    what: &str,
+    flags: &str,
+) -> Result<()> {
+    if let Some(f) = file {
+        if !tasks.iter().any(|t| t.file() == Some(f)) {
+            bail!(
+                "--train {} gives the task `{}`, which {what} does not name: name it in {flags}",
+                f.train.display(),
+                f.name
+            );
+        }
+    }
+    Ok(())
 }
 
 /// What the task heads read, and where to save the trained model (`finetune`, `run`).
@@ -752,16 +814,12 @@ impl RunArgs {
             (Some(c), ..) => c.scenario.clone(),
             _ => bail!("say what to run: --first A --second B, --tasks a,b,c, --scenario KIND:TASK or --config FILE"),
         };
-        if let Some(f) = &file {
-            if !scenario.tasks().iter().any(|t| t.file() == Some(f)) {
-                bail!(
-                    "--train {} gives the task `{}`, which the run does not name: name it in \
-                     --first, --second, --tasks or --scenario",
-                    f.train.display(),
-                    f.name
-                );
-            }
-        }
+        require_named(
+            file.as_ref(),
+            &scenario.tasks(),
+            "the run",
+            "--first, --second, --tasks or --scenario",
+        )?;
         scenario.validate()?;
         let (scale_name, scale) = self.scale.resolve_named(config.as_ref())?;
         let method_spec = match (&config, &self.method) {
@@ -850,12 +908,34 @@ pub struct CalibrateArgs {
     /// Scale of the config to calibrate.
     #[arg(long, default_value = "forget")]
     pub scale: String,
-    /// Only these of the config's tasks, comma-separated (e.g. one per parallel worker).
+    /// Only these of the config's tasks, comma-separated (e.g. one per parallel worker): GLUE
+    /// tasks, or tasks of your own by name [default: all; with --train, that task alone].
     #[arg(long, value_delimiter = ',')]
-    pub tasks: Vec<GlueTask>,
+    pub tasks: Vec<TaskName>,
+    /// A task of your own to calibrate with the config's rates, seeds and scale, beside its
+    /// tasks (named in --tasks by its --task-name).
+    #[command(flatten)]
+    pub file: FileTaskArgs,
     /// JSONL file for the records (default: RESULTS/calibration/<scale>-<task>.jsonl).
     #[arg(long)]
     pub record: Option<PathBuf>,
+}
+
+impl CalibrateArgs {
+    /// The calibration's requests: the config with the task of `--train`/`--dev` added, for
+    /// the tasks of `--tasks` (without it: every task of the config, or the added task
+    /// alone).
+    pub fn requests(&self) -> Result<Vec<RunRequest>> {
+        let mut cfg = lrdist_train::calibrate::CalibrationConfig::from_file(&self.config)?;
+        let mut only = self.tasks.clone();
+        if let Some(file) = self.file.task()? {
+            if only.is_empty() {
+                only.push(TaskName::of(&TaskSpec::File(file.clone())));
+            }
+            cfg.add_task(file)?;
+        }
+        cfg.requests(&self.scale, &only, &self.config)
+    }
 }
 
 #[derive(Args)]
@@ -876,30 +956,97 @@ pub struct TuneArgs {
 
 #[derive(Args)]
 pub struct DemoArgs {
+    /// A built-in scale (quick, cpu), or with --config one of its scales.
     #[arg(long, default_value = "quick")]
     pub scale: String,
-    #[arg(long, default_value = "sst2")]
-    pub first: GlueTask,
-    #[arg(long, default_value = "mrpc")]
-    pub second: GlueTask,
+    /// Task A: a GLUE task, or the --task-name of the --train/--dev task [default: sst2].
+    #[arg(long)]
+    pub first: Option<String>,
+    /// Task B, named as --first [default: mrpc].
+    #[arg(long)]
+    pub second: Option<String>,
+    /// A task of your own, named in --first or --second by its --task-name.
+    #[command(flatten)]
+    pub file: FileTaskArgs,
+    /// An experiment file whose pair (GLUE tasks or tasks of your own, e.g. two of your
+    /// own) and scales the demo runs, instead of --first and --second.
+    #[arg(long, conflicts_with_all = ["first", "second", "train"])]
+    pub config: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
+/// The pair of `demo` when neither --first, --second nor --config names one.
+pub const DEMO_PAIR: [&str; 2] = ["sst2", "mrpc"];
+
+impl DemoArgs {
+    /// The `model:` field of --config, if any.
+    pub fn config_model(&self) -> Result<Option<PathBuf>> {
+        Ok(match &self.config {
+            Some(path) => ExperimentConfig::from_file(path)?.model,
+            None => None,
+        })
+    }
+
+    /// The pair the demo runs and its scale: the --config's pair and scale --scale, else
+    /// --first and --second (tasks named as `run --first` names them) at the built-in scale.
+    pub fn pair(&self) -> Result<(ScenarioSpec, ScaleSpec)> {
+        if let Some(path) = &self.config {
+            let config = ExperimentConfig::from_file(path)?;
+            let ScenarioSpec::Pair { .. } = &config.scenario else {
+                bail!(
+                    "the demo runs a pair, and config {} has a {} scenario ({})",
+                    path.display(),
+                    config.scenario.kind(),
+                    config.scenario.label()
+                );
+            };
+            return Ok((config.scenario.clone(), config.scale(&self.scale)?));
+        }
+        let file = self.file.task()?;
+        let task = |name: &Option<String>, default: &str| {
+            resolve_task(name.as_deref().unwrap_or(default), file.as_ref())
+        };
+        let pair = ScenarioSpec::Pair {
+            first: task(&self.first, DEMO_PAIR[0])?,
+            second: task(&self.second, DEMO_PAIR[1])?,
+        };
+        require_named(
+            file.as_ref(),
+            &pair.tasks(),
+            "the demo",
+            "--first or --second",
+        )?;
+        pair.validate()?;
+        Ok((pair, ScaleSpec::builtin(&self.scale)?))
+    }
+}
+
 #[derive(Args)]
 pub struct DataArgs {
-    #[arg(long)]
-    pub task: GlueTask,
+    /// A GLUE task (or give a task of your own with --train and --dev).
+    #[arg(long, required_unless_present = "train", conflicts_with = "train")]
+    pub task: Option<GlueTask>,
+    #[command(flatten)]
+    pub file: FileTaskArgs,
     #[arg(long)]
     pub max_train: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// TSV to write: text_a, [text_b,] label.
+    /// File to write, with a header: .csv, .jsonl, else TSV (unquoted, as GLUE's). A GLUE
+    /// task's columns are sentence (or sentence1, sentence2) and label (the class index); a
+    /// task of your own keeps its columns and labels, so the file reads back as its train
+    /// file.
     #[arg(long)]
     pub out: PathBuf,
 }
 
 impl DataArgs {
+    /// The task: `--task`, or the one `--train`/`--dev` give.
+    pub fn task_spec(&self) -> Result<TaskSpec> {
+        self.file.one_task(self.task, None)
+    }
+
     pub fn spec(&self) -> DataSpec {
         DataSpec {
             max_train: self.max_train,
@@ -1322,6 +1469,152 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("--all"), "{err}");
+    }
+
+    fn parse(argv: &[&str]) -> Cmd {
+        Cli::try_parse_from(argv).unwrap().cmd
+    }
+
+    const OWN: [&str; 6] = [
+        "--train",
+        "r/train.csv",
+        "--dev",
+        "r/dev.csv",
+        "--task-name",
+        "reviews",
+    ];
+
+    fn with_own(argv: &[&str]) -> Vec<String> {
+        argv.iter()
+            .chain(OWN.iter())
+            .map(|a| a.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn demo_runs_sst2_mrpc_unless_told_and_takes_a_pair_of_your_own() {
+        let pair = |argv: &[String]| {
+            let Cmd::Demo(a) = Cli::try_parse_from(argv).unwrap().cmd else {
+                unreachable!()
+            };
+            a.pair()
+        };
+        let (scenario, scale) = pair(&["lrdist".into(), "demo".into()]).unwrap();
+        assert_eq!(
+            scenario,
+            ScenarioSpec::Pair {
+                first: GlueTask::Sst2.into(),
+                second: GlueTask::Mrpc.into()
+            }
+        );
+        assert_eq!(scale, ScaleSpec::builtin("quick").unwrap());
+        let (scenario, _) = pair(&with_own(&["lrdist", "demo", "--second", "reviews"])).unwrap();
+        assert_eq!(scenario.label(), "sst2->reviews");
+        assert_eq!(
+            scenario.tasks()[1].file().unwrap().train,
+            PathBuf::from("r/train.csv")
+        );
+        let err = pair(&with_own(&["lrdist", "demo", "--first", "rte"])).unwrap_err();
+        assert!(
+            err.to_string().contains("which the demo does not name"),
+            "{err}"
+        );
+        // An experiment file's pair and scale.
+        let argv = ["lrdist", "demo", "--config", CONFIG, "--scale", "cpu"].map(String::from);
+        let (scenario, scale) = pair(&argv).unwrap();
+        let config = ExperimentConfig::from_file(CONFIG.as_ref()).unwrap();
+        assert_eq!(
+            (scenario, scale),
+            (config.scenario.clone(), config.scale("cpu").unwrap())
+        );
+        assert!(
+            Cli::try_parse_from(["lrdist", "demo", "--config", CONFIG, "--first", "rte"]).is_err()
+        );
+    }
+
+    #[test]
+    fn data_sample_and_bench_speed_take_a_task_of_your_own() {
+        let Cmd::Data {
+            cmd: DataCmd::Sample(a),
+        } = parse(&[
+            "lrdist", "data", "sample", "--task", "mnli", "--out", "s.tsv",
+        ])
+        else {
+            unreachable!()
+        };
+        assert_eq!(a.task_spec().unwrap(), GlueTask::Mnli.into());
+        let argv = with_own(&["lrdist", "data", "sample", "--out", "s.tsv"]);
+        let Cmd::Data {
+            cmd: DataCmd::Sample(a),
+        } = Cli::try_parse_from(&argv).unwrap().cmd
+        else {
+            unreachable!()
+        };
+        assert_eq!(a.task_spec().unwrap().name(), "reviews");
+        assert!(Cli::try_parse_from(["lrdist", "data", "sample", "--out", "s.tsv"]).is_err());
+        let both = with_own(&["lrdist", "data", "sample", "--task", "rte", "--out", "s"]);
+        assert!(Cli::try_parse_from(&both).is_err());
+
+        let speed = |argv: &[String]| {
+            let Cmd::Bench {
+                cmd: BenchCmd::Speed(a),
+            } = Cli::try_parse_from(argv).unwrap().cmd
+            else {
+                unreachable!()
+            };
+            a.options().unwrap().task
+        };
+        let argv = |extra: &[&str]| {
+            ["lrdist", "bench", "speed"]
+                .iter()
+                .chain(extra)
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(speed(&argv(&[])), GlueTask::Sst2.into());
+        assert_eq!(speed(&argv(&["--task", "qnli"])), GlueTask::Qnli.into());
+        let own = speed(&with_own(&["lrdist", "bench", "speed"]));
+        assert_eq!(own.file().unwrap().dev, PathBuf::from("r/dev.csv"));
+    }
+
+    #[test]
+    fn calibrate_adds_a_task_of_your_own_and_runs_it_alone_unless_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("cal.yaml");
+        std::fs::write(
+            &config,
+            "name: cal\nscales:\n  tiny: {max_train: 8, max_dev: 8, epochs: 1, batch_size: 4}\n\
+             tasks: [sst2, rte]\nrates: [1.0e-4, 2.0e-4]\nseeds: [0]\n",
+        )
+        .unwrap();
+        let config = config.to_str().unwrap();
+        let tasks = |extra: &[&str], own: bool| {
+            let mut argv = vec!["lrdist", "calibrate", "--config", config, "--scale", "tiny"];
+            argv.extend_from_slice(extra);
+            let argv = if own {
+                with_own(&argv)
+            } else {
+                argv.iter().map(|a| a.to_string()).collect()
+            };
+            let Cmd::Calibrate(a) = Cli::try_parse_from(&argv).unwrap().cmd else {
+                unreachable!()
+            };
+            let mut names: Vec<String> = a
+                .requests()
+                .unwrap()
+                .iter()
+                .map(|r| r.scenario.label())
+                .collect();
+            names.dedup();
+            names
+        };
+        assert_eq!(tasks(&[], false), ["sst2", "rte"]);
+        assert_eq!(tasks(&["--tasks", "RTE"], false), ["rte"]);
+        assert_eq!(tasks(&[], true), ["reviews"]);
+        assert_eq!(
+            tasks(&["--tasks", "reviews,sst2"], true),
+            ["sst2", "reviews"]
+        );
     }
 
     #[test]

@@ -175,11 +175,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             }
         }
         Cmd::Calibrate(a) => {
-            let env = input(env(&common))?;
-            let cfg = input(lrdist_train::calibrate::CalibrationConfig::from_file(
-                &a.config,
-            ))?;
-            let reqs = input(cfg.requests(&a.scale, &a.tasks, &a.config))?;
+            let reqs = input(a.requests())?;
+            let glue = reqs.iter().any(|r| r.scenario.uses_glue());
+            let env = input(env_for_glue(&common, None, glue))?;
             let mut runner = Runner::new(env);
             for req in &reqs {
                 input(runner.validate(req))?;
@@ -238,13 +236,12 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             }
         }
         Cmd::Demo(a) => {
-            let env = input(env(&common))?;
-            let scale = input(lrdist_train::ScaleSpec::builtin(&a.scale))?;
+            let (pair, scale) = input(a.pair())?;
+            let env = input(
+                a.config_model()
+                    .and_then(|m| env_for_glue(&common, m.as_deref(), pair.uses_glue())),
+            )?;
             let path = lrdist_train::runner::demo_record_path(&env.results_dir);
-            let pair = lrdist_train::ScenarioSpec::Pair {
-                first: a.first.into(),
-                second: a.second.into(),
-            };
             let mut runner = Runner::new(env);
             let records = runner.demo(pair, &a.scale, &scale, a.seed, &path)?;
             println!("{}", comparison_table(&records));
@@ -327,9 +324,13 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Cmd::Data {
             cmd: DataCmd::Sample(a),
         } => {
-            let glue = input(lrdist_data::resolve_glue_dir(common.glue_dir.as_deref()))?;
-            let n = lrdist_train::prep::export_sample(&glue, a.task, &a.spec(), &a.out)?;
-            eprintln!("wrote {n} {} train rows to {}", a.task, a.out.display());
+            let task = input(a.task_spec())?;
+            let glue = match task.glue() {
+                Some(_) => input(lrdist_data::resolve_glue_dir(common.glue_dir.as_deref()))?,
+                None => PathBuf::new(),
+            };
+            let n = lrdist_train::prep::export_sample(&glue, &task, &a.spec(), &a.out)?;
+            eprintln!("wrote {n} {task} train rows to {}", a.out.display());
         }
         Cmd::Bench {
             cmd: BenchCmd::Matmul { n, reps },
@@ -351,22 +352,11 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             println!("{json}");
         }
         Cmd::Bench {
-            cmd:
-                BenchCmd::Speed {
-                    task,
-                    train_rows,
-                    batch_size,
-                    max_len,
-                    csv,
-                },
+            cmd: BenchCmd::Speed(a),
         } => {
-            let env = input(env(&common))?;
-            let opts = lrdist_bench::SpeedOptions {
-                task,
-                train_rows,
-                batch_size,
-                max_len,
-            };
+            let opts = input(a.options())?;
+            let env = input(env_for_glue(&common, None, opts.task.glue().is_some()))?;
+            let csv = a.csv;
             let quiet = common.quiet;
             let rows = lrdist_bench::speed_report(&env, &opts, &mut |line| {
                 if !quiet {
@@ -442,7 +432,7 @@ fn env_no_data(common: &Common) -> Result<Env> {
 fn env_for_model(common: &Common, model_dir: PathBuf) -> Result<Env> {
     if !model_dir.join(lrdist_model::CONFIG_FILE).is_file() {
         anyhow::bail!(
-            "no model at {}: pass --model DIR or set LRDIST_MODEL to a Hugging Face BERT folder (config.json, model.safetensors, tokenizer.json); `make model` fetches the default one",
+            "no model at {}: pass --model DIR or set LRDIST_MODEL to a Hugging Face BERT folder (config.json, model.safetensors or pytorch_model.bin, tokenizer.json); `make model` fetches the default one",
             model_dir.display()
         );
     }

@@ -403,3 +403,249 @@ fn a_file_task_finetunes_saves_its_labels_runs_through_the_stage1_cache_and_pred
         first["file_tasks"][0]["train_sha256"]
     );
 }
+
+/// The tasks of your own of `calibrate`, `demo`, `data sample` and `bench speed`: the
+/// flags of `finetune`, and a bad file is one line and exit 2 before anything is written.
+#[test]
+fn every_command_that_takes_a_task_refuses_a_bad_file_of_your_own_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write = |name: &str, text: &str| std::fs::write(d.join(name), text).unwrap();
+    write("dev.csv", "review,sentiment\nfine,positive\n");
+    write(
+        "empty.csv",
+        "review,sentiment\ngood film,positive\n\"  \",negative\n",
+    );
+    write(
+        "tabs.csv",
+        "review,sentiment\ngood film,positive\n\"a\ttab\",negative\n",
+    );
+    write("cal.yaml", "name: cal\nscales:\n  tiny: {max_train: 8, max_dev: 8, epochs: 1, batch_size: 4}\ntasks: [sst2]\nrates: [1.0e-4]\nseeds: [0]\n");
+    let before = files_under(d);
+    let with = |args: &[&str], file: &str| {
+        let mut all = args.to_vec();
+        all.extend([
+            "--train",
+            file,
+            "--dev",
+            "dev.csv",
+            "--text-column",
+            "review",
+            "--label-column",
+            "sentiment",
+            "--task-name",
+            "mine",
+        ]);
+        lrdist(d, &all)
+    };
+    let empty = "empty.csv:3: column `review` is empty";
+    let calibrate = ["calibrate", "--config", "cal.yaml", "--scale", "tiny"];
+    assert_bad_input(&with(&calibrate, "empty.csv"), empty);
+    let glue = glue();
+    let demo = [
+        "demo",
+        "--first",
+        "mine",
+        "--glue-dir",
+        glue.to_str().unwrap(),
+    ];
+    assert_bad_input(&with(&demo, "empty.csv"), empty);
+    let sample = ["data", "sample", "--max-train", "1", "--out", "s.tsv"];
+    assert_bad_input(&with(&sample, "empty.csv"), empty);
+    assert_bad_input(&with(&["bench", "speed"], "empty.csv"), empty);
+    // A task given but never named, a task name that is no task.
+    assert_bad_input(
+        &with(&["demo", "--second", "mrpc"], "dev.csv"),
+        "gives the task `mine`, which the demo does not name: name it in --first or --second",
+    );
+    let mut named = calibrate.to_vec();
+    named.extend(["--tasks", "yours"]);
+    assert_bad_input(
+        &with(&named, "dev.csv"),
+        "calibration cal has no task yours (it has: sst2, mine)",
+    );
+    // A text an unquoted TSV cannot hold, and the same rows as CSV are fine.
+    assert_bad_input(
+        &with(&["data", "sample", "--out", "s.tsv"], "tabs.csv"),
+        "tabs.csv:3: column `review` holds a tab or a line break",
+    );
+    assert_eq!(files_under(d), before, "an input error writes nothing");
+    let out = with(&["data", "sample", "--out", "s.csv"], "tabs.csv");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut back = csv::Reader::from_path(d.join("s.csv")).unwrap();
+    let header: Vec<String> = back.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(header, ["review", "sentiment"]);
+    let rows: Vec<Vec<String>> = back
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    assert_eq!(rows, [["good film", "positive"], ["a\ttab", "negative"]]);
+}
+
+/// `data sample` of a task of your own writes the rows a selection picks with the task's
+/// own columns and labels, so the file reads back as its train file.
+#[test]
+fn data_sample_writes_a_task_of_your_own_with_its_columns_and_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_reviews(&d.join("train.csv"), 0, 40);
+    write_reviews(&d.join("dev.csv"), 40, 8);
+    let sample = |out: &str, seed: &str| {
+        let out = lrdist(
+            d,
+            &[
+                "data",
+                "sample",
+                "--train",
+                "train.csv",
+                "--dev",
+                "dev.csv",
+                "--text-column",
+                "review",
+                "--label-column",
+                "sentiment",
+                "--max-train",
+                "10",
+                "--seed",
+                seed,
+                "--out",
+                out,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sample("s.tsv", "0");
+    let train = std::fs::read_to_string(d.join("train.csv")).unwrap();
+    let mut source = csv::Reader::from_reader(train.as_bytes());
+    let rows: Vec<(String, String)> = source
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[1].to_string(), r[2].to_string())
+        })
+        .collect();
+    let text = std::fs::read_to_string(d.join("s.tsv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("review\tsentiment"));
+    let picked: Vec<(String, String)> = lines
+        .map(|l| {
+            let (a, b) = l.split_once('\t').unwrap();
+            (a.to_string(), b.to_string())
+        })
+        .collect();
+    assert_eq!(picked.len(), 10);
+    assert!(picked.iter().all(|p| rows.contains(p)), "{picked:?}");
+    let positive = |rows: &[(String, String)]| rows.iter().filter(|r| r.1 == "positive").count();
+    // Label-stratified: the train file's share of positive rows, within rounding.
+    let share = positive(&rows) as f64 * 10.0 / rows.len() as f64;
+    assert!((positive(&picked) as f64 - share).abs() < 1.0, "{share}");
+    // The same rows as JSONL, with the label as the train file writes it.
+    sample("s.jsonl", "0");
+    let jsonl: Vec<Value> = std::fs::read_to_string(d.join("s.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let again: Vec<(String, String)> = jsonl
+        .iter()
+        .map(|v| {
+            (
+                v["review"].as_str().unwrap().to_string(),
+                v["sentiment"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(again, picked);
+    sample("other.tsv", "1");
+    assert_ne!(std::fs::read_to_string(d.join("other.tsv")).unwrap(), text);
+}
+
+/// `calibrate` fine-tunes a task of your own over the config's rates, its dev rows held
+/// out of its train file when the scale's `dev_from_train` names it; `demo` runs a pair of
+/// your own from an experiment file.
+#[test]
+fn calibrate_and_demo_run_tasks_of_your_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_reviews(&d.join("train.csv"), 0, 48);
+    write_reviews(&d.join("dev.csv"), 48, 16);
+    std::fs::write(
+        d.join("cal.yaml"),
+        "name: cal\nscales:\n  tiny: {max_train: 24, max_dev: 16, epochs: 1, batch_size: 8, dev_from_train: {reviews: 12, qqp: 400}}\ntasks: [sst2]\nrates: [1.0e-4]\nseeds: [0]\n",
+    )
+    .unwrap();
+    let out = lrdist(
+        d,
+        &[
+            "calibrate",
+            "--config",
+            "cal.yaml",
+            "--scale",
+            "tiny",
+            "--train",
+            "train.csv",
+            "--dev",
+            "dev.csv",
+            "--task-name",
+            "reviews",
+            "--text-column",
+            "review",
+            "--label-column",
+            "sentiment",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record = d.join("results/calibration/tiny-reviews.jsonl");
+    let text = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(text.lines().count(), 1, "the added task alone");
+    let r: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (r["scenario"].as_str(), r["method"].as_str()),
+        (Some("reviews"), Some("flat:1e-4"))
+    );
+    assert_eq!(
+        r["scale_spec"]["dev_from_train"],
+        serde_json::json!({"qqp": 400, "reviews": 12})
+    );
+    let source = r["dev_sources"]["reviews"].as_str().unwrap();
+    assert!(source.contains("train.csv held-out 12 rows"), "{source}");
+    assert_eq!(r["stages"][0]["train_rows"], 24);
+
+    write_similarity(&d.join("sim.jsonl"), 48);
+    std::fs::write(
+        d.join("pair.yaml"),
+        "name: mine\nscenario:\n  kind: pair\n  first: {name: reviews, train: train.csv, dev: dev.csv, text: review, label: sentiment}\n  second: {name: similar, train: sim.jsonl, dev: sim.jsonl, text: a, text_pair: b, label: score, kind: regression}\nscales:\n  tiny: {max_train: 16, max_dev: 8, epochs: 1, batch_size: 8}\n",
+    )
+    .unwrap();
+    let out = lrdist(d, &["demo", "--config", "pair.yaml", "--scale", "tiny"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("reviews->similar"), "{stdout}");
+    let records = std::fs::read_to_string(d.join("results/tmp/demo.jsonl")).unwrap();
+    let methods: Vec<String> = records
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["method"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(methods, ["flat", "paper-combined"]);
+}

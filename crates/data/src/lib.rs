@@ -35,7 +35,7 @@ pub use glue::{
 pub use subset::{load_task, stratified_indices, stratified_sample, DataSpec, TaskData};
 pub use table::InputError;
 pub use task::{
-    FileDigests, FileTask, GlueTask, LabelSet, Task, TaskKind, TaskSpec, UnknownTask,
+    FileDigests, FileTask, GlueTask, LabelSet, Task, TaskKind, TaskName, TaskSpec, UnknownTask,
     DEFAULT_LABEL_COLUMN, DEFAULT_TEXT_COLUMN,
 };
 pub use tokenize::{Encoded, TextTokenizer};

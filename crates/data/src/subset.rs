@@ -95,10 +95,15 @@ fn select(
     let regression = task.is_regression();
     let (pool, dev, dev_source) = match spec.dev_from_train {
         Some(n) => {
+            // A GLUE task's train file is named within its folder, a file task's by its path.
+            let whose = match task.spec() {
+                TaskSpec::Glue(_) => format!("{task}/{train_file}"),
+                TaskSpec::File(_) => format!("{train_file}, the train file of {task}"),
+            };
             ensure!(
                 n > 0 && n < all_train.len(),
-                "--dev-from-train {n} must be between 1 and {} (the rows of {task}/{train_file})",
-                all_train.len() - 1
+                "--dev-from-train {n} must be between 1 and {} (the rows of {whose})",
+                all_train.len().saturating_sub(1)
             );
             let held = stratified_indices(&all_train, n, spec.seed, regression);
             let (dev, pool) = partition(all_train, &held);
@@ -414,6 +419,66 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("--dev-from-train 40"), "{err}");
+        }
+
+        /// `dev_from_train` on a task of your own carves its dev rows out of its train
+        /// file, as for a GLUE task: stratified, never trained on, its dev file unused.
+        #[test]
+        fn a_file_task_holds_dev_rows_out_of_its_train_file() {
+            let dir = tempfile::tempdir().unwrap();
+            let train = dir.path().join("train.csv");
+            let mut text = String::from("review,stars\n");
+            for i in 0..30 {
+                text.push_str(&format!(
+                    "row {i},{}\n",
+                    if i % 3 == 0 { "bad" } else { "good" }
+                ));
+            }
+            std::fs::write(&train, text).unwrap();
+            let dev = dir.path().join("dev.csv");
+            std::fs::write(&dev, "review,stars\nonly dev row,good\n").unwrap();
+            let task = TaskSpec::File(crate::FileTask {
+                name: "reviews".into(),
+                train: train.clone(),
+                dev,
+                text: "review".into(),
+                text_pair: None,
+                label: "stars".into(),
+                kind: crate::TaskKind::Classification,
+            });
+            let spec = DataSpec {
+                dev_from_train: Some(9),
+                seed: 3,
+                ..DataSpec::default()
+            };
+            let data = load_task(dir.path(), &task, &spec).unwrap();
+            assert_eq!((data.train.len(), data.dev.len()), (21, 9));
+            assert!(data
+                .dev
+                .iter()
+                .all(|d| data.train.iter().all(|t| t.line != d.line)));
+            assert!(data.dev.iter().all(|d| d.text_a.starts_with("row ")));
+            // Labels: "bad" is class 0, "good" class 1; a third of the rows are bad.
+            assert_eq!((count(&data.dev, 0.0), count(&data.dev, 1.0)), (3, 6));
+            assert_eq!(
+                data.dev_source,
+                format!(
+                    "{} held-out 9 rows (label-stratified, seed 3)",
+                    train.display()
+                )
+            );
+            let too_many = DataSpec {
+                dev_from_train: Some(30),
+                ..spec
+            };
+            let err = load_task(dir.path(), &task, &too_many)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("between 1 and 29")
+                    && err.contains(&format!("{}, the train file of reviews", train.display())),
+                "{err}"
+            );
         }
 
         #[test]

@@ -336,17 +336,22 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether `name` can name a file task's records and folders: letters, digits, `_`, `-`
+/// or `.`, not empty and not starting with `.`.
+fn is_usable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !name.starts_with('.')
+}
+
 impl FileTask {
     /// Checks what can be checked without reading the files: a usable name (it names
     /// records and folders, and must not be taken for a GLUE task) and distinct columns.
     pub fn validate(&self) -> Result<(), String> {
         let name = &self.name;
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-            || name.starts_with('.')
-        {
+        if !is_usable_name(name) {
             return Err(format!(
                 "file task name {name:?} must be letters, digits, `_`, `-` or `.` (and not start with `.`)"
             ));
@@ -519,6 +524,98 @@ impl<'de> Deserialize<'de> for TaskSpec {
             }
         }
         d.deserialize_any(SpecVisitor)
+    }
+}
+
+/// A task named by its name alone: a GLUE task, or a task of your own by its
+/// [`FileTask::name`]. What the per-task fields of a scale are keyed by (`train_rows`,
+/// `dev_from_train`), and what `lrdist calibrate --tasks` selects by.
+///
+/// Written as the name (`qqp`, `reviews`). A GLUE name is read as [`GlueTask`] reads it
+/// (`QQP` and `qqp` are one task); any other name is a file task's, which can never be
+/// taken for a GLUE task ([`FileTask::validate`]). GLUE tasks sort first, in GLUE order,
+/// then the other names by their text, so a map keyed by GLUE tasks alone reads, sorts and
+/// writes exactly as one keyed by [`GlueTask`]; `Debug` of a GLUE task is its
+/// [`GlueTask`]'s (`Qqp`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TaskName {
+    Glue(GlueTask),
+    File(String),
+}
+
+impl TaskName {
+    /// The name of `task`.
+    pub fn of(task: &TaskSpec) -> TaskName {
+        match task {
+            TaskSpec::Glue(t) => TaskName::Glue(*t),
+            TaskSpec::File(f) => TaskName::File(f.name.clone()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            TaskName::Glue(t) => t.name(),
+            TaskName::File(name) => name,
+        }
+    }
+
+    /// Whether this names `task`.
+    pub fn names(&self, task: &TaskSpec) -> bool {
+        *self == TaskName::of(task)
+    }
+}
+
+impl From<GlueTask> for TaskName {
+    fn from(task: GlueTask) -> Self {
+        TaskName::Glue(task)
+    }
+}
+
+impl fmt::Display for TaskName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for TaskName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskName::Glue(t) => fmt::Debug::fmt(t, f),
+            TaskName::File(name) => fmt::Debug::fmt(name, f),
+        }
+    }
+}
+
+impl FromStr for TaskName {
+    type Err = String;
+
+    /// A GLUE task's name (as [`GlueTask`] parses it), else a file task's name (letters,
+    /// digits, `_`, `-`, `.`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Ok(t) = s.parse::<GlueTask>() {
+            return Ok(TaskName::Glue(t));
+        }
+        if is_usable_name(s) {
+            Ok(TaskName::File(s.to_string()))
+        } else {
+            Err(format!(
+                "{s:?} is neither a GLUE task (cola sst2 mrpc stsb qqp mnli qnli rte wnli) nor \
+                 the name of a task of your own (letters, digits, `_`, `-` or `.`)"
+            ))
+        }
+    }
+}
+
+impl Serialize for TaskName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(de::Error::custom)
     }
 }
 
@@ -722,6 +819,53 @@ mod tests {
         assert!(e.contains("letters, digits"), "{e}");
         let e = err("{name: x, train: t.csv, dev: d.csv, text: y, label: y}");
         assert!(e.contains("column `y` cannot be both"), "{e}");
+    }
+
+    /// Task names key a scale's per-task fields: a map of GLUE tasks alone sorts, writes
+    /// and prints as one keyed by `GlueTask` did (records and stage-1 keys stay as they
+    /// were); a file task's name sorts after them.
+    #[test]
+    fn task_names_write_glue_keys_as_glue_tasks_did() {
+        use std::collections::BTreeMap;
+        let mut old: BTreeMap<GlueTask, usize> = BTreeMap::new();
+        let mut new: BTreeMap<TaskName, usize> = BTreeMap::new();
+        for (i, t) in GlueTask::all().into_iter().rev().enumerate() {
+            old.insert(t, i);
+            new.insert(t.into(), i);
+        }
+        assert_eq!(
+            serde_json::to_string(&new).unwrap(),
+            serde_json::to_string(&old).unwrap()
+        );
+        assert_eq!(
+            serde_yaml::to_string(&new).unwrap(),
+            serde_yaml::to_string(&old).unwrap()
+        );
+        assert_eq!(format!("{new:?}"), format!("{old:?}"));
+        let back: BTreeMap<TaskName, usize> =
+            serde_json::from_str(&serde_json::to_string(&old).unwrap()).unwrap();
+        assert_eq!(back, new);
+
+        new.insert("reviews".parse().unwrap(), 7);
+        new.insert("QQP".parse().unwrap(), 400);
+        let json = serde_json::to_string(&new).unwrap();
+        assert!(
+            json.starts_with("{\"cola\":8,") && json.ends_with("\"wnli\":0,\"reviews\":7}"),
+            "{json}"
+        );
+        assert!(json.contains("\"qqp\":400"), "{json}");
+        let reviews = TaskSpec::File(file_task(Path::new("/d")));
+        assert_eq!(new[&TaskName::of(&reviews)], 7);
+        assert!(TaskName::File("reviews".into()).names(&reviews));
+        assert!(!TaskName::Glue(GlueTask::Sst2).names(&reviews));
+        assert!("SST-2"
+            .parse::<TaskName>()
+            .unwrap()
+            .names(&GlueTask::Sst2.into()));
+        let e = "a/b".parse::<TaskName>().unwrap_err();
+        assert!(e.contains("\"a/b\" is neither a GLUE task"), "{e}");
+        let e = serde_yaml::from_str::<BTreeMap<TaskName, usize>>("{.x: 1}").unwrap_err();
+        assert!(e.to_string().contains("neither a GLUE task"), "{e}");
     }
 
     #[test]

@@ -15,6 +15,78 @@ use crate::vars::InitMode;
 /// File names inside a Hugging Face model directory.
 pub const CONFIG_FILE: &str = "config.json";
 pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The weights of a folder saved by PyTorch's `torch.save` (transformers'
+/// `save_pretrained(..., safe_serialization=False)`), read when there is no
+/// [`WEIGHTS_FILE`].
+pub const TORCH_WEIGHTS_FILE: &str = "pytorch_model.bin";
+
+/// The weights file of a Hugging Face model folder: [`WEIGHTS_FILE`] when it is there
+/// (preferred, as transformers prefers it), else [`TORCH_WEIGHTS_FILE`]. A folder with
+/// neither is an error naming both (and saying so when the checkpoint is sharded, which is
+/// not supported).
+pub fn weights_file(model_dir: &Path) -> anyhow::Result<PathBuf> {
+    for name in [WEIGHTS_FILE, TORCH_WEIGHTS_FILE] {
+        let path = model_dir.join(name);
+        if path.is_file() {
+            return Ok(path);
+        }
+    }
+    let sharded = [WEIGHTS_FILE, TORCH_WEIGHTS_FILE]
+        .iter()
+        .map(|name| format!("{name}.index.json"))
+        .find(|index| model_dir.join(index).is_file());
+    match sharded {
+        Some(index) => anyhow::bail!(
+            "{} holds a sharded checkpoint ({index}), which lrdist does not read: save the \
+             model as one {WEIGHTS_FILE}",
+            model_dir.display()
+        ),
+        None => anyhow::bail!(
+            "{} has no weights: neither {WEIGHTS_FILE} nor {TORCH_WEIGHTS_FILE}",
+            model_dir.display()
+        ),
+    }
+}
+
+/// Every tensor of the weights file of `model_dir` ([`weights_file`]), on the CPU, and the
+/// file's path. A `pytorch_model.bin` is read with libtorch's reader of `torch.save`d
+/// files (tch's `Tensor::loadz_multi`): a dict of tensors in torch's zip format (torch 1.6
+/// or later), as transformers' `save_pretrained(safe_serialization=False)` writes it. An
+/// `OrderedDict` carrying `_metadata` (a bare `torch.save(model.state_dict())`) or torch's
+/// legacy format is not read: the error says how to convert the folder.
+pub fn read_weights(model_dir: &Path) -> anyhow::Result<(PathBuf, Vec<(String, Tensor)>)> {
+    let path = weights_file(model_dir)?;
+    let tensors = read_weights_file(&path)?;
+    Ok((path, tensors))
+}
+
+/// Whether `path` is a `torch.save`d weights file (named [`TORCH_WEIGHTS_FILE`], or
+/// ending in `.bin`) rather than a safetensors file.
+fn is_torch_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "bin")
+}
+
+/// The tensors of one weights file, on the CPU, by [`is_torch_file`] (see
+/// [`read_weights`]).
+fn read_weights_file(path: &Path) -> anyhow::Result<Vec<(String, Tensor)>> {
+    if is_torch_file(path) {
+        Tensor::loadz_multi_with_device(path, Device::Cpu).map_err(|e| {
+            // libtorch appends a C++ backtrace: its first line says what went wrong.
+            let e = e.to_string();
+            let why = e.lines().next().unwrap_or_default();
+            anyhow::anyhow!(
+                "reading weights {}: {why} (lrdist reads a torch.save'd dict of tensors in \
+                 torch's zip format, as transformers' save_pretrained(safe_serialization=False) \
+                 writes it; load the model with transformers and save_pretrained it again to \
+                 write {WEIGHTS_FILE})",
+                path.display()
+            )
+        })
+    } else {
+        Tensor::read_safetensors(path)
+            .with_context(|| format!("reading weights {}", path.display()))
+    }
+}
 
 /// A BERT encoder and the `VarStore` that owns its variables.
 #[derive(Debug)]
@@ -30,7 +102,8 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Loads `config.json` and `model.safetensors` from a Hugging Face model directory.
+    /// Loads `config.json` and the weights ([`read_weights`]: `model.safetensors`, else
+    /// `pytorch_model.bin`) from a Hugging Face model directory.
     ///
     /// Tensor names may carry a `bert.` prefix, and LayerNorm's old `gamma`/`beta` names
     /// are accepted. Buffers and pre-training heads (see [`is_ignored`]) are skipped and
@@ -51,9 +124,7 @@ impl Encoder {
         head_prefixes: &[&str],
     ) -> anyhow::Result<(Encoder, Vec<(String, Tensor)>)> {
         let config = BertConfig::from_file(&model_dir.join(CONFIG_FILE))?;
-        let weights_path = model_dir.join(WEIGHTS_FILE);
-        let tensors = Tensor::read_safetensors(&weights_path)
-            .with_context(|| format!("reading weights {}", weights_path.display()))?;
+        let (weights_path, tensors) = read_weights(model_dir)?;
         let mut weights = Weights::sort(tensors);
         let head_names: Vec<String> = weights
             .model
@@ -141,12 +212,39 @@ pub fn is_ignored(name: &str) -> bool {
 }
 
 /// The Hugging Face names of the encoder parameters in the weights file at `path` (a
-/// `model.safetensors`), sorted: canonical names (no `bert.` prefix, LayerNorm
-/// `gamma`/`beta` read as `weight`/`bias`), without the tensors [`is_ignored`] skips.
-/// Task-head tensors of a fine-tuned checkpoint (`classifier.*`) are kept. Reads only the
-/// safetensors header, not the tensor data. A name given twice (`x` and `bert.x`) is an
-/// error, as in [`Encoder::pretrained`].
+/// `model.safetensors`, or a `pytorch_model.bin`: see [`weights_file`]), sorted: canonical
+/// names (no `bert.` prefix, LayerNorm `gamma`/`beta` read as `weight`/`bias`), without
+/// the tensors [`is_ignored`] skips. Task-head tensors of a fine-tuned checkpoint
+/// (`classifier.*`) are kept. Of a safetensors file only the header is read, not the
+/// tensor data. A name given twice (`x` and `bert.x`) is an error, as in
+/// [`Encoder::pretrained`].
 pub fn checkpoint_parameter_names(path: &Path) -> anyhow::Result<Vec<String>> {
+    let file_names: Vec<String> = if is_torch_file(path) {
+        read_weights_file(path)?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    } else {
+        safetensors_names(path)?
+    };
+    let mut names = BTreeMap::new();
+    for file_name in &file_names {
+        let name = canonical_name(file_name);
+        if is_ignored(&name) {
+            continue;
+        }
+        if let Some(first) = names.insert(name, file_name) {
+            anyhow::bail!(
+                "{}: tensors `{first}` and `{file_name}` are the same parameter",
+                path.display()
+            );
+        }
+    }
+    Ok(names.into_keys().collect())
+}
+
+/// The tensor names in the header of the safetensors file at `path`.
+fn safetensors_names(path: &Path) -> anyhow::Result<Vec<String>> {
     use std::io::Read;
     /// The safetensors format caps its JSON header at 100 MB.
     const MAX_HEADER: u64 = 100_000_000;
@@ -164,20 +262,11 @@ pub fn checkpoint_parameter_names(path: &Path) -> anyhow::Result<Vec<String>> {
     file.read_exact(&mut header).with_context(what)?;
     let tensors: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&header).with_context(what)?;
-    let mut names = BTreeMap::new();
-    for file_name in tensors.keys().filter(|k| *k != "__metadata__") {
-        let name = canonical_name(file_name);
-        if is_ignored(&name) {
-            continue;
-        }
-        if let Some(first) = names.insert(name, file_name) {
-            anyhow::bail!(
-                "{}: tensors `{first}` and `{file_name}` are the same parameter",
-                path.display()
-            );
-        }
-    }
-    Ok(names.into_keys().collect())
+    Ok(tensors
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|k| k != "__metadata__")
+        .collect())
 }
 
 /// The Hugging Face name of a checkpoint tensor: without `bert.`, with LayerNorm

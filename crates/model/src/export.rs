@@ -1,6 +1,7 @@
 //! Hugging Face model folders for trained classifiers: [`save_classifier`] writes a
 //! trained encoder and task head (`lrdist finetune|run --save`), [`Classifier::load`]
-//! reads such a folder, or any `BertForSequenceClassification` folder, back.
+//! reads such a folder, or any `BertForSequenceClassification` folder (weights in
+//! `model.safetensors`, or in a `pytorch_model.bin` saved by `torch.save`), back.
 //!
 //! Two layouts, one per [`HeadKind`]:
 //! - `pooler`: a `BertForSequenceClassification` folder. `model.safetensors` holds the
@@ -299,8 +300,9 @@ pub struct Classifier {
 impl Classifier {
     /// Reads a folder written by [`save_classifier`] (either layout) or any Hugging Face
     /// `BertForSequenceClassification` folder (`bert.*` + `classifier.*` tensors, labels
-    /// from `config.json`). A plain `BertModel` folder without `lrdist_head.json` has no
-    /// head and is an error.
+    /// from `config.json`), its weights in `model.safetensors` or, without one, in a
+    /// `torch.save`d `pytorch_model.bin` ([`crate::read_weights`]). A plain `BertModel`
+    /// folder without `lrdist_head.json` has no head and is an error.
     pub fn load(dir: &Path, device: Device) -> Result<Classifier> {
         ensure!(
             dir.join(CONFIG_FILE).is_file(),

@@ -13,7 +13,8 @@ mod vars;
 pub use bert::Bert;
 pub use config::BertConfig;
 pub use encoder::{
-    checkpoint_parameter_names, is_ignored, Encoder, WeightsMismatch, CONFIG_FILE, WEIGHTS_FILE,
+    checkpoint_parameter_names, is_ignored, read_weights, weights_file, Encoder, WeightsMismatch,
+    CONFIG_FILE, TORCH_WEIGHTS_FILE, WEIGHTS_FILE,
 };
 pub use export::{save_classifier, Classifier, Labels};
 pub use head::{Head, HeadKind};

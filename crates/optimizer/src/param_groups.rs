@@ -2,7 +2,8 @@
 //! Hugging Face `BertForSequenceClassification` as lrdist trains it (`lrdist
 //! export-param-groups`, read by `python/lrdist_param_groups.py`).
 //!
-//! The parameters are those of the model folder's `model.safetensors` under the names
+//! The parameters are those of the model folder's `model.safetensors` (or, without one, its
+//! `pytorch_model.bin`) under the names
 //! `transformers` gives them in `BertForSequenceClassification`: `bert.` + the encoder's
 //! name (`bert.embeddings.*`, `bert.encoder.layer.<i>.*`, `bert.pooler.*`), and the task
 //! head `classifier.weight`, `classifier.bias`. The pooler and the classifier are added
@@ -34,7 +35,7 @@ pub struct TorchParamGroup {
 }
 
 /// The `BertForSequenceClassification` parameter groups of the model in `model_dir`
-/// (`config.json`, `model.safetensors`) under `distribution` (a preset or a file, as
+/// (`config.json`, `model.safetensors` or `pytorch_model.bin`) under `distribution` (a preset or a file, as
 /// `lrdist run --distribution` takes them) resolved for the model's layer count with
 /// `grouping` (`per-layer`, `paper10`, `even:K`). Decayed groups get `weight_decay`,
 /// the others 0 (module docs).
@@ -57,7 +58,7 @@ pub fn export_param_groups(
 /// in `model_dir` (module docs). Fails on a tensor that is no part of that model, and on
 /// an encoder layer or the embeddings missing from the file.
 pub fn sequence_classification_names(model_dir: &Path, num_layers: usize) -> Result<Vec<String>> {
-    let weights = model_dir.join(lrdist_model::WEIGHTS_FILE);
+    let weights = lrdist_model::weights_file(model_dir)?;
     let mut names = Vec::new();
     for name in checkpoint_parameter_names(&weights)? {
         let top = name.split('.').next().unwrap_or_default();
@@ -224,6 +225,32 @@ mod tests {
         let group_of = Grouping::paper10();
         let rate = |d: usize| paper[group_of.group_of(d).unwrap()];
         assert_eq!(check(&groups, 12, rate, 0.1), 20);
+    }
+
+    /// A folder whose weights are a `torch.save`d `pytorch_model.bin` (the model crate's
+    /// fixture, `scripts/make_hf_bin_fixture.py`) gives the groups of its parameters, the
+    /// same names as the same model's `model.safetensors` would.
+    #[test]
+    fn a_pytorch_model_bin_folder_has_its_parameters_grouped() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/fixtures");
+        let bin = fixtures.join("hf_bin");
+        let groups = export_param_groups(&bin, "flat:1e-5", "per-layer", 0.0).unwrap();
+        assert_eq!(check(&groups, 2, |_| 1e-5, 0.0), 2);
+        let names = |groups: &[TorchParamGroup]| {
+            let mut all: Vec<String> = groups.iter().flat_map(|g| g.params.clone()).collect();
+            all.sort();
+            all
+        };
+        let other = tempfile::tempdir().unwrap();
+        std::fs::copy(bin.join("config.json"), other.path().join("config.json")).unwrap();
+        std::fs::copy(
+            fixtures.join("hf_bin_other.safetensors"),
+            other.path().join(lrdist_model::WEIGHTS_FILE),
+        )
+        .unwrap();
+        let twin = export_param_groups(other.path(), "flat:1e-5", "per-layer", 0.0).unwrap();
+        assert_eq!(names(&groups), names(&twin));
+        assert!(names(&groups).contains(&"classifier.weight".to_string()));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use lrdist_data::GlueTask;
+use lrdist_data::{FileTask, TaskName, TaskSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ScaleSpec, ScenarioSpec};
@@ -26,7 +26,9 @@ pub struct CalibrationConfig {
     pub description: Option<String>,
     /// The scales, as in the experiment configs (the stage settings of task A there).
     pub scales: BTreeMap<String, ScaleSpec>,
-    pub tasks: Vec<GlueTask>,
+    /// GLUE tasks by name, tasks of your own as `{name, train, dev, text, text_pair,
+    /// label, kind}` (as in an experiment's scenario).
+    pub tasks: Vec<TaskSpec>,
     /// Flat rates to try.
     pub rates: Vec<f64>,
     pub seeds: Vec<u64>,
@@ -50,19 +52,51 @@ impl CalibrationConfig {
                 path.display()
             );
         }
+        for (i, task) in cfg.tasks.iter().enumerate() {
+            if cfg.tasks[..i].iter().any(|t| t.name() == task.name()) {
+                bail!(
+                    "{}: the task `{}` is listed twice (a task of your own needs a name of its own)",
+                    path.display(),
+                    task.name()
+                );
+            }
+        }
         Ok(cfg)
+    }
+
+    /// Adds a task of your own (`lrdist calibrate --train FILE --dev FILE`) to the tasks;
+    /// nothing when the config lists it already. A different task of the same name is an
+    /// error.
+    pub fn add_task(&mut self, task: FileTask) -> Result<()> {
+        let task = TaskSpec::File(task);
+        match self.tasks.iter().find(|t| t.name() == task.name()) {
+            Some(t) if *t == task => Ok(()),
+            Some(_) => bail!(
+                "calibration {} already has a task named `{}`: give the --train task another \
+                 --task-name",
+                self.name,
+                task.name()
+            ),
+            None => {
+                self.tasks.push(task);
+                Ok(())
+            }
+        }
     }
 
     /// One request per task x rate x seed at scale `scale`, task by task (so a partial
     /// calibration has whole tasks), for `only` of the config's tasks (all when empty).
-    /// `config` is recorded as the runs' config file.
+    /// `config` is recorded as the runs' config file. The tasks the scale names
+    /// (`train_rows`, `dev_from_train`) must be GLUE tasks or tasks of the calibration
+    /// (checked here, once tasks given on the command line are added).
     pub fn requests(
         &self,
         scale: &str,
-        only: &[GlueTask],
+        only: &[TaskName],
         config: &Path,
     ) -> Result<Vec<RunRequest>> {
-        if let Some(t) = only.iter().find(|t| !self.tasks.contains(t)) {
+        let chosen = |t: &TaskSpec| only.is_empty() || only.iter().any(|n| n.names(t));
+        if let Some(t) = only.iter().find(|n| !self.tasks.iter().any(|t| n.names(t))) {
             bail!(
                 "calibration {} has no task {t} (it has: {})",
                 self.name,
@@ -80,17 +114,18 @@ impl CalibrationConfig {
                 self.scales.keys().cloned().collect::<Vec<_>>().join(", ")
             )
         })?;
+        spec.check_task_names(
+            &self.tasks,
+            scale,
+            &format!("calibration {} ({})", self.name, config.display()),
+        )?;
         let mut out = Vec::new();
-        for &task in self
-            .tasks
-            .iter()
-            .filter(|t| only.is_empty() || only.contains(t))
-        {
+        for task in self.tasks.iter().filter(|t| chosen(t)) {
             for &rate in &self.rates {
                 for &seed in &self.seeds {
                     let flat = format!("flat:{rate:e}");
                     let mut req = RunRequest::new(
-                        ScenarioSpec::Single { task: task.into() },
+                        ScenarioSpec::Single { task: task.clone() },
                         scale,
                         spec.clone(),
                         &flat,
@@ -121,6 +156,7 @@ pub fn record_path(results: &Path, req: &RunRequest) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lrdist_data::GlueTask;
 
     const CONFIG: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -145,12 +181,74 @@ mod tests {
         assert_eq!(r.scenario.num_stages(), 1);
         assert!(cfg.requests("nope", &[], Path::new(CONFIG)).is_err());
         let one = cfg
-            .requests("forget", &[GlueTask::Rte], Path::new(CONFIG))
+            .requests("forget", &[GlueTask::Rte.into()], Path::new(CONFIG))
             .unwrap();
         assert_eq!(one.len(), cfg.rates.len() * cfg.seeds.len());
         assert!(cfg
-            .requests("forget", &[GlueTask::Wnli], Path::new(CONFIG))
+            .requests("forget", &[GlueTask::Wnli.into()], Path::new(CONFIG))
             .is_err());
+    }
+
+    /// A task of your own is calibrated like a GLUE task: listed in the config (by its
+    /// fields) or added by `--train`/`--dev`, selected by its name, one single-task run per
+    /// rate and seed whose records go to `<scale>-<name>.jsonl`.
+    #[test]
+    fn a_task_of_your_own_is_calibrated_by_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cal.yaml");
+        let write = |tasks: &str| {
+            std::fs::write(
+                &path,
+                format!(
+                    "name: cal\nscales:\n  tiny: {{max_train: 64, max_dev: 32, epochs: 1, \
+                     batch_size: 8, dev_from_train: {{reviews: 16}}}}\ntasks: {tasks}\n\
+                     rates: [1.0e-4, 2.0e-4]\nseeds: [0]\n"
+                ),
+            )
+            .unwrap();
+            CalibrationConfig::from_file(&path)
+        };
+        let reviews = "{name: reviews, train: t.csv, dev: d.csv, text: review}";
+        let cfg = write(&format!("[sst2, {reviews}]")).unwrap();
+        let own: TaskName = "reviews".parse().unwrap();
+        let reqs = cfg
+            .requests("tiny", std::slice::from_ref(&own), &path)
+            .unwrap();
+        assert_eq!(reqs.len(), 2);
+        let task = reqs[0].scenario.tasks()[0].clone();
+        assert_eq!(task.file().unwrap().text, "review");
+        assert_eq!(reqs[0].scale.data_spec(&task).dev_from_train, Some(16));
+        assert_eq!(
+            record_path(Path::new("results"), &reqs[0]),
+            Path::new("results/calibration/tiny-reviews.jsonl")
+        );
+        assert_eq!(cfg.requests("tiny", &[], &path).unwrap().len(), 4);
+
+        // Added from the command line: once, and not twice under one name. The scale names
+        // it before it is added, which only the requests check.
+        let mut cfg = write("[sst2]").unwrap();
+        let err = format!("{:#}", cfg.requests("tiny", &[], &path).unwrap_err());
+        assert!(
+            err.contains("`dev_from_train` names `reviews`, which is neither a GLUE task"),
+            "{err}"
+        );
+        assert!(cfg
+            .requests("tiny", std::slice::from_ref(&own), &path)
+            .is_err());
+        let file = task.file().unwrap().clone();
+        cfg.add_task(file.clone()).unwrap();
+        cfg.add_task(file.clone()).unwrap();
+        assert_eq!(cfg.requests("tiny", &[own], &path).unwrap().len(), 2);
+        let mut other = file;
+        other.label = "stars".into();
+        let err = cfg.add_task(other).unwrap_err().to_string();
+        assert!(err.contains("already has a task named `reviews`"), "{err}");
+
+        let err = format!(
+            "{:#}",
+            write(&format!("[{reviews}, {reviews}]")).unwrap_err()
+        );
+        assert!(err.contains("`reviews` is listed twice"), "{err}");
     }
 
     /// Every experiment's `forget` scale trains task A exactly as the calibration does,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use lrdist_data::{DataSpec, FileDigests, FileTask, GlueTask, TaskSpec};
+use lrdist_data::{DataSpec, FileDigests, FileTask, TaskName, TaskSpec};
 use serde::{Deserialize, Serialize};
 
 /// One experiment file.
@@ -98,6 +98,10 @@ impl ExperimentConfig {
         let raw: RawConfig = serde_yaml::from_str(&text)
             .with_context(|| format!("invalid config {}", path.display()))?;
         raw.scenario.validate()?;
+        let tasks = raw.scenario.tasks();
+        for (name, scale) in &raw.scales {
+            scale.check_task_names(&tasks, name, &format!("config {}", path.display()))?;
+        }
         let mut pending = BTreeMap::new();
         let mut resolve = |scale: &str, entries: Vec<MethodEntry>| -> Result<Vec<MethodSpec>> {
             let mut out = Vec::new();
@@ -359,10 +363,11 @@ pub struct ScaleSpec {
     /// Train rows per task (label-stratified, seeded sample); `None` = all.
     #[serde(default)]
     pub max_train: Option<usize>,
-    /// Train rows of named GLUE tasks, overriding `max_train` for them (e.g. more rows for a
-    /// task B than for a task A). A file task takes `max_train`.
+    /// Train rows of named tasks, overriding `max_train` for them (e.g. more rows for a
+    /// task B than for a task A): a GLUE task by its name (`qnli: 4000`), a task of your
+    /// own by its `name`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub train_rows: BTreeMap<GlueTask, usize>,
+    pub train_rows: BTreeMap<TaskName, usize>,
     /// Train rows of every stage after the first (task B; each later task of a sequence),
     /// overriding `max_train` and `train_rows` there; stage 1 and the calibration keep
     /// theirs (docs/METHOD.md, "The forget scale"). A scenario that splits one task in two
@@ -389,10 +394,13 @@ pub struct ScaleSpec {
     pub weight_decay: f64,
     #[serde(default)]
     pub clip_norm: Option<f64>,
-    /// GLUE tasks whose dev set is a held-out part of their train rows (QQP, see
-    /// `shared/glue/SOURCES.md`): task → rows. A file task's dev set is its dev file.
+    /// Tasks whose dev set is a held-out part of their train rows (QQP, see
+    /// `shared/glue/SOURCES.md`): task → rows, a GLUE task by its name, a task of your own
+    /// by its `name` (its dev rows are then carved out of its train file, which it is no
+    /// longer trained on; its dev file is still read and checked). Other tasks are scored
+    /// on their dev file.
     #[serde(default)]
-    pub dev_from_train: BTreeMap<GlueTask, usize>,
+    pub dev_from_train: BTreeMap<TaskName, usize>,
     /// Length bucketing of training batches.
     #[serde(default = "yes")]
     pub bucketing: bool,
@@ -497,14 +505,44 @@ impl ScaleSpec {
 
     /// The data selection for `task` under this scale (as task A, or alone).
     pub fn data_spec(&self, task: &TaskSpec) -> DataSpec {
-        let glue = task.glue();
-        let named = |map: &BTreeMap<GlueTask, usize>| glue.and_then(|t| map.get(&t).copied());
+        let name = TaskName::of(task);
         DataSpec {
-            max_train: named(&self.train_rows).or(self.max_train),
+            max_train: self.train_rows.get(&name).copied().or(self.max_train),
             max_dev: self.max_dev,
-            dev_from_train: named(&self.dev_from_train),
+            dev_from_train: self.dev_from_train.get(&name).copied(),
             seed: self.data_seed,
         }
+    }
+
+    /// Checks that every task that `train_rows` and `dev_from_train` name is a GLUE task
+    /// or one of `tasks` (so a misspelt name of a task of your own is not silently
+    /// ignored). `scale` and `whose` (`config FILE`) name the scale in the error.
+    pub fn check_task_names(&self, tasks: &[TaskSpec], scale: &str, whose: &str) -> Result<()> {
+        let fields = [
+            ("train_rows", &self.train_rows),
+            ("dev_from_train", &self.dev_from_train),
+        ];
+        for (field, map) in fields {
+            for name in map.keys() {
+                if matches!(name, TaskName::Glue(_)) || tasks.iter().any(|t| name.names(t)) {
+                    continue;
+                }
+                let own: Vec<&str> = tasks
+                    .iter()
+                    .filter_map(|t| t.file().map(|f| f.name.as_str()))
+                    .collect();
+                let own = if own.is_empty() {
+                    "none".to_string()
+                } else {
+                    own.join(", ")
+                };
+                bail!(
+                    "{whose}, scale `{scale}`: `{field}` names `{name}`, which is neither a GLUE \
+                     task nor a task of {whose} (its tasks of your own: {own})"
+                );
+            }
+        }
+        Ok(())
     }
 }
 
@@ -589,6 +627,7 @@ impl PenaltySpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lrdist_data::GlueTask;
 
     #[test]
     fn scenario_yaml_round_trips() {
@@ -646,15 +685,115 @@ mod tests {
     #[test]
     fn train_rows_override_max_train_per_task() {
         let mut s = ScaleSpec::builtin("quick").unwrap();
-        s.train_rows.insert(GlueTask::Qnli, 4000);
+        s.train_rows.insert(GlueTask::Qnli.into(), 4000);
         assert_eq!(s.data_spec(&GlueTask::Qnli.into()).max_train, Some(4000));
         assert_eq!(s.data_spec(&GlueTask::Sst2.into()).max_train, Some(1000));
+    }
+
+    /// `train_rows` and `dev_from_train` name a task of your own by its name; a name that
+    /// is neither a GLUE task nor a task of the config is an error naming it.
+    #[test]
+    fn a_scale_names_a_file_task_by_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("pair.yaml");
+        let write = |scale: &str| {
+            std::fs::write(
+                &config,
+                format!(
+                    "name: pair\nscenario:\n  kind: pair\n  first: {{name: reviews, train: t.csv, \
+                     dev: d.csv}}\n  second: mrpc\nscales:\n  tiny: {{max_train: 64, max_dev: 32, \
+                     epochs: 1, batch_size: 8, {scale}}}\n"
+                ),
+            )
+            .unwrap();
+            ExperimentConfig::from_file(&config)
+        };
+        let c =
+            write("train_rows: {reviews: 10, mrpc: 20}, dev_from_train: {reviews: 5, QQP: 400}")
+                .unwrap();
+        let s = c.scale("tiny").unwrap();
+        let tasks = c.scenario.tasks();
+        let reviews = s.data_spec(&tasks[0]);
+        assert_eq!(
+            (reviews.max_train, reviews.dev_from_train),
+            (Some(10), Some(5))
+        );
+        let mrpc = s.data_spec(&tasks[1]);
+        assert_eq!((mrpc.max_train, mrpc.dev_from_train), (Some(20), None));
+        assert_eq!(s.stage_data_spec(&tasks[0], 0), reviews);
+        let qqp = s.data_spec(&GlueTask::Qqp.into());
+        assert_eq!((qqp.max_train, qqp.dev_from_train), (Some(64), Some(400)));
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(
+            json.contains("\"train_rows\":{\"mrpc\":20,\"reviews\":10}")
+                && json.contains("\"dev_from_train\":{\"qqp\":400,\"reviews\":5}"),
+            "GLUE tasks first, then tasks of your own: {json}"
+        );
+        assert_eq!(serde_json::from_str::<ScaleSpec>(&json).unwrap(), s);
+
+        let err = format!("{:#}", write("dev_from_train: {reviws: 5}").unwrap_err());
+        assert!(
+            err.contains(
+                "scale `tiny`: `dev_from_train` names `reviws`, which is neither a GLUE task"
+            ) && err.contains("(its tasks of your own: reviews)")
+                && err.contains("pair.yaml"),
+            "{err}"
+        );
+        let err = format!("{:#}", write("train_rows: {sst3: 5}").unwrap_err());
+        assert!(err.contains("`train_rows` names `sst3`"), "{err}");
+    }
+
+    /// The scale specs of the committed run records read back and write out byte for byte
+    /// as they were recorded (a record's `scale_spec` decides whether `run --all` reruns it,
+    /// and the tables tell scales apart by its hash), task-keyed maps included.
+    #[test]
+    fn recorded_scale_specs_write_out_as_they_were_recorded() {
+        let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/runs");
+        let (mut seen, mut keyed) = (0, 0);
+        for entry in std::fs::read_dir(&runs).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "jsonl") {
+                continue;
+            }
+            for line in std::fs::read_to_string(&path).unwrap().lines() {
+                let Some(start) = line.find("\"scale_spec\":{") else {
+                    continue;
+                };
+                let raw = &line[start + "\"scale_spec\":".len()..];
+                let mut depth = 0;
+                let end = raw
+                    .char_indices()
+                    .find_map(|(i, c)| {
+                        depth += match c {
+                            '{' => 1,
+                            '}' => -1,
+                            _ => 0,
+                        };
+                        (depth == 0).then_some(i + 1)
+                    })
+                    .unwrap();
+                let raw = &raw[..end];
+                let spec: ScaleSpec = serde_json::from_str(raw).unwrap();
+                assert_eq!(
+                    serde_json::to_string(&spec).unwrap(),
+                    raw,
+                    "{}",
+                    path.display()
+                );
+                seen += 1;
+                keyed += usize::from(!spec.dev_from_train.is_empty());
+            }
+        }
+        assert!(
+            seen > 0 && keyed > 0,
+            "{seen} records, {keyed} with dev_from_train"
+        );
     }
 
     #[test]
     fn stage_b_rows_apply_after_the_first_stage_only() {
         let mut s = ScaleSpec::builtin("quick").unwrap();
-        s.train_rows.insert(GlueTask::Qnli, 3000);
+        s.train_rows.insert(GlueTask::Qnli.into(), 3000);
         let qnli: TaskSpec = GlueTask::Qnli.into();
         assert_eq!(s.stage_data_spec(&qnli, 1).max_train, Some(3000));
         s.stage_b_train = Some(4000);
@@ -662,7 +801,10 @@ mod tests {
         assert_eq!(s.stage_data_spec(&qnli, 0).max_train, Some(3000));
         assert_eq!(s.stage_data_spec(&qnli, 1).max_train, Some(4000));
         assert_eq!(s.stage_data_spec(&qnli, 3).max_train, Some(4000));
-        assert_eq!(s.stage_data_spec(&qnli, 1).max_dev, s.data_spec(&qnli).max_dev);
+        assert_eq!(
+            s.stage_data_spec(&qnli, 1).max_dev,
+            s.data_spec(&qnli).max_dev
+        );
         // an unset field is not written, so older scale specs keep their identity
         s.stage_b_train = None;
         assert!(!serde_yaml::to_string(&s).unwrap().contains("stage_b_train"));
@@ -767,8 +909,8 @@ mod tests {
         let first = s.tasks()[0].clone();
         assert_eq!(first.file().unwrap().label, "stars");
         let mut scale = ScaleSpec::builtin("quick").unwrap();
-        scale.train_rows.insert(GlueTask::Mrpc, 10);
-        scale.dev_from_train.insert(GlueTask::Mrpc, 10);
+        scale.train_rows.insert(GlueTask::Mrpc.into(), 10);
+        scale.dev_from_train.insert(GlueTask::Mrpc.into(), 10);
         let spec = scale.data_spec(&first);
         assert_eq!(
             (spec.max_train, spec.max_dev, spec.dev_from_train),

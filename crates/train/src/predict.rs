@@ -1,5 +1,6 @@
 //! `lrdist predict`: a saved classifier ([`lrdist_model::Classifier`]: a folder written by
-//! `--save`, or any Hugging Face `BertForSequenceClassification` folder) on the texts of a
+//! `--save`, or any Hugging Face `BertForSequenceClassification` folder, with
+//! `model.safetensors` or a `torch.save`d `pytorch_model.bin`) on the texts of a
 //! CSV, TSV or JSONL file, one JSON line per input row, in input order:
 //! `{"label": "...", "probabilities": {"<label>": p, ...}}` (labels in class order), or
 //! `{"value": x}` for a regression head.
@@ -26,7 +27,8 @@ pub const DEFAULT_TEXT_COLUMNS: [&str; 2] = ["text", "sentence"];
 /// What `lrdist predict` reads and writes.
 #[derive(Clone, Debug)]
 pub struct PredictOptions {
-    /// The model folder (config.json, model.safetensors, tokenizer.json and a head).
+    /// The model folder (config.json, model.safetensors or pytorch_model.bin,
+    /// tokenizer.json and a head).
     pub model_dir: PathBuf,
     /// `.csv`, `.tsv` (no quoting, as GLUE) or `.jsonl` (one object per line).
     pub input: PathBuf,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use lrdist_data::{
-    load_task, Batch, DataSpec, Encoded, FileTaskRecord, GlueTask, Task, TaskSpec, TextTokenizer,
+    load_task, Batch, DataSpec, Encoded, FileTaskRecord, Task, TaskSpec, TextTokenizer,
 };
 use tch::{Device, Tensor};
 
@@ -161,30 +161,92 @@ impl BatchTensors {
     }
 }
 
-/// Writes the train rows that `spec` selects from `task` as TSV (`text_a[\ttext_b]\tlabel`)
-/// with a header; returns the row count. Lets another tool train on exactly our rows.
+/// Writes the train rows that `spec` selects from `task` with a header; returns the row
+/// count. Lets another tool train on exactly our rows. The format follows `out`'s
+/// extension: `.csv` (quoted where needed) or `.jsonl` (one object per row), else TSV,
+/// tab-separated and unquoted as GLUE's files. A GLUE task's columns are `sentence` (or
+/// `sentence1`, `sentence2`) and `label`, its label the class index (the STS-B score); a
+/// task of your own keeps its own column names and labels (a class by its name), so the
+/// file reads back as its train file. A text holding a tab or a line break, which an
+/// unquoted TSV cannot hold, is an [`lrdist_data::InputError`] naming the row it came
+/// from.
 pub fn export_sample(
     glue_dir: &Path,
-    task: GlueTask,
+    task: &TaskSpec,
     spec: &DataSpec,
     out: &Path,
 ) -> Result<usize> {
-    let data = load_task(glue_dir, &task.into(), spec)?;
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b'\t')
-        .quote_style(csv::QuoteStyle::Never)
-        .from_path(out)?;
-    if task.is_pair() {
-        w.write_record(["sentence1", "sentence2", "label"])?;
-    } else {
-        w.write_record(["sentence", "label"])?;
+    let data = load_task(glue_dir, task, spec)?;
+    let (columns, source): (Vec<&str>, Option<&Path>) = match task {
+        TaskSpec::Glue(t) if t.is_pair() => (vec!["sentence1", "sentence2", "label"], None),
+        TaskSpec::Glue(_) => (vec!["sentence", "label"], None),
+        TaskSpec::File(f) => {
+            let mut c = vec![f.text.as_str()];
+            c.extend(f.text_pair.as_deref());
+            c.push(f.label.as_str());
+            (c, Some(f.train.as_path()))
+        }
+    };
+    let format = lrdist_data::table::Format::of(out).unwrap_or(lrdist_data::table::Format::Tsv);
+    let label_of = |ex: &lrdist_data::Example| -> String {
+        match (task, data.task.labels()) {
+            (_, lrdist_data::LabelSet::Regression) => ex.label.to_string(),
+            (TaskSpec::Glue(_), _) => (ex.label as i64).to_string(),
+            (TaskSpec::File(_), labels) => labels.class_names()[ex.label as usize].clone(),
+        }
+    };
+    let write_err = || format!("cannot write {}", out.display());
+    if format == lrdist_data::table::Format::Jsonl {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(out).with_context(write_err)?);
+        for ex in &data.train {
+            let label = match data.task.labels() {
+                lrdist_data::LabelSet::Regression => serde_json::json!(ex.label),
+                _ => serde_json::json!(label_of(ex)),
+            };
+            let mut row = serde_json::Map::new();
+            let texts = std::iter::once(&ex.text_a).chain(ex.text_b.as_ref());
+            for (column, text) in columns.iter().zip(texts) {
+                row.insert(column.to_string(), serde_json::json!(text));
+            }
+            row.insert(columns[columns.len() - 1].to_string(), label);
+            serde_json::to_writer(&mut w, &row).with_context(write_err)?;
+            std::io::Write::write_all(&mut w, b"\n").with_context(write_err)?;
+        }
+        std::io::Write::flush(&mut w).with_context(write_err)?;
+        return Ok(data.train.len());
     }
-    for ex in &data.train {
-        let label = if task.is_regression() {
-            ex.label.to_string()
+    let tsv = format == lrdist_data::table::Format::Tsv;
+    // Checked before the file is created, so a refused sample writes nothing.
+    if tsv {
+        for ex in &data.train {
+            let texts = std::iter::once(&ex.text_a).chain(ex.text_b.as_ref());
+            for (column, text) in columns.iter().zip(texts) {
+                if text.contains(['\t', '\n', '\r']) {
+                    return Err(lrdist_data::InputError::Row {
+                        path: source.unwrap_or(out).to_path_buf(),
+                        line: ex.line,
+                        reason: format!(
+                            "column `{column}` holds a tab or a line break, which the unquoted \
+                             TSV that `data sample` writes cannot hold: give --out a .csv or \
+                             .jsonl name"
+                        ),
+                    }
+                    .into());
+                }
+            }
+        }
+    }
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(if tsv { b'\t' } else { b',' })
+        .quote_style(if tsv {
+            csv::QuoteStyle::Never
         } else {
-            (ex.label as i64).to_string()
-        };
+            csv::QuoteStyle::Necessary
+        })
+        .from_path(out)?;
+    w.write_record(&columns)?;
+    for ex in &data.train {
+        let label = label_of(ex);
         match &ex.text_b {
             Some(b) => w.write_record([ex.text_a.as_str(), b.as_str(), label.as_str()])?,
             None => w.write_record([ex.text_a.as_str(), label.as_str()])?,

@@ -94,11 +94,14 @@ pub struct ClMetrics {
     pub avg_accuracy: f64,
     /// Backward transfer: `1/(N-1) sum_{j<N-1} (R[N-1][j] - R[j][j])`.
     pub backward_transfer: f64,
-    /// Forgetting: `1/(N-1) sum_{j<N-1} max_{l in j..N-1} (R[l][j] - R[N-1][j])`.
-    pub forgetting: f64,
+    /// Max-drop forgetting (Chaudhry's "forgetting"; docs/METHOD.md, "Metrics"):
+    /// `1/(N-1) sum_{j<N-1} max_{j <= l < N-1} (R[l][j] - R[N-1][j])`. Not the forgetting
+    /// of every table, `a1 - p_o`. Records written before the rename call it `forgetting`.
+    #[serde(alias = "forgetting")]
+    pub max_drop_forgetting: f64,
 }
 
-/// Average accuracy, backward transfer and forgetting of a complete accuracy matrix.
+/// Average accuracy, backward transfer and max-drop forgetting of a complete accuracy matrix.
 /// `None` when the matrix has fewer than two complete rows.
 pub fn cl_metrics(r: &[Vec<Option<f64>>]) -> Option<ClMetrics> {
     let n = r.len();
@@ -110,17 +113,17 @@ pub fn cl_metrics(r: &[Vec<Option<f64>>]) -> Option<ClMetrics> {
     let diag: Vec<f64> = (0..n).map(|j| at(j, j)).collect::<Option<_>>()?;
     let avg_accuracy = last.iter().sum::<f64>() / n as f64;
     let backward_transfer = (0..n - 1).map(|j| last[j] - diag[j]).sum::<f64>() / (n - 1) as f64;
-    let mut forgetting = 0.0;
+    let mut max_drop = 0.0;
     for (j, last_j) in last.iter().enumerate().take(n - 1) {
         let best = (j..n - 1)
             .filter_map(|l| at(l, j))
             .fold(f64::NEG_INFINITY, f64::max);
-        forgetting += best - last_j;
+        max_drop += best - last_j;
     }
     Some(ClMetrics {
         avg_accuracy,
         backward_transfer,
-        forgetting: forgetting / (n - 1) as f64,
+        max_drop_forgetting: max_drop / (n - 1) as f64,
     })
 }
 
@@ -262,8 +265,20 @@ mod tests {
         // BWT = ((.6-.9) + (.75-.8)) / 2 = -0.175
         assert!((m.backward_transfer + 0.175).abs() < 1e-12);
         // forgetting: task0 max(.9,.7)-.6 = .3 ; task1 .8-.75 = .05 → .175
-        assert!((m.forgetting - 0.175).abs() < 1e-12);
+        assert!((m.max_drop_forgetting - 0.175).abs() < 1e-12);
         assert!(cl_metrics(&r[..1]).is_none());
+    }
+
+    #[test]
+    fn max_drop_forgetting_reads_records_written_before_its_rename() {
+        let old: ClMetrics = serde_json::from_str(
+            r#"{"avg_accuracy": 0.7, "backward_transfer": -0.1, "forgetting": 0.1}"#,
+        )
+        .unwrap();
+        assert_eq!(old.max_drop_forgetting, 0.1);
+        let written = serde_json::to_string(&old).unwrap();
+        assert!(written.contains("\"max_drop_forgetting\":0.1"), "{written}");
+        assert!(!written.contains("\"forgetting\""), "{written}");
     }
 
     #[test]

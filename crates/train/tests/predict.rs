@@ -1,7 +1,9 @@
 //! `lrdist predict` on folders `--save` wrote agrees with lrdist's own evaluation of the
 //! same rows (issue 16, item 3): the dev rows of a fine-tune, written to a file, get the
 //! labels (and so the accuracy) or values (and so the Pearson correlation) that the
-//! fine-tune's dev evaluation scored. Needs the real model and GLUE.
+//! fine-tune's dev evaluation scored (these need the real model and GLUE); and a
+//! Hugging Face folder saved by `torch.save` (`pytorch_model.bin`) predicts as transformers
+//! does (a fixture of the model crate).
 
 mod common;
 
@@ -75,6 +77,7 @@ fn predict(
 
 #[test]
 fn predicted_labels_score_what_the_dev_evaluation_scored() {
+    let _rng = common::torch_rng_lock();
     let tmp = tempfile::tempdir().unwrap();
     let (report, saved, dev) = finetune_saved(tmp.path(), GlueTask::Sst2, HeadKind::Cls);
     // A CSV with the text in `sentence` (the column tried when there is no `text`).
@@ -118,6 +121,7 @@ fn predicted_labels_score_what_the_dev_evaluation_scored() {
 
 #[test]
 fn predicted_values_of_a_pair_regression_correlate_as_the_dev_evaluation_said() {
+    let _rng = common::torch_rng_lock();
     let tmp = tempfile::tempdir().unwrap();
     let (report, saved, dev) = finetune_saved(tmp.path(), GlueTask::Stsb, HeadKind::Pooler);
     // JSONL with named text and pair columns.
@@ -140,4 +144,105 @@ fn predicted_values_of_a_pair_regression_correlate_as_the_dev_evaluation_said() 
         pearson, report.metrics["pearson"],
         "predict and the dev evaluation disagree"
     );
+}
+
+/// The `pytorch_model.bin` fixture of the model crate (`scripts/make_hf_bin_fixture.py`):
+/// a tiny `BertForSequenceClassification` folder saved by `torch.save`, and transformers'
+/// logits on its rows.
+fn hf_bin_fixture() -> (PathBuf, serde_json::Value) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/fixtures");
+    let expected = std::fs::read_to_string(fixtures.join("hf_bin_expected.json")).unwrap();
+    (fixtures, serde_json::from_str(&expected).unwrap())
+}
+
+/// `predict` on a Hugging Face folder whose weights are a `pytorch_model.bin` gives
+/// transformers' predictions (probabilities within 1e-4), and reads the folder's
+/// `model.safetensors` instead when it has both.
+#[test]
+fn predict_reads_a_pytorch_model_bin_folder_as_transformers_does() {
+    let _rng = common::torch_rng_lock();
+    let (fixtures, expected) = hf_bin_fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hf_bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(fixtures.join("hf_bin")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    let rows = expected["rows"].as_array().unwrap();
+    let names: Vec<&str> = expected["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    // Single texts and pairs go to two files (a pair column is read from every row).
+    let (singles, pairs): (Vec<usize>, Vec<usize>) =
+        (0..rows.len()).partition(|&i| rows[i]["text_pair"].is_null());
+    assert!(!singles.is_empty() && !pairs.is_empty());
+    let write = |name: &str, which: &[usize]| {
+        let path = tmp.path().join(name);
+        let lines: Vec<String> = which
+            .iter()
+            .map(|&i| {
+                serde_json::json!({"t": rows[i]["text"], "p": rows[i]["text_pair"]}).to_string()
+            })
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        path
+    };
+    let inputs = [
+        (write("singles.jsonl", &singles), &singles, None),
+        (write("pairs.jsonl", &pairs), &pairs, Some("p")),
+    ];
+    // lrdist tokenises the rows as the fixture did.
+    let tokenizer = lrdist_data::TextTokenizer::from_model_dir(&dir, 128).unwrap();
+    let examples: Vec<Example> = rows
+        .iter()
+        .map(|r| Example {
+            text_a: r["text"].as_str().unwrap().into(),
+            text_b: r["text_pair"].as_str().map(Into::into),
+            label: 0.0,
+            line: 1,
+        })
+        .collect();
+    for (encoded, row) in tokenizer.encode(&examples).unwrap().iter().zip(rows) {
+        assert_eq!(serde_json::json!(encoded.ids), row["input_ids"]);
+        assert_eq!(serde_json::json!(encoded.type_ids), row["token_type_ids"]);
+    }
+    let check = |logits_key: &str| {
+        for (input, which, pair) in &inputs {
+            let lines = predict(dir.clone(), input.clone(), [Some("t"), *pair]);
+            assert_eq!(lines.len(), which.len());
+            for (line, &i) in lines.iter().zip(which.iter()) {
+                let logits: Vec<f64> = expected[logits_key][i]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect();
+                let top = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let sum: f64 = logits.iter().map(|l| (l - top).exp()).sum();
+                let best = logits.iter().position(|&l| l == top).unwrap();
+                assert_eq!(line["label"], names[best], "row {i}: {line}");
+                let p = line["probabilities"].as_object().unwrap();
+                assert_eq!(p.keys().map(String::as_str).collect::<Vec<_>>(), names);
+                for (k, name) in names.iter().enumerate() {
+                    let want = (logits[k] - top).exp() / sum;
+                    let got = p[*name].as_f64().unwrap();
+                    assert!(
+                        (got - want).abs() < 1e-4,
+                        "row {i} {name}: {got} vs transformers' {want} ({logits_key})"
+                    );
+                }
+            }
+        }
+    };
+    check("logits_bin");
+    std::fs::copy(
+        fixtures.join("hf_bin_other.safetensors"),
+        dir.join(lrdist_model::WEIGHTS_FILE),
+    )
+    .unwrap();
+    check("logits_other");
 }

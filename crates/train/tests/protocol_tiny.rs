@@ -1,6 +1,8 @@
 //! The training loop and the protocol on a tiny random-initialised BERT and synthetic
 //! rows: fast, no model files, no GLUE.
 
+mod common;
+
 use lrdist_data::{Encoded, GlueTask, Task};
 use lrdist_model::{BertConfig, Encoder};
 use lrdist_optimizer::AdamWConfig;
@@ -84,6 +86,7 @@ fn max_change(a: &[Tensor], b: &[Tensor]) -> f64 {
 
 #[test]
 fn training_learns_a_marker_task() {
+    let _rng = common::torch_rng_lock();
     let mut learner = tiny_learner(0);
     let head = learner.add_head(GlueTask::Sst2.into(), 1);
     let train = marker_rows(GlueTask::Sst2, 256, 7, 1);
@@ -111,6 +114,7 @@ fn training_learns_a_marker_task() {
 
 #[test]
 fn a_stage_leaves_other_heads_untouched_and_trains_its_own() {
+    let _rng = common::torch_rng_lock();
     let mut learner = tiny_learner(1);
     let a = learner.add_head(GlueTask::Sst2.into(), 1);
     let b = learner.add_head(GlueTask::Mrpc.into(), 2);
@@ -142,6 +146,7 @@ fn a_stage_leaves_other_heads_untouched_and_trains_its_own() {
 
 #[test]
 fn same_seed_same_numbers() {
+    let _rng = common::torch_rng_lock();
     let run = || {
         let mut learner = tiny_learner(5);
         let head = learner.add_head(GlueTask::Sst2.into(), 1);
@@ -171,6 +176,7 @@ fn same_seed_same_numbers() {
 
 #[test]
 fn protocol_fills_the_matrix_and_can_stop_early() {
+    let _rng = common::torch_rng_lock();
     let mut learner = tiny_learner(2);
     let a = learner.add_head(GlueTask::Sst2.into(), 1);
     let b = learner.add_head(GlueTask::Rte.into(), 2);
@@ -231,6 +237,7 @@ fn protocol_fills_the_matrix_and_can_stop_early() {
 
 #[test]
 fn a_nan_loss_is_an_error_naming_where() {
+    let _rng = common::torch_rng_lock();
     let mut learner = tiny_learner(3);
     let head = learner.add_head(GlueTask::Stsb.into(), 1);
     let mut rows = marker_rows(GlueTask::Stsb, 32, 7, 1);
@@ -252,6 +259,7 @@ fn a_nan_loss_is_an_error_naming_where() {
 
 #[test]
 fn penalties_vanish_at_their_anchor_and_grow_away_from_it() {
+    let _rng = common::torch_rng_lock();
     let mut learner = tiny_learner(4);
     let head = learner.add_head(GlueTask::Sst2.into(), 1);
     let set = marker_rows(GlueTask::Sst2, 32, 7, 1);
@@ -286,6 +294,7 @@ fn penalties_vanish_at_their_anchor_and_grow_away_from_it() {
 
 #[test]
 fn l2sp_pulls_the_encoder_toward_its_anchor() {
+    let _rng = common::torch_rng_lock();
     let drift = |alpha: Option<f64>| {
         let mut learner = tiny_learner(6);
         let head = learner.add_head(GlueTask::Sst2.into(), 1);
@@ -319,6 +328,7 @@ fn l2sp_pulls_the_encoder_toward_its_anchor() {
 
 #[test]
 fn rows_set_sizes_are_checked() {
+    let _rng = common::torch_rng_lock();
     let mut learner = tiny_learner(7);
     let head = learner.add_head(GlueTask::Sst2.into(), 1);
     let empty = RowSet {

@@ -10,6 +10,7 @@ use lrdist_train::{Decision, RunRequest, Runner, ScenarioSpec};
 
 #[test]
 fn finetuning_on_a_few_hundred_sst2_rows_learns() {
+    let _rng = common::torch_rng_lock();
     let tmp = tempfile::tempdir().unwrap();
     let mut runner = Runner::new(env(tmp.path()));
     let report = runner
@@ -36,6 +37,7 @@ fn finetuning_on_a_few_hundred_sst2_rows_learns() {
 
 #[test]
 fn a_pair_run_produces_a_complete_record_and_the_stage1_cache_reproduces_it() {
+    let _rng = common::torch_rng_lock();
     let tmp = tempfile::tempdir().unwrap();
     let mut runner = Runner::new(env(tmp.path()));
     let scenario = ScenarioSpec::Pair {
@@ -87,6 +89,7 @@ fn a_pair_run_produces_a_complete_record_and_the_stage1_cache_reproduces_it() {
 
 #[test]
 fn invalid_requests_are_rejected_before_any_work() {
+    let _rng = common::torch_rng_lock();
     let tmp = tempfile::tempdir().unwrap();
     let runner = Runner::new(env(tmp.path()));
     let pair = ScenarioSpec::Pair {
@@ -106,6 +109,7 @@ fn invalid_requests_are_rejected_before_any_work() {
 
 #[test]
 fn embedding_and_length_shift_split_one_task_in_two() {
+    let _rng = common::torch_rng_lock();
     let tmp = tempfile::tempdir().unwrap();
     let mut runner = Runner::new(env(tmp.path()));
     for scenario in [

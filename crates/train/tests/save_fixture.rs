@@ -184,6 +184,7 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 #[test]
 fn saved_folders_give_transformers_the_logits_of_lrdist() {
+    let _rng = common::torch_rng_lock();
     if let Some(out) = std::env::var_os("LRDIST_SAVE_FIXTURE_OUT") {
         let out = PathBuf::from(out);
         std::fs::create_dir_all(&out).unwrap();

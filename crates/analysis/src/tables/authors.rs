@@ -1,6 +1,6 @@
 //! Ours beside the authors' raw logs: per task pair, the flat trial that starts the search
-//! against the best trial, and the changes in p_o and p_s (the authors' numbers are quoted
-//! in `/work/shared/reference/PAPER.md`, "Numbers in the authors' raw logs").
+//! against the best trial, and the changes in p_o and p_s (docs/METHOD.md, "What the paper
+//! and the authors' logs report").
 
 use std::path::Path;
 

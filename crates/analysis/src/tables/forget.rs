@@ -920,7 +920,7 @@ pub(crate) fn sequence_table(results: &Path) -> Result<Table> {
                 };
                 off(cl.avg_accuracy, m.avg_accuracy)
                     || off(cl.backward_transfer, m.backward_transfer)
-                    || off(cl.forgetting, m.max_drop_forgetting)
+                    || off(cl.max_drop_forgetting, m.max_drop_forgetting)
             })
         })
         .map(|(r, _)| r.record.id.as_str())

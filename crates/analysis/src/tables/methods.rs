@@ -63,8 +63,8 @@ const CL: &[Metric] = &[
         delta_in_markdown: true,
     },
     Metric {
-        column: "cl_forgetting",
-        label: "forgetting",
+        column: "cl_max_drop_forgetting",
+        label: "max-drop forgetting",
         delta_in_markdown: true,
     },
 ];

@@ -194,6 +194,29 @@ pub(crate) fn setting_name(run: &Run) -> String {
     }
 }
 
+/// Whether a scenario kind splits one task's sample in two (the shifts), so that it has
+/// no stage-B rows of its own.
+fn splits_one_task(run: &Run) -> bool {
+    run.record
+        .kind
+        .as_deref()
+        .is_some_and(|k| k.ends_with("shift"))
+}
+
+/// The train rows a setting's stages after the first ask for: the scale's `stage_b_train`,
+/// else its `max_train` (docs/METHOD.md, "The forget scale"). `None` for the shifts, which
+/// split one sample, and for records without a scale spec. A task with fewer train rows
+/// (MRPC: 3668) trains on all of them.
+fn stage_b_rows(run: &Run) -> Option<u64> {
+    if splits_one_task(run) {
+        return None;
+    }
+    let spec = run.record.scale_spec.as_ref()?;
+    spec.get("stage_b_train")
+        .and_then(|v| v.as_u64())
+        .or_else(|| spec.get("max_train").and_then(|v| v.as_u64()))
+}
+
 /// `paper/tables/regime`: is task A learned and does flat forget, per surveyed setting.
 pub(crate) fn regime_table(results: &Path) -> Result<Table> {
     let set = read_runs(results)?;
@@ -210,6 +233,7 @@ pub(crate) fn regime_table(results: &Path) -> Result<Table> {
     table.md_header = [
         "setting",
         "seeds",
+        "B rows",
         "majority",
         "a1",
         "p_s",
@@ -225,6 +249,7 @@ pub(crate) fn regime_table(results: &Path) -> Result<Table> {
     table.csv_header = [
         "setting",
         "seeds",
+        "b_train_rows",
         "majority",
         "a1",
         "a1_sd",
@@ -241,6 +266,9 @@ pub(crate) fn regime_table(results: &Path) -> Result<Table> {
     ]
     .map(String::from)
     .to_vec();
+    // Per stage-B rows candidate: (settings, settings that meet); the shifts count in each.
+    let mut by_rows: BTreeMap<Option<u64>, (usize, usize)> = BTreeMap::new();
+    let mut shifts = (0, 0);
     let mut meets = 0;
     for (setting, runs) in &by {
         let task = runs[0].record.tasks.first().cloned().unwrap_or_default();
@@ -254,10 +282,23 @@ pub(crate) fn regime_table(results: &Path) -> Result<Table> {
         let forgets = forgetting.0.is_some_and(flat_forgets);
         let ok = learned && forgets;
         meets += usize::from(ok);
+        let b_rows = stage_b_rows(runs[0]);
+        let tally = match splits_one_task(runs[0]) {
+            true => &mut shifts,
+            false => by_rows.entry(b_rows).or_default(),
+        };
+        tally.0 += 1;
+        tally.1 += usize::from(ok);
         let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
+        let b_md = match (splits_one_task(runs[0]), b_rows) {
+            (true, _) => "split".to_string(),
+            (false, Some(n)) => n.to_string(),
+            (false, None) => "—".to_string(),
+        };
         table.md_rows.push(vec![
             setting.clone(),
             runs.len().to_string(),
+            b_md,
             crate::table::md_num(majority.0),
             md_mean_sd(a1.0, a1.1),
             md_mean_sd(p_s.0, p_s.1),
@@ -271,6 +312,7 @@ pub(crate) fn regime_table(results: &Path) -> Result<Table> {
         table.csv_rows.push(vec![
             setting.clone(),
             runs.len().to_string(),
+            b_rows.map_or(String::new(), |n| n.to_string()),
             csv_num(majority.0),
             csv_num(a1.0),
             csv_num(a1.1),
@@ -293,14 +335,32 @@ pub(crate) fn regime_table(results: &Path) -> Result<Table> {
         format!(
             "{meets} of {} settings meet the criterion: task A learned ({}, {}, otherwise {}; \
              means over seeds) and flat forgets (a1 - p_o >= 0.05). Majority: the score of \
-             always predicting task A's most frequent dev label. s/run: mean wall seconds of \
-             a run (one thread; stage 1 restored from the cache where it was trained before).",
+             always predicting task A's most frequent dev label. B rows: the train rows the \
+             stages after the first ask for (a task with fewer, MRPC's 3668, trains on all; \
+             split: a shift, whose two stages split one sample of task A's rows). s/run: mean \
+             wall seconds of a run (one thread; stage 1 restored from the cache where it was \
+             trained before).",
             by.len(),
             learned_bar("cola"),
             learned_bar("stsb"),
             learned_bar("sst2"),
         ),
     ];
+    // More than one candidate scale surveyed: the criterion count of each, over the settings
+    // it ran plus the shifts (which a stage-B row count does not change).
+    if by_rows.len() > 1 {
+        for (rows, (n, k)) in &by_rows {
+            let rows = rows.map_or("unstated".to_string(), |r| r.to_string());
+            table.footer.push(format!(
+                "At B rows {rows}: {} of {} settings meet ({k} of {n} pairs and sequences \
+                 surveyed at it, {} of {} shifts).",
+                k + shifts.1,
+                n + shifts.0,
+                shifts.1,
+                shifts.0
+            ));
+        }
+    }
     Ok(table)
 }
 

@@ -1,9 +1,9 @@
 //! Each method against flat across the settings no search used: in how many settings it is
 //! ahead, in how many significantly, and a sign test across settings. This is the paper's
 //! headline claim in one row per method: a combined distribution beats one flat rate on
-//! settings it was not searched on ("up to about 5 points on unseen settings", the opening
-//! summary of `/work/shared/reference/PAPER.md`; docs/METHOD.md "Comparing a method with
-//! flat"; REPORT 3.3b).
+//! settings it was not searched on ("up to about 5 points on unseen settings",
+//! docs/METHOD.md "What the paper and the authors' logs report"; the comparison:
+//! "Comparing a method with flat"; REPORT 3.3b).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -1,6 +1,8 @@
 //! What the real-data tests of this crate share: the default model and GLUE (missing either
 //! is a failure that says what to set), an `Env` on the CPU writing under a scratch folder,
-//! and small scales.
+//! small scales, and the lock on libtorch's global generator.
+// Each test file uses a part of this module.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -46,4 +48,13 @@ pub fn small_scale(train: usize, dev: usize, epochs: usize) -> ScaleSpec {
     s.max_dev = Some(dev);
     s.epochs = epochs;
     s
+}
+
+/// Tests that train or seed draw from libtorch's global generator, and the tests of one
+/// file run on parallel threads: another test's draws between a `tch::manual_seed` and the
+/// draws it fixes change the numbers (the stage-1 cache test saw a different p_s so). Every
+/// such test holds this lock for its whole body.
+pub fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
