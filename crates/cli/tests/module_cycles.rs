@@ -27,6 +27,7 @@ fn module_edges(src_dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
             }
         }
     }
+    let reexports = reexports(src_dir);
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in files {
         let rel = file.strip_prefix(src_dir).unwrap();
@@ -42,7 +43,7 @@ fn module_edges(src_dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
             continue;
         }
         let text = std::fs::read_to_string(&file).unwrap();
-        let library = text.split("#[cfg(test)]").next().unwrap();
+        let library = without_test_items(&text);
         let deps = edges.entry(top.clone()).or_default();
         for line in library.lines().map(str::trim) {
             if line.starts_with("//") {
@@ -57,6 +58,8 @@ fn module_edges(src_dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
                         .collect();
                     // `super::` inside a nested module names its parent, not a sibling
                     let nested = prefix == "super::" && rel.components().count() > 1;
+                    // `crate::Type` re-exported by lib.rs names the module defining it
+                    let name = reexports.get(&name).cloned().unwrap_or(name);
                     if !name.is_empty() && name != top && !nested {
                         deps.insert(name);
                     }
@@ -69,6 +72,91 @@ fn module_edges(src_dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
         deps.retain(|d| names.contains(d));
     }
     edges
+}
+
+/// `text` without its `#[cfg(test)]` items (the attribute and the braced item after it),
+/// so library code after a test module still counts.
+fn without_test_items(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at..];
+        let Some(open) = after.find('{') else {
+            return out;
+        };
+        let mut depth = 0usize;
+        let mut end = after.len();
+        for (i, c) in after[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = open + i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Names lib.rs re-exports (`pub use module::{A, B}` / `pub use module::A`) → their module.
+fn reexports(src_dir: &Path) -> BTreeMap<String, String> {
+    let lib = std::fs::read_to_string(src_dir.join("lib.rs")).unwrap_or_default();
+    let mut map = BTreeMap::new();
+    for stmt in lib.split(';') {
+        let stmt = stmt.trim();
+        let Some(path) = stmt
+            .rsplit("pub use ")
+            .next()
+            .filter(|_| stmt.contains("pub use "))
+        else {
+            continue;
+        };
+        let path = path
+            .trim_start_matches("crate::")
+            .trim_start_matches("self::");
+        let Some((module, names)) = path.split_once("::") else {
+            continue;
+        };
+        let names = names.trim().trim_start_matches('{').trim_end_matches('}');
+        for name in names.split(',') {
+            let name = name.trim().split(" as ").last().unwrap_or("").trim();
+            let first = name.split("::").next().unwrap_or("");
+            if !first.is_empty() && first != "*" {
+                map.insert(first.to_string(), module.to_string());
+            }
+        }
+    }
+    map
+}
+
+#[test]
+fn test_items_are_cut_and_reexports_name_their_module() {
+    let text =
+        "use crate::a;\n#[cfg(test)]\nmod tests {\n fn f() { crate::b(); }\n}\nuse crate::c;\n";
+    let kept = without_test_items(text);
+    assert!(
+        kept.contains("crate::a") && kept.contains("crate::c"),
+        "{kept}"
+    );
+    assert!(!kept.contains("crate::b"), "{kept}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("lib.rs"),
+        "pub use runner::{Env, RunRequest};\npub use record::append as write_record;\n",
+    )
+    .unwrap();
+    let map = reexports(dir.path());
+    assert_eq!(map["RunRequest"], "runner");
+    assert_eq!(map["Env"], "runner");
+    assert_eq!(map["write_record"], "record");
 }
 
 /// One cycle among the modules, if there is one (as a path a -> b -> ... -> a).

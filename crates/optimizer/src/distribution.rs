@@ -44,8 +44,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_positive, DistributionError};
-use crate::grouping::{Grouping, GroupingSpec, PAPER_LAYERS};
-use crate::presets::{Preset, PresetRates};
+use crate::grouping::{count_fit, grouping_options, Grouping, GroupingSpec, PAPER_LAYERS};
 
 /// A learning-rate distribution: one rate per group of `grouping` on a model of
 /// `source_layers` encoder layers. Files may leave out every field but `rates` (module
@@ -106,6 +105,7 @@ impl Distribution {
                 grouping: self.grouping.to_string(),
                 groups: grouping.len(),
                 num_layers: self.source_layers,
+                fit: count_fit(self.rates.len(), self.source_layers),
             });
         }
         for (k, &rate) in self.rates.iter().enumerate() {
@@ -202,76 +202,10 @@ impl Distribution {
             transferred_from,
         ))
     }
-
-    /// Resolves `spec` (a preset, see [`Preset::parse`], or a path ending in .yaml, .yml or
-    /// .json) against a model of `num_layers` layers split by `grouping`.
-    ///
-    /// `flat` and `llrd` are computed per depth of this model; where a group covers
-    /// several depths it takes the geometric mean of their rates (for `llrd`, the rate at
-    /// the group's mean depth). Distributions over groups are transferred (module docs).
-    /// The distribution files `spec` reads (for `flat-matched:FILE`, FILE's): a
-    /// caller can tell a spec that waits for a file not written yet (a combination) from
-    /// a wrong one.
-    pub fn files_of(spec: &str) -> Vec<std::path::PathBuf> {
-        let spec = spec.trim();
-        if let Some(target) = spec.strip_prefix("flat-matched:") {
-            return Self::files_of(target);
-        }
-        if Format::of(Path::new(spec)).is_ok() {
-            vec![spec.into()]
-        } else {
-            Vec::new()
-        }
-    }
-
-    pub fn resolve(
-        spec: &str,
-        num_layers: usize,
-        grouping: &Grouping,
-    ) -> Result<ResolvedDistribution, DistributionError> {
-        grouping.check_layers(num_layers)?;
-        if let Some(target) = spec.trim().strip_prefix("flat-matched:") {
-            // Flat at the geometric mean of `target`'s per-depth rates on this model.
-            let per_layer = Grouping::per_layer(num_layers);
-            let matched = Distribution::resolve(target, num_layers, &per_layer)?;
-            let lr = crate::presets::flat_matched(&matched.per_depth);
-            let per_depth = crate::presets::flat(lr, num_layers);
-            let rates = group_geometric_means(&per_depth, grouping);
-            return Ok(ResolvedDistribution::new(
-                spec,
-                spec.trim(),
-                grouping,
-                rates,
-                None,
-            ));
-        }
-        if Format::of(Path::new(spec)).is_ok() {
-            return Distribution::load_for(Path::new(spec), num_layers)?.apply(spec, grouping);
-        }
-        let preset = Preset::parse(spec).map_err(|err| match err {
-            DistributionError::UnknownPreset { .. } if Path::new(spec).is_file() => {
-                DistributionError::UnknownExtension { path: spec.into() }
-            }
-            other => other,
-        })?;
-        match preset.rates(num_layers) {
-            PresetRates::PerDepth(per_depth) => {
-                let rates = group_geometric_means(&per_depth, grouping);
-                Ok(ResolvedDistribution::new(
-                    spec,
-                    spec.trim(),
-                    grouping,
-                    rates,
-                    None,
-                ))
-            }
-            PresetRates::Groups(dist) => dist.apply(spec, grouping),
-        }
-    }
 }
 
 impl ResolvedDistribution {
-    fn new(
+    pub(crate) fn new(
         spec: &str,
         name: &str,
         grouping: &Grouping,
@@ -344,6 +278,7 @@ impl DistributionFile {
                         context: name.clone(),
                         rates: self.rates.len(),
                         num_layers: source_layers,
+                        options: grouping_options(source_layers),
                     }
                 })?
             }
@@ -355,6 +290,11 @@ impl DistributionFile {
             rates: self.rates,
         })
     }
+}
+
+/// Whether `spec` names a distribution file: a path ending in .yaml, .yml or .json.
+pub(crate) fn names_a_file(spec: &str) -> bool {
+    Format::of(Path::new(spec)).is_ok()
 }
 
 #[derive(Clone, Copy)]
@@ -377,23 +317,6 @@ impl Format {
             }),
         }
     }
-}
-
-/// Geometric mean of the per-depth rates over each group's depths (exact when they are
-/// all equal).
-fn group_geometric_means(per_depth: &[f64], grouping: &Grouping) -> Vec<f64> {
-    grouping
-        .depth_ranges()
-        .into_iter()
-        .map(|range| {
-            let rates = &per_depth[range];
-            if rates.iter().all(|&r| r == rates[0]) {
-                return rates[0];
-            }
-            let mean_log = rates.iter().map(|r| r.ln()).sum::<f64>() / rates.len() as f64;
-            mean_log.exp()
-        })
-        .collect()
 }
 
 /// Resamples `rates`, given at the increasing positions `from`, at the positions `to`,

@@ -5,8 +5,6 @@
 
 use std::path::PathBuf;
 
-use crate::grouping::{GroupingSpec, PAPER_LAYERS};
-
 /// Why a grouping or a learning-rate distribution could not be built, read or applied.
 #[derive(Debug, thiserror::Error)]
 pub enum DistributionError {
@@ -47,8 +45,7 @@ pub enum DistributionError {
     },
 
     #[error(
-        "{context}: {rates} rates given, but grouping `{grouping}` has {groups} groups; {}",
-        count_fit(*.rates, *.num_layers)
+        "{context}: {rates} rates given, but grouping `{grouping}` has {groups} groups; {fit}"
     )]
     GroupCount {
         context: String,
@@ -57,17 +54,21 @@ pub enum DistributionError {
         groups: usize,
         /// L of the model the grouping was built for.
         num_layers: usize,
+        /// Which groupings of that model take `rates` rates, and what each takes
+        /// (`grouping::count_fit`).
+        fit: String,
     },
 
     #[error(
         "{context}: {rates} rates given, but no grouping of a {num_layers}-layer model has \
-         {rates} groups ({}); or name `grouping` and `source_layers` in the file",
-        grouping_options(*.num_layers)
+         {rates} groups ({options}); or name `grouping` and `source_layers` in the file"
     )]
     NoGroupingFits {
         context: String,
         rates: usize,
         num_layers: usize,
+        /// What each grouping of that model takes (`grouping::grouping_options`).
+        options: String,
     },
 
     #[error(
@@ -119,32 +120,6 @@ impl DistributionError {
             path: path.to_path_buf(),
             message,
         }
-    }
-}
-
-/// What each grouping of a `num_layers`-layer model takes, for error messages.
-fn grouping_options(num_layers: usize) -> String {
-    let depths = num_layers + 2;
-    format!(
-        "per-layer needs L + 2 = {depths} rates, even:K takes K = 1 to {depths}, \
-         paper10 needs 10 rates and a {PAPER_LAYERS}-layer model"
-    )
-}
-
-/// Which groupings of a `num_layers`-layer model take `rates` rates, and what each takes.
-fn count_fit(rates: usize, num_layers: usize) -> String {
-    let fits: Vec<String> = GroupingSpec::fitting(rates, num_layers)
-        .iter()
-        .map(|g| g.to_string())
-        .collect();
-    let options = grouping_options(num_layers);
-    if fits.is_empty() {
-        format!("{rates} rates fit no grouping of a {num_layers}-layer model ({options})")
-    } else {
-        format!(
-            "{rates} rates fit {} on a {num_layers}-layer model ({options})",
-            fits.join(" or ")
-        )
     }
 }
 

@@ -65,6 +65,34 @@ impl GroupingSpec {
     }
 }
 
+/// What each grouping of a `num_layers`-layer model takes, for error messages
+/// ([`DistributionError::NoGroupingFits`], and within [`count_fit`]).
+pub(crate) fn grouping_options(num_layers: usize) -> String {
+    let depths = num_layers + 2;
+    format!(
+        "per-layer needs L + 2 = {depths} rates, even:K takes K = 1 to {depths}, \
+         paper10 needs 10 rates and a {PAPER_LAYERS}-layer model"
+    )
+}
+
+/// Which groupings of a `num_layers`-layer model take `rates` rates, and what each takes,
+/// for error messages ([`DistributionError::GroupCount`]).
+pub(crate) fn count_fit(rates: usize, num_layers: usize) -> String {
+    let fits: Vec<String> = GroupingSpec::fitting(rates, num_layers)
+        .iter()
+        .map(|g| g.to_string())
+        .collect();
+    let options = grouping_options(num_layers);
+    if fits.is_empty() {
+        format!("{rates} rates fit no grouping of a {num_layers}-layer model ({options})")
+    } else {
+        format!(
+            "{rates} rates fit {} on a {num_layers}-layer model ({options})",
+            fits.join(" or ")
+        )
+    }
+}
+
 impl FromStr for GroupingSpec {
     type Err = DistributionError;
 

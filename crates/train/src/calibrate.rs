@@ -14,8 +14,7 @@ use anyhow::{bail, Context, Result};
 use lrdist_data::{FileTask, TaskName, TaskSpec};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ScaleSpec, ScenarioSpec};
-use crate::runner::RunRequest;
+use crate::config::{RunRequest, ScaleSpec, ScenarioSpec};
 
 /// `experiments/calibration.yaml`: the tasks, the rate grid and the seeds of a calibration.
 #[derive(Clone, Debug, Serialize, Deserialize)]

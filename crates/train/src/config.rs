@@ -4,12 +4,18 @@
 //! (a learning-rate distribution and an optional penalty each) and one or more *scales*:
 //! `quick` (a run in minutes on 2 cores; the scale of the committed results) and `cpu`
 //! (2x the train rows, 3 epochs).
+//!
+//! Also here, as the settings these files are read into: [`RunRequest`], one run (a
+//! method of a config at a scale and seed, or what `finetune`, `run` and a search trial
+//! ask for), and [`TuningChoice`], the file a `tuned:` method takes its hyperparameters
+//! from.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use lrdist_data::{DataSpec, FileDigests, FileTask, TaskName, TaskSpec};
+use lrdist_model::HeadKind;
 use serde::{Deserialize, Serialize};
 
 /// One experiment file.
@@ -88,6 +94,69 @@ impl<'de> Deserialize<'de> for MethodEntry {
     }
 }
 
+/// `results/tuning/<scale>.yaml`: each baseline's chosen grid point, written by
+/// `lrdist tune` ([`crate::tune`]) and read by the experiment configs' `tuned:` methods
+/// ([`ExperimentConfig::from_file`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuningChoice {
+    /// The tuning config it was chosen by.
+    pub tuning: String,
+    pub scale: String,
+    pub objective: String,
+    pub settings: Vec<String>,
+    pub seeds: Vec<u64>,
+    /// One method per baseline, named by it: the chosen grid point's spec.
+    pub methods: Vec<MethodSpec>,
+    /// Every grid point's mean objective.
+    pub scores: Vec<CandidateScore>,
+}
+
+/// One grid point's result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CandidateScore {
+    pub baseline: String,
+    pub candidate: String,
+    pub objective: f64,
+    pub runs: usize,
+    pub chosen: bool,
+}
+
+impl TuningChoice {
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read tuning result {}", path.display()))?;
+        serde_yaml::from_str(&text)
+            .with_context(|| format!("invalid tuning result {}", path.display()))
+    }
+
+    /// The chosen method of baseline `name`.
+    pub fn method(&self, name: &str) -> Option<&MethodSpec> {
+        self.methods.iter().find(|m| m.name == name)
+    }
+
+    /// Writes the file with a header saying where it comes from.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let text = format!(
+            "# Written by `lrdist tune --config {}` from the records in results/tuning/{}/:\n\
+             # per baseline, the grid point of highest {} (docs/METHOD.md, \"Tuning the baselines\").\n{}",
+            self.tuning,
+            self.scale,
+            self.objective,
+            serde_yaml::to_string(self)?
+        );
+        let tmp = path.with_extension("yaml.partial");
+        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    }
+}
+
 impl ExperimentConfig {
     /// Reads and checks an experiment file; a `tuned:` method is read from its tuning file
     /// (relative paths are relative to the working directory, like distribution files), or
@@ -109,7 +178,7 @@ impl ExperimentConfig {
                 match e {
                     MethodEntry::Spec(m) => out.push(m),
                     MethodEntry::Tuned { name, tuned } if tuned.exists() => {
-                        let choice = crate::tune::TuningChoice::from_file(&tuned)?;
+                        let choice = TuningChoice::from_file(&tuned)?;
                         out.push(choice.method(&name).cloned().with_context(|| {
                             format!(
                                 "{}: method `{name}` is tuned in {}, which has no method of that name",
@@ -188,10 +257,10 @@ impl ExperimentConfig {
         scale: &str,
         m: &MethodSpec,
         seed: u64,
-    ) -> Result<crate::RunRequest> {
+    ) -> Result<RunRequest> {
         let spec = self.scale(scale)?;
         let distribution = spec.expand(&m.distribution);
-        let mut req = crate::RunRequest::new(
+        let mut req = RunRequest::new(
             self.scenario.clone(),
             scale,
             spec,
@@ -624,6 +693,76 @@ impl PenaltySpec {
     }
 }
 
+/// One run of the protocol, as [`crate::runner::Runner::run`] takes it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub scenario: ScenarioSpec,
+    pub scale_name: String,
+    pub scale: ScaleSpec,
+    /// Label of the method in tables (`flat`, `combined`, `ewc`, ...).
+    pub method: String,
+    /// A preset (`flat:2e-5`, `paper-combined`, ...) or a distribution file.
+    pub distribution: String,
+    /// How depths map to the distribution's groups (`per-layer`, `paper10`, `even:K`).
+    pub grouping: String,
+    pub penalty: Option<PenaltySpec>,
+    /// WiSE-FT or freezing (a baseline's change to stage B beyond rates and penalty).
+    #[serde(default)]
+    pub intervention: Option<Intervention>,
+    pub seed: u64,
+    pub config_file: Option<String>,
+    /// Apply the distribution to stage 2 only; stage 1 is trained with
+    /// `stage1_distribution` once and cached (search issue, "Stage-1 cache").
+    pub stage2_only: bool,
+    pub stage1_distribution: String,
+    /// Explicit per-group rates under `grouping` (a search trial); overrides
+    /// `distribution`, which then only labels them.
+    #[serde(default)]
+    pub rates: Option<Vec<f64>>,
+    /// After the last stage, measure where forgetting lives: task A's dev score with each
+    /// depth's post-A weights put back ([`crate::attribution`]).
+    #[serde(default)]
+    pub attribute: bool,
+    /// What the task heads read (`--head`); left out when it is the default `cls`.
+    #[serde(default, skip_serializing_if = "HeadKind::is_cls")]
+    pub head: HeadKind,
+    /// `--save DIR`: after the last stage, write every head with the encoder as a Hugging
+    /// Face folder `DIR/<task>/` ([`crate::save::save_heads`]). Not part of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save: Option<PathBuf>,
+}
+
+impl RunRequest {
+    /// A request with the paper's defaults: per-layer groups, no penalty.
+    pub fn new(
+        scenario: ScenarioSpec,
+        scale_name: &str,
+        scale: ScaleSpec,
+        method: &str,
+        distribution: &str,
+        seed: u64,
+    ) -> Self {
+        Self {
+            scenario,
+            scale_name: scale_name.into(),
+            method: method.into(),
+            distribution: distribution.into(),
+            grouping: "per-layer".into(),
+            penalty: None,
+            intervention: None,
+            seed,
+            config_file: None,
+            stage2_only: scale.stage2_only,
+            stage1_distribution: scale.flat_spec(),
+            rates: None,
+            attribute: false,
+            head: HeadKind::Cls,
+            save: None,
+            scale,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -843,7 +982,7 @@ mod tests {
             }),
             intervention: None,
         };
-        crate::tune::TuningChoice {
+        TuningChoice {
             tuning: "experiments/tuning.yaml".into(),
             scale: "forget".into(),
             objective: "test".into(),

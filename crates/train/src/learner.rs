@@ -12,7 +12,7 @@ use lrdist_optimizer::{AdamWConfig, LayerwiseAdamW};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Reduction, Tensor};
 
-use crate::penalty::Penalty;
+use crate::penalty::{PenalisedModel, Penalty};
 use crate::prep::{BatchTensors, RowSet};
 
 /// Hyperparameters of one training stage.
@@ -337,10 +337,16 @@ impl Learner {
         stats.padding_efficiency = real_tokens as f64 / (real_tokens + pad_tokens).max(1) as f64;
         Ok(stats)
     }
+}
 
-    /// Gradients of the task loss for single rows, for the diagonal Fisher (EWC).
-    /// Calls `visit` after each row's backward pass with the encoder parameters.
-    pub(crate) fn per_row_gradients(
+/// What a penalty reads of the learner: its encoder's parameters and, for the diagonal
+/// Fisher (EWC), the gradients of the task loss for single rows.
+impl PenalisedModel for Learner {
+    fn encoder_parameters(&self) -> Vec<Tensor> {
+        self.encoder.vs.trainable_variables()
+    }
+
+    fn per_row_gradients(
         &self,
         head: usize,
         set: &RowSet,
@@ -348,7 +354,7 @@ impl Learner {
         mut visit: impl FnMut(&[Tensor]),
     ) {
         let device = self.encoder.vs.device();
-        let params = self.encoder.vs.trainable_variables();
+        let params = self.encoder_parameters();
         for &i in rows {
             for p in &params {
                 let mut g = p.grad();

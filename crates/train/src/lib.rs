@@ -5,7 +5,8 @@
 //! - [`scenario`]: task pairs and sequences, embedding shift, length shift;
 //! - [`penalty`]: EWC and L2-SP;
 //! - [`runner`]: one run end to end, producing a [`record::RunRecord`];
-//! - [`config`]: the experiment YAML files under `experiments/`;
+//! - [`config`]: the experiment YAML files under `experiments/`, the [`RunRequest`] of one
+//!   run and the baselines' tuning choice;
 //! - [`calibrate`] and [`tune`]: the flat-rate calibration and the baselines' tuning;
 //! - [`flops`]: model FLOPs of a training step (`StageStats::flops`);
 //! - [`save`] and [`predict`]: trained heads as Hugging Face folders (`--save`), and
@@ -29,9 +30,10 @@ pub mod scenario;
 pub mod tune;
 
 pub use config::{
-    ExperimentConfig, Intervention, MethodSpec, PenaltySpec, ScaleSpec, ScenarioSpec, PAPER_FLAT,
+    ExperimentConfig, Intervention, MethodSpec, PenaltySpec, RunRequest, ScaleSpec, ScenarioSpec,
+    PAPER_FLAT,
 };
 pub use learner::{Decision, Learner, StageHp};
 pub use protocol::{EpochEvent, Outcome};
 pub use record::{append_record, read_records, RunRecord};
-pub use runner::{Env, FinetuneOptions, FinetuneReport, RunRequest, Runner};
+pub use runner::{Env, FinetuneOptions, FinetuneReport, Runner};

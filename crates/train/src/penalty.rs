@@ -14,8 +14,27 @@ use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
 use crate::config::PenaltySpec;
-use crate::learner::Learner;
 use crate::prep::RowSet;
+
+/// What a penalty reads of the model it regularises: the encoder's trainable parameters
+/// (what it anchors) and the task loss's gradients for single rows (EWC's Fisher).
+/// `Learner` implements it. The trait lives here, with the penalty, so that the penalty
+/// depends on no more than it reads while the training loop adds its value to the loss.
+pub trait PenalisedModel {
+    /// The encoder's trainable parameters, in a fixed order.
+    fn encoder_parameters(&self) -> Vec<Tensor>;
+
+    /// Gradients of head `head`'s task loss for the single rows `rows` of `set`: calls
+    /// `visit` after each row's backward pass with [`Self::encoder_parameters`], whose
+    /// gradients are zeroed before each row and after the last.
+    fn per_row_gradients(
+        &self,
+        head: usize,
+        set: &RowSet,
+        rows: &[usize],
+        visit: impl FnMut(&[Tensor]),
+    );
+}
 
 /// One anchor: encoder parameters, their anchor values and (for EWC) their importance.
 struct Anchor {
@@ -43,18 +62,24 @@ impl Penalty {
     }
 
     /// Called once before the first stage: L2-SP anchors at the pretrained weights.
-    pub fn before_training(&mut self, learner: &Learner) {
+    pub fn before_training(&mut self, model: &impl PenalisedModel) {
         if let PenaltySpec::L2sp { .. } = self.spec {
-            self.anchors.push(snapshot(learner, None));
+            self.anchors.push(snapshot(model, None));
         }
     }
 
     /// Called after each stage but the last: EWC adds the Fisher of the stage just
     /// trained (one term per finished task, as in the original multi-task EWC).
-    pub fn after_stage(&mut self, learner: &Learner, head: usize, set: &RowSet, seed: u64) {
+    pub fn after_stage(
+        &mut self,
+        model: &impl PenalisedModel,
+        head: usize,
+        set: &RowSet,
+        seed: u64,
+    ) {
         if let PenaltySpec::Ewc { fisher_rows, .. } = self.spec {
-            let fisher = diagonal_fisher(learner, head, set, fisher_rows, seed);
-            self.anchors.push(snapshot(learner, Some(fisher)));
+            let fisher = diagonal_fisher(model, head, set, fisher_rows, seed);
+            self.anchors.push(snapshot(model, Some(fisher)));
         }
     }
 
@@ -86,8 +111,8 @@ impl Penalty {
 }
 
 /// The encoder's trainable parameters and a detached copy of their current values.
-fn snapshot(learner: &Learner, fisher: Option<Vec<Tensor>>) -> Anchor {
-    let params = learner.encoder.vs.trainable_variables();
+fn snapshot(model: &impl PenalisedModel, fisher: Option<Vec<Tensor>>) -> Anchor {
+    let params = model.encoder_parameters();
     let values = tch::no_grad(|| params.iter().map(|p| p.detach().copy()).collect());
     Anchor {
         params,
@@ -99,7 +124,7 @@ fn snapshot(learner: &Learner, fisher: Option<Vec<Tensor>>) -> Anchor {
 /// Diagonal empirical Fisher of the task loss: the mean over `rows` seeded train rows of
 /// each parameter's squared single-row gradient.
 pub fn diagonal_fisher(
-    learner: &Learner,
+    model: &impl PenalisedModel,
     head: usize,
     set: &RowSet,
     rows: usize,
@@ -110,7 +135,7 @@ pub fn diagonal_fisher(
     let mut picked = sample(&mut rng, set.len(), n).into_vec();
     picked.sort_unstable();
     let mut fisher: Option<Vec<Tensor>> = None;
-    learner.per_row_gradients(head, set, &picked, |params| {
+    model.per_row_gradients(head, set, &picked, |params| {
         tch::no_grad(|| {
             let sq: Vec<Tensor> = params
                 .iter()

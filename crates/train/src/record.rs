@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{PenaltySpec, ScaleSpec};
+use crate::config::{PenaltySpec, RunRequest, ScaleSpec};
 use crate::learner::StageStats;
 use crate::protocol::ClMetrics;
 
@@ -137,7 +137,7 @@ pub enum Done {
 }
 
 /// Whether `r` is a record of `req` run with per-depth rates `per_depth`.
-pub fn compare(r: &RunRecord, req: &crate::RunRequest, per_depth: &[f64]) -> Done {
+pub fn compare(r: &RunRecord, req: &RunRequest, per_depth: &[f64]) -> Done {
     if r.scenario != req.scenario.label()
         || r.method != req.method
         || r.scale != req.scale_name
@@ -171,7 +171,7 @@ pub fn compare(r: &RunRecord, req: &crate::RunRequest, per_depth: &[f64]) -> Don
 /// Whether the record `r` read the file tasks of `req` as they are now: the same specs and
 /// the same file contents (SHA-256). Always true for GLUE tasks (no files to compare); a
 /// file that cannot be read now differs.
-fn same_files(r: &RunRecord, req: &crate::RunRequest) -> bool {
+fn same_files(r: &RunRecord, req: &RunRequest) -> bool {
     let tasks = req.scenario.file_tasks();
     if tasks.is_empty() {
         return true;
@@ -189,7 +189,7 @@ fn same_files(r: &RunRecord, req: &crate::RunRequest) -> bool {
 
 /// Whether `path` already holds a record of `req` (so a batch of runs can resume), or
 /// only stale ones, or none.
-pub fn find_record(path: &Path, req: &crate::RunRequest, per_depth: &[f64]) -> Result<Done> {
+pub fn find_record(path: &Path, req: &RunRequest, per_depth: &[f64]) -> Result<Done> {
     let mut found = Done::None;
     for r in read_records(path)? {
         match compare(&r, req, per_depth) {
@@ -202,11 +202,7 @@ pub fn find_record(path: &Path, req: &crate::RunRequest, per_depth: &[f64]) -> R
 }
 
 /// The record in `path` of exactly `req` (see [`compare`]), if there is one.
-pub fn find_same(
-    path: &Path,
-    req: &crate::RunRequest,
-    per_depth: &[f64],
-) -> Result<Option<RunRecord>> {
+pub fn find_same(path: &Path, req: &RunRequest, per_depth: &[f64]) -> Result<Option<RunRecord>> {
     Ok(read_records(path)?
         .into_iter()
         .find(|r| compare(r, req, per_depth) == Done::Same))
@@ -214,7 +210,7 @@ pub fn find_same(
 
 /// Where a run's record goes by default: `RESULTS/runs/<config stem>.jsonl`, or the
 /// scenario's name (`sst2_mrpc.jsonl`) when the run has no config.
-pub fn default_record_path(results: &Path, req: &crate::RunRequest) -> std::path::PathBuf {
+pub fn default_record_path(results: &Path, req: &RunRequest) -> std::path::PathBuf {
     let stem = req
         .config_file
         .as_deref()

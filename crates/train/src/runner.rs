@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use crate::attribution::{interpolate, where_forgetting_lives, Snapshot};
-use crate::config::{Intervention, PenaltySpec, ScaleSpec, ScenarioSpec};
+use crate::config::{Intervention, RunRequest, ScaleSpec, ScenarioSpec};
 use crate::learner::{Decision, Learner, StageHp, StageStats};
 use crate::penalty::Penalty;
 use crate::prep::DataCache;
@@ -33,76 +33,6 @@ pub struct Env {
     /// Folder of the stage-1 cache (`--stage2-only`).
     pub cache_dir: PathBuf,
     pub progress: bool,
-}
-
-/// One run of the protocol.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RunRequest {
-    pub scenario: ScenarioSpec,
-    pub scale_name: String,
-    pub scale: ScaleSpec,
-    /// Label of the method in tables (`flat`, `combined`, `ewc`, ...).
-    pub method: String,
-    /// A preset (`flat:2e-5`, `paper-combined`, ...) or a distribution file.
-    pub distribution: String,
-    /// How depths map to the distribution's groups (`per-layer`, `paper10`, `even:K`).
-    pub grouping: String,
-    pub penalty: Option<PenaltySpec>,
-    /// WiSE-FT or freezing (a baseline's change to stage B beyond rates and penalty).
-    #[serde(default)]
-    pub intervention: Option<Intervention>,
-    pub seed: u64,
-    pub config_file: Option<String>,
-    /// Apply the distribution to stage 2 only; stage 1 is trained with
-    /// `stage1_distribution` once and cached (search issue, "Stage-1 cache").
-    pub stage2_only: bool,
-    pub stage1_distribution: String,
-    /// Explicit per-group rates under `grouping` (a search trial); overrides
-    /// `distribution`, which then only labels them.
-    #[serde(default)]
-    pub rates: Option<Vec<f64>>,
-    /// After the last stage, measure where forgetting lives: task A's dev score with each
-    /// depth's post-A weights put back ([`crate::attribution`]).
-    #[serde(default)]
-    pub attribute: bool,
-    /// What the task heads read (`--head`); left out when it is the default `cls`.
-    #[serde(default, skip_serializing_if = "HeadKind::is_cls")]
-    pub head: HeadKind,
-    /// `--save DIR`: after the last stage, write every head with the encoder as a Hugging
-    /// Face folder `DIR/<task>/` ([`crate::save::save_heads`]). Not part of the run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub save: Option<PathBuf>,
-}
-
-impl RunRequest {
-    /// A request with the paper's defaults: per-layer groups, no penalty.
-    pub fn new(
-        scenario: ScenarioSpec,
-        scale_name: &str,
-        scale: ScaleSpec,
-        method: &str,
-        distribution: &str,
-        seed: u64,
-    ) -> Self {
-        Self {
-            scenario,
-            scale_name: scale_name.into(),
-            method: method.into(),
-            distribution: distribution.into(),
-            grouping: "per-layer".into(),
-            penalty: None,
-            intervention: None,
-            seed,
-            config_file: None,
-            stage2_only: scale.stage2_only,
-            stage1_distribution: scale.flat_spec(),
-            rates: None,
-            attribute: false,
-            head: HeadKind::Cls,
-            save: None,
-            scale,
-        }
-    }
 }
 
 /// Runs protocol runs, keeping tokenised data between them (a search runs many).

@@ -19,9 +19,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ExperimentConfig, MethodSpec};
+use crate::config::{ExperimentConfig, MethodSpec, RunRequest};
 use crate::record::RunRecord;
-use crate::runner::RunRequest;
+use crate::runner::Runner;
+
+// The choice file is read by the experiment configs' `tuned:` methods, so its type lives
+// with them (`config.rs`); it is re-exported here, beside the tuning that writes it.
+pub use crate::config::{CandidateScore, TuningChoice};
 
 /// The objective a candidate is judged by, as the search's `sum` objective.
 pub const OBJECTIVE: &str = "p_o + p_s";
@@ -266,7 +270,7 @@ pub struct TuneOutcome {
 /// when every run of the whole tuning has its record — writes the choice to
 /// [`TuningConfig::choice_path`]. With `run: false` it only (re)writes the choice.
 pub fn tune(
-    runner: &mut crate::Runner,
+    runner: &mut Runner,
     config_file: &Path,
     only_settings: &[String],
     only_baselines: &[String],
@@ -328,68 +332,6 @@ pub fn tune(
 /// The objective of one tuning run: p_o + p_s, as the search's `sum` objective.
 pub fn tuning_objective(r: &RunRecord) -> Option<f64> {
     Some(r.p_o? + r.p_s?)
-}
-
-/// `results/tuning/<scale>.yaml`: each baseline's chosen grid point, written by
-/// `lrdist tune` and read by the experiment configs' `tuned:` methods.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TuningChoice {
-    /// The tuning config it was chosen by.
-    pub tuning: String,
-    pub scale: String,
-    pub objective: String,
-    pub settings: Vec<String>,
-    pub seeds: Vec<u64>,
-    /// One method per baseline, named by it: the chosen grid point's spec.
-    pub methods: Vec<MethodSpec>,
-    /// Every grid point's mean objective.
-    pub scores: Vec<CandidateScore>,
-}
-
-/// One grid point's result.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CandidateScore {
-    pub baseline: String,
-    pub candidate: String,
-    pub objective: f64,
-    pub runs: usize,
-    pub chosen: bool,
-}
-
-impl TuningChoice {
-    pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read tuning result {}", path.display()))?;
-        serde_yaml::from_str(&text)
-            .with_context(|| format!("invalid tuning result {}", path.display()))
-    }
-
-    /// The chosen method of baseline `name`.
-    pub fn method(&self, name: &str) -> Option<&MethodSpec> {
-        self.methods.iter().find(|m| m.name == name)
-    }
-
-    /// Writes the file with a header saying where it comes from.
-    pub fn write(&self, path: &Path) -> Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let text = format!(
-            "# Written by `lrdist tune --config {}` from the records in results/tuning/{}/:\n\
-             # per baseline, the grid point of highest {} (docs/METHOD.md, \"Tuning the baselines\").\n{}",
-            self.tuning,
-            self.scale,
-            self.objective,
-            serde_yaml::to_string(self)?
-        );
-        let tmp = path.with_extension("yaml.partial");
-        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
