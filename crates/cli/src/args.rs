@@ -223,6 +223,11 @@ pub struct ScaleArgs {
     /// Train rows per task (label-stratified, seeded sample).
     #[arg(long)]
     pub max_train: Option<usize>,
+    /// Train rows of every stage after the first (task B; each later task of a sequence);
+    /// task A keeps --max-train, so its cached stage 1 is reused (docs/METHOD.md, "The
+    /// forget scale"). The shifts split one sample and ignore it.
+    #[arg(long)]
+    pub stage_b_train: Option<usize>,
     /// Dev rows per task (same sampling).
     #[arg(long)]
     pub max_dev: Option<usize>,
@@ -299,6 +304,7 @@ impl ScaleArgs {
             }
         };
         add("max-train", self.max_train.map(|v| v.to_string()));
+        add("stage-b-train", self.stage_b_train.map(|v| v.to_string()));
         add("max-dev", self.max_dev.map(|v| v.to_string()));
         add("dev-from-train", self.dev_from_train.map(|v| v.to_string()));
         add("epochs", self.epochs.map(|v| v.to_string()));
@@ -317,6 +323,9 @@ impl ScaleArgs {
     fn apply(&self, mut s: ScaleSpec) -> ScaleSpec {
         if self.max_train.is_some() {
             s.max_train = self.max_train;
+        }
+        if self.stage_b_train.is_some() {
+            s.stage_b_train = self.stage_b_train;
         }
         if self.max_dev.is_some() {
             s.max_dev = self.max_dev;
@@ -1424,6 +1433,13 @@ mod tests {
             same[0].scale_name, "quick",
             "an override equal to the scale changes nothing"
         );
+        let b = run_args(&["--stage-b-train", "4000"])
+            .unwrap()
+            .requests()
+            .unwrap();
+        assert_eq!(b[0].scale_name, "quick+stage-b-train=4000");
+        assert_eq!(b[0].scale.stage_b_train, Some(4000));
+        assert_eq!(b[0].scale.max_train, Some(1000), "task A keeps its rows");
     }
 
     #[test]
