@@ -283,14 +283,15 @@ pub(crate) fn regime_table(results: &Path) -> Result<Table> {
         let ok = learned && forgets;
         meets += usize::from(ok);
         let b_rows = stage_b_rows(runs[0]);
-        let tally = match splits_one_task(runs[0]) {
+        let split = splits_one_task(runs[0]);
+        let tally = match split {
             true => &mut shifts,
             false => by_rows.entry(b_rows).or_default(),
         };
         tally.0 += 1;
         tally.1 += usize::from(ok);
         let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
-        let b_md = match (splits_one_task(runs[0]), b_rows) {
+        let b_md = match (split, b_rows) {
             (true, _) => "split".to_string(),
             (false, Some(n)) => n.to_string(),
             (false, None) => "—".to_string(),
