@@ -129,7 +129,7 @@ impl GlueTask {
         }
     }
 
-    /// The score the forgetting protocol uses for this task (PAPER.md, "Forgetting
+    /// The score the forgetting protocol uses for this task (docs/METHOD.md, "Forgetting
     /// protocol": validation accuracy). Tasks without a meaningful accuracy use their
     /// official metric: Matthews correlation for CoLA, Pearson for STS-B.
     pub fn primary_metric(self) -> &'static str {

@@ -1,6 +1,6 @@
 //! Experiment configs: the YAML files under `experiments/`, one per scenario of the paper.
 //!
-//! A config names a scenario (PAPER.md "Scenarios in the code"), the methods to compare
+//! A config names a scenario (docs/METHOD.md "Scenarios"), the methods to compare
 //! (a learning-rate distribution and an optional penalty each) and one or more *scales*:
 //! `quick` (a run in minutes on 2 cores; the scale of the committed results) and `cpu`
 //! (2x the train rows, 3 epochs).
@@ -275,7 +275,7 @@ impl ExperimentConfig {
     }
 }
 
-/// What is trained in sequence (PAPER.md "Forgetting protocol" and "Scenarios"). Each
+/// What is trained in sequence (docs/METHOD.md "Forgetting protocol" and "Scenarios"). Each
 /// task is a GLUE task's name (`sst2`) or a task of your own,
 /// `{name, train, dev, text, text_pair, label, kind}` ([`lrdist_data::FileTask`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -446,7 +446,8 @@ pub struct ScaleSpec {
     /// Dev rows per task (same sampling); `None` = all.
     #[serde(default)]
     pub max_dev: Option<usize>,
-    /// Epochs per training stage (PAPER.md: 3 to 5 at paper scale).
+    /// Epochs per training stage (the paper used 3 to 5 at full scale; docs/METHOD.md
+    /// "What the paper and the authors' logs report").
     pub epochs: usize,
     pub batch_size: usize,
     /// Evaluation batch (rows sorted by length). Small batches keep activations in cache:
@@ -488,7 +489,7 @@ pub struct ScaleSpec {
     pub stage2_only: bool,
 }
 
-/// The paper's flat baseline and stage-1 distribution (PAPER.md "Baselines": 2e-5),
+/// The paper's flat baseline and stage-1 distribution (docs/METHOD.md "Baselines": 2e-5),
 /// used wherever a scale states no calibrated `base_rate`.
 pub const PAPER_FLAT: &str = "flat:2e-5";
 
@@ -644,7 +645,7 @@ pub enum Intervention {
     Freeze { top: usize },
 }
 
-/// A regulariser added to the loss after the first stage (PAPER.md "Baselines").
+/// A regulariser added to the loss after the first stage (docs/METHOD.md "Baselines").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum PenaltySpec {

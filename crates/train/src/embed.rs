@@ -1,4 +1,4 @@
-//! [CLS] embeddings, their k-means split and 2-D projection (PAPER.md "embedding shift").
+//! [CLS] embeddings, their k-means split and 2-D projection (docs/METHOD.md "Scenarios").
 
 use anyhow::{Context, Result};
 use linfa::prelude::*;

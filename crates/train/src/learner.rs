@@ -1,5 +1,5 @@
 //! The training loop and evaluation: one shared encoder, one head per task (or per
-//! scenario), trained stage by stage (PAPER.md "Forgetting protocol").
+//! scenario), trained stage by stage (docs/METHOD.md "Forgetting protocol").
 
 use std::collections::BTreeMap;
 use std::time::Instant;

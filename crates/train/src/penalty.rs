@@ -1,4 +1,4 @@
-//! Regularisation baselines (PAPER.md "Baselines" and "Related baselines"): EWC and L2-SP.
+//! Regularisation baselines (docs/METHOD.md "Baselines"): EWC and L2-SP.
 //!
 //! Both pull the encoder toward an anchor. They differ from the authors' code as follows:
 //! the authors' EWC estimated its Fisher from a masked-LM loss on Wikipedia, anchored at the

@@ -1,4 +1,4 @@
-//! The forgetting protocol (PAPER.md "Forgetting protocol (one trial)") for N stages.
+//! The forgetting protocol (docs/METHOD.md "Forgetting protocol") for N stages.
 //!
 //! Stage i trains the shared encoder and its own head on its train rows; after every
 //! epoch the dev sets of all stages trained so far are scored with their own heads. The

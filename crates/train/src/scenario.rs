@@ -1,4 +1,4 @@
-//! Scenarios (PAPER.md "Scenarios in the code"): task pairs and sequences, the embedding
+//! Scenarios (docs/METHOD.md "Scenarios"): task pairs and sequences, the embedding
 //! shift and the length shift, each turned into a list of stages.
 
 use std::io::Write;
