@@ -123,9 +123,9 @@ fn pad(encoded: &[Encoded], rows: Vec<usize>, pad_id: i64) -> Batch {
     batch
 }
 
-/// The sentence-length split of docs/METHOD.md ("Scenarios", length-shift), done as intended: row
-/// indices of the shorter half and of the longer half by token count, ties broken
-/// by index; each half in index order. With an odd count the long half has one more.
+/// The sentence-length split of docs/METHOD.md ("Scenarios", length-shift), done as
+/// intended: row indices of the shorter half and of the longer half by token count, ties
+/// broken by index; each half in index order. With an odd count the long half has one more.
 pub fn length_split(encoded: &[Encoded]) -> (Vec<usize>, Vec<usize>) {
     let mut order: Vec<usize> = (0..encoded.len()).collect();
     order.sort_by_key(|&i| (encoded[i].ids.len(), i));
