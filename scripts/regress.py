@@ -10,6 +10,11 @@ Two kinds of case:
 
 Usage:  scripts/regress.py --lrdist target/release/lrdist [--record] [--only NAME]
 Exit 0 when every case matches, 1 when one differs (each difference is printed).
+Recorded finetune outputs (losses, STS-B's Pearson) need not hold bit for bit on another
+machine: those recorded by 3d21c1d differed in the 8th digit in a later session, from a
+binary whose run cases still matched (likely cause, not verified: libtorch's CPU kernels;
+each row now records its CPU). To check a change, record with the binary of the commit
+before it on the same machine, then run the changed one.
 `make regress` runs it. Each case prints its wall time; the whole set takes ~5 minutes on
 one thread.
 """
@@ -78,6 +83,24 @@ def run_case(lrdist: str, file: str, method: str, seed: int) -> list[str]:
     return diffs
 
 
+def cpu() -> str:
+    """The CPU model and its widest vector extension, recorded beside each finetune output
+    (libtorch may pick other kernels on another CPU)."""
+    model, flags = "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    except OSError:
+        pass
+    simd = next((f for f in ("avx512f", "avx2", "avx", "sse4_2") if f in flags), "none")
+    return f"{model} ({simd})"
+
+
 def finetune(lrdist: str, args: list[str]) -> dict:
     cmd = [lrdist, "finetune", *args, "--threads", "1", "-q"]
     out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
@@ -96,13 +119,14 @@ def main() -> int:
         FINETUNE_FILE.parent.mkdir(parents=True, exist_ok=True)
         # A pinned binary's name carries its commit (.cache/bin/lrdist-<commit>).
         binary = Path(a.lrdist).name
-        with FINETUNE_FILE.open("w") as f:
-            for name, args in FINETUNE_CASES.items():
-                rep = finetune(a.lrdist, args)
-                row = {"case": name, "args": args, "binary": binary,
-                       **{k: rep[k] for k in FINETUNE_FIELDS}}
-                f.write(json.dumps(row) + "\n")
-                print(f"recorded {name}")
+        rows = []
+        for name, args in FINETUNE_CASES.items():
+            rep = finetune(a.lrdist, args)
+            rows.append({"case": name, "args": args, "binary": binary, "cpu": cpu(),
+                         **{k: rep[k] for k in FINETUNE_FIELDS}})
+            print(f"recorded {name}")
+        # Written only once every case ran: a failed case leaves the old file as it was.
+        FINETUNE_FILE.write_text("".join(json.dumps(row) + "\n" for row in rows))
         return 0
 
     failed = 0
@@ -118,8 +142,13 @@ def main() -> int:
             if name not in expected:
                 return [f"no recorded output in {FINETUNE_FILE} (run with --record)"]
             rep = finetune(a.lrdist, args)
-            return [f"{k}: recorded {expected[name][k]} now {rep[k]}"
-                    for k in FINETUNE_FIELDS if rep[k] != expected[name][k]]
+            diffs = [f"{k}: recorded {expected[name][k]} now {rep[k]}"
+                     for k in FINETUNE_FIELDS if rep[k] != expected[name][k]]
+            was = expected[name].get("cpu", "not recorded")
+            if diffs and was != cpu():
+                diffs.append(f"recorded on CPU {was}, now on {cpu()}: outputs may differ "
+                             "by CPU; record with the commit before your change here")
+            return diffs
         cases.append((f"finetune {name}", check))
     for name, check in cases:
         if a.only and a.only not in name:

@@ -1,6 +1,6 @@
 //! Run records: `results/runs/*.jsonl`, one JSON object per line, written by
-//! `lrdist-train` (its `record` module owns the format; this reader takes the fields the
-//! tables need and ignores the rest).
+//! `lrdist-train` and read here through the same type, [`lrdist_record::RunRecord`] (the
+//! one definition of the format, in `lrdist-record`, which links no libtorch).
 //!
 //! Records with the same (scenario, method, scale) and different seeds are repetitions.
 //! A scale is its name and its settings: records of one scenario and scale name whose
@@ -12,91 +12,17 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use lrdist_record::{parse_record_line, ClMetrics, RunRecord};
 use polars::prelude::{Column, DataFrame};
-use serde::Deserialize;
 
 use crate::inputs::shown_path;
 
 /// The record schema version this reader understands.
-pub const SCHEMA: u64 = 1;
+pub use lrdist_record::SCHEMA;
 
 /// The method label of the flat learning-rate baseline (docs/METHOD.md "Baselines"), the
 /// reference every other method is compared with.
 pub const FLAT: &str = "flat";
-
-/// The fields of a run record that the analysis uses.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Record {
-    pub id: String,
-    #[serde(default)]
-    pub kind: Option<String>,
-    pub scenario: String,
-    pub method: String,
-    #[serde(default)]
-    pub distribution_spec: Option<String>,
-    #[serde(default)]
-    pub distribution: Option<Distribution>,
-    pub seed: i64,
-    pub scale: String,
-    /// The scale's settings (`ScaleSpec` of the train crate), as written.
-    #[serde(default)]
-    pub scale_spec: Option<serde_json::Value>,
-    #[serde(default)]
-    pub model: Option<String>,
-    #[serde(default)]
-    pub git_commit: Option<String>,
-    #[serde(default)]
-    pub seconds: Option<f64>,
-    #[serde(default)]
-    pub tasks: Vec<String>,
-    pub a1: Option<f64>,
-    pub p_s: Option<f64>,
-    pub p_o: Option<f64>,
-    pub forgetting: Option<f64>,
-    /// p_o + p_s, the search objective (docs/METHOD.md "Forgetting protocol").
-    pub objective: Option<f64>,
-    /// The accuracy matrix `R[i][j]`: task j's dev score after stage i (docs/METHOD.md
-    /// "Forgetting protocol"); entries with j > i are empty.
-    #[serde(default)]
-    pub matrix: Vec<Vec<Option<f64>>>,
-    #[serde(default)]
-    pub cl: Option<ClMetrics>,
-    /// Per stage: the primary dev score of always predicting the most frequent label.
-    #[serde(default)]
-    pub majority: Vec<Option<f64>>,
-    /// Where forgetting lives (`run --attribute`).
-    #[serde(default)]
-    pub attribution: Option<Attribution>,
-}
-
-/// Task A's dev score after stage B with one depth's post-A weights put back.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Attribution {
-    pub depths: Vec<String>,
-    pub scores: Vec<f64>,
-    pub p_o: f64,
-}
-
-/// The learning-rate distribution a run used.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Distribution {
-    #[serde(default)]
-    pub grouping: Option<String>,
-    #[serde(default)]
-    pub rates: Vec<f64>,
-}
-
-/// Continual-learning metrics over the accuracy matrix (Chaudhry et al.; docs/METHOD.md
-/// "Metrics").
-#[derive(Debug, Clone, Deserialize)]
-pub struct ClMetrics {
-    pub avg_accuracy: Option<f64>,
-    pub backward_transfer: Option<f64>,
-    /// Chaudhry's forgetting, named max-drop forgetting here (docs/METHOD.md "Metrics"),
-    /// not the `a1 - p_o` of every table; records before the rename call it `forgetting`.
-    #[serde(alias = "forgetting")]
-    pub max_drop_forgetting: Option<f64>,
-}
 
 /// One record and where it was read.
 #[derive(Debug, Clone)]
@@ -105,7 +31,7 @@ pub struct Run {
     pub source: String,
     /// 1-based line number.
     pub line: usize,
-    pub record: Record,
+    pub record: RunRecord,
     /// Set when other records of the same scenario and scale name ran another
     /// `scale_spec`: a short hash of this record's spec (see [`Run::scale_label`]).
     pub scale_variant: Option<String>,
@@ -162,7 +88,7 @@ impl RunSet {
         let commits: BTreeSet<&str> = self
             .runs
             .iter()
-            .filter_map(|r| r.record.git_commit.as_deref())
+            .map(|r| r.record.git_commit.as_str())
             .collect();
         let mut line = format!("{} run records from {}", self.runs.len(), files.join(", "));
         if !commits.is_empty() {
@@ -227,7 +153,9 @@ fn read_records_in(results: &Path, folder: &str) -> Result<RunSet> {
                 continue;
             }
             let at = format!("{}:{}", path.display(), index + 1);
-            match parse_line(line).with_context(|| format!("malformed run record at {at}"))? {
+            match parse_record_line(line)
+                .with_context(|| format!("malformed run record at {at}"))?
+            {
                 Some(record) => set.runs.push(Run {
                     source: source.clone(),
                     line: index + 1,
@@ -254,13 +182,13 @@ pub fn read_records_under(results: &Path, folder: &str) -> Result<RunSet> {
 }
 
 /// Sets [`Run::scale_variant`] on every record of a (scenario, scale name) whose records
-/// ran more than one `scale_spec`.
+/// ran more than one `scale_spec`. A spec is compared and hashed as JSON with its keys
+/// sorted (a record's spec writes out as it was read, so this is the spec as written).
 fn mark_scale_variants(runs: &mut [Run]) {
     let spec = |run: &Run| {
-        run.record
-            .scale_spec
-            .as_ref()
-            .map_or_else(String::new, |s| s.to_string())
+        serde_json::to_value(&run.record.scale_spec)
+            .expect("a scale spec is JSON")
+            .to_string()
     };
     let mut specs: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     for run in runs.iter() {
@@ -285,17 +213,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-fn parse_line(line: &str) -> Result<Option<Record>> {
-    let value: serde_json::Value = serde_json::from_str(line)?;
-    match value.get("schema").and_then(|s| s.as_u64()) {
-        Some(SCHEMA) => Ok(Some(serde_json::from_value(value)?)),
-        Some(_) => Ok(None),
-        None => bail!("no integer field \"schema\""),
-    }
-}
-
 fn check_unique(runs: &[Run]) -> Result<()> {
-    let mut seen: BTreeMap<(&str, &str, String, i64), &Run> = BTreeMap::new();
+    let mut seen: BTreeMap<(&str, &str, String, u64), &Run> = BTreeMap::new();
     for run in runs {
         let r = &run.record;
         let key = (
@@ -338,13 +257,13 @@ pub fn to_frame(set: &RunSet) -> Result<DataFrame> {
     let text = |name: &str, get: &dyn Fn(&Run) -> Option<String>| {
         Column::new(name.into(), runs.iter().map(get).collect::<Vec<_>>())
     };
-    let number = |name: &str, get: &dyn Fn(&Record) -> Option<f64>| {
+    let number = |name: &str, get: &dyn Fn(&RunRecord) -> Option<f64>| {
         Column::new(
             name.into(),
             runs.iter().map(|r| get(&r.record)).collect::<Vec<_>>(),
         )
     };
-    let cl = |get: fn(&ClMetrics) -> Option<f64>| move |r: &Record| r.cl.as_ref().and_then(get);
+    let cl = |get: fn(&ClMetrics) -> f64| move |r: &RunRecord| r.cl.as_ref().map(get);
     let columns = vec![
         text("source", &|r| Some(r.source.clone())),
         Column::new(
@@ -352,18 +271,23 @@ pub fn to_frame(set: &RunSet) -> Result<DataFrame> {
             runs.iter().map(|r| r.line as i64).collect::<Vec<_>>(),
         ),
         text("id", &|r| Some(r.record.id.clone())),
-        text("kind", &|r| r.record.kind.clone()),
+        text("kind", &|r| Some(r.record.kind.clone())),
         text("scenario", &|r| Some(r.record.scenario.clone())),
         text("method", &|r| Some(r.record.method.clone())),
-        text("distribution_spec", &|r| r.record.distribution_spec.clone()),
+        text("distribution_spec", &|r| {
+            Some(r.record.distribution_spec.clone())
+        }),
         Column::new(
             "seed".into(),
-            runs.iter().map(|r| r.record.seed).collect::<Vec<_>>(),
+            // i64, as the column always was (seeds are small).
+            runs.iter()
+                .map(|r| r.record.seed as i64)
+                .collect::<Vec<_>>(),
         ),
         text("scale", &|r| Some(r.scale_label())),
-        text("model", &|r| r.record.model.clone()),
-        text("git_commit", &|r| r.record.git_commit.clone()),
-        number("seconds", &|r| r.seconds),
+        text("model", &|r| Some(r.record.model.clone())),
+        text("git_commit", &|r| Some(r.record.git_commit.clone())),
+        number("seconds", &|r| Some(r.seconds)),
         number("a1", &|r| r.a1),
         number("p_s", &|r| r.p_s),
         number("p_o", &|r| r.p_o),

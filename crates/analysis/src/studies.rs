@@ -1,41 +1,17 @@
 //! Study exports: `results/search/<study>.csv`, written by `lrdist-search`, one row per
 //! trial with columns `study, trial, state, resource, a1, p_s, p_o, objective, seconds,
 //! worker, started_at, finished_at, reason, lr_g0, lr_g1, ...`. `objective` is p_o + p_s
-//! at the highest rung the trial reached (docs/METHOD.md "Search").
+//! at the highest rung the trial reached (docs/METHOD.md "Search"). A row is read as the
+//! writer writes it, [`lrdist_record::StudyTrial`] (the one definition, in
+//! `lrdist-record`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result};
+pub use lrdist_record::StudyTrial;
 
 use crate::inputs::shown_path;
-
-/// One trial of a study.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Trial {
-    pub trial: u64,
-    /// complete | pruned | failed | running | queued.
-    pub state: String,
-    pub resource: Option<f64>,
-    pub a1: Option<f64>,
-    pub p_s: Option<f64>,
-    pub p_o: Option<f64>,
-    pub objective: Option<f64>,
-    pub seconds: Option<f64>,
-    /// One learning rate per group, `lr_g0, lr_g1, ...`.
-    pub rates: Vec<f64>,
-}
-
-impl Trial {
-    pub fn is_complete(&self) -> bool {
-        self.state == "complete"
-    }
-
-    /// Whether every group has the same rate (a flat learning rate).
-    pub fn is_flat(&self) -> bool {
-        !self.rates.is_empty() && self.rates.iter().all(|&r| r == self.rates[0])
-    }
-}
 
 /// One exported study.
 #[derive(Debug, Clone)]
@@ -45,13 +21,13 @@ pub struct Study {
     /// The file, as footers show it (`results/search/sst2_mrpc.csv`).
     pub source: String,
     /// Trials sorted by trial number.
-    pub trials: Vec<Trial>,
+    pub trials: Vec<StudyTrial>,
 }
 
 impl Study {
     /// The complete trial with the highest objective (the lowest trial number on ties).
-    pub fn best(&self) -> Option<&Trial> {
-        let mut best: Option<&Trial> = None;
+    pub fn best(&self) -> Option<&StudyTrial> {
+        let mut best: Option<&StudyTrial> = None;
         for trial in self.trials.iter().filter(|t| t.is_complete()) {
             let Some(objective) = trial.objective else {
                 continue;
@@ -65,7 +41,7 @@ impl Study {
 
     /// The flat baseline of the study: its lowest-numbered complete trial with all group
     /// rates equal (the search starts from a flat distribution, docs/METHOD.md "Search").
-    pub fn flat(&self) -> Option<&Trial> {
+    pub fn flat(&self) -> Option<&StudyTrial> {
         self.trials
             .iter()
             .find(|t| t.is_complete() && t.is_flat() && t.objective.is_some())
@@ -177,22 +153,7 @@ pub fn study_names_in(
 
 /// Reads one study export; errors name the file and line.
 pub fn read_study(path: &Path) -> Result<Study> {
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
-    let header = reader
-        .headers()
-        .with_context(|| format!("reading {}", path.display()))?
-        .clone();
-    let columns = Columns::new(&header).with_context(|| format!("header of {}", path.display()))?;
-    let mut trials = Vec::new();
-    for row in reader.records() {
-        let row = row.with_context(|| format!("reading {}", path.display()))?;
-        let line = row.position().map_or(0, |p| p.line());
-        let trial = columns
-            .trial(&row)
-            .with_context(|| format!("{}:{line}: malformed trial", path.display()))?;
-        trials.push(trial);
-    }
+    let mut trials = lrdist_record::read_trials_csv(path)?;
     trials.sort_by_key(|t| t.trial);
     let name = path
         .file_stem()
@@ -203,82 +164,4 @@ pub fn read_study(path: &Path) -> Result<Study> {
         source: path.display().to_string(),
         trials,
     })
-}
-
-/// Column positions in a study export.
-struct Columns {
-    trial: usize,
-    state: usize,
-    resource: usize,
-    a1: usize,
-    p_s: usize,
-    p_o: usize,
-    objective: usize,
-    seconds: usize,
-    rates: Vec<usize>,
-}
-
-impl Columns {
-    fn new(header: &csv::StringRecord) -> Result<Self> {
-        let find = |name: &str| {
-            header
-                .iter()
-                .position(|h| h == name)
-                .ok_or_else(|| anyhow!("no column {name:?}"))
-        };
-        let mut rates = Vec::new();
-        while let Some(i) = header
-            .iter()
-            .position(|h| h == format!("lr_g{}", rates.len()))
-        {
-            rates.push(i);
-        }
-        Ok(Columns {
-            trial: find("trial")?,
-            state: find("state")?,
-            resource: find("resource")?,
-            a1: find("a1")?,
-            p_s: find("p_s")?,
-            p_o: find("p_o")?,
-            objective: find("objective")?,
-            seconds: find("seconds")?,
-            rates,
-        })
-    }
-
-    fn trial(&self, row: &csv::StringRecord) -> Result<Trial> {
-        let number = |i: usize| -> Result<Option<f64>> {
-            let cell = row.get(i).unwrap_or("").trim();
-            if cell.is_empty() {
-                return Ok(None);
-            }
-            cell.parse()
-                .map(Some)
-                .with_context(|| format!("not a number: {cell:?}"))
-        };
-        let trial = row.get(self.trial).unwrap_or("").trim();
-        let rates = self
-            .rates
-            .iter()
-            .map(|&i| number(i))
-            .collect::<Result<Option<Vec<f64>>>>()?
-            .unwrap_or_default();
-        let state = row.get(self.state).unwrap_or("").trim().to_string();
-        if state.is_empty() {
-            bail!("empty state");
-        }
-        Ok(Trial {
-            trial: trial
-                .parse()
-                .with_context(|| format!("trial number {trial:?}"))?,
-            state,
-            resource: number(self.resource)?,
-            a1: number(self.a1)?,
-            p_s: number(self.p_s)?,
-            p_o: number(self.p_o)?,
-            objective: number(self.objective)?,
-            seconds: number(self.seconds)?,
-            rates,
-        })
-    }
 }

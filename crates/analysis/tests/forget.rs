@@ -14,6 +14,16 @@ use serde_json::json;
 
 type Row = BTreeMap<String, String>;
 
+/// The tables of the forget scale alone.
+const FORGET_TABLES: [&str; 6] = [
+    "forget",
+    "forget-summary",
+    "frontier",
+    "sequence",
+    "tuning",
+    "search-forget",
+];
+
 fn close(row: &Row, column: &str, expected: f64) {
     let value: f64 = row[column]
         .parse()
@@ -30,6 +40,14 @@ fn find<'a>(rows: &'a [Row], setting: &str, method: &str) -> &'a Row {
         .unwrap_or_else(|| panic!("no row {setting} {method}"))
 }
 
+/// Inputs of the results folder `results`, without authors' logs.
+fn inputs_in(results: PathBuf) -> Inputs {
+    Inputs {
+        results,
+        authors_logs: None,
+    }
+}
+
 /// The full forget-scale fixture in `<root>/results`.
 fn fixture(root: &Path) -> Inputs {
     let results = root.join("results");
@@ -37,10 +55,7 @@ fn fixture(root: &Path) -> Inputs {
     write_forget_evaluation(&results);
     write_forget_studies(&results);
     write_tuning(&results);
-    Inputs {
-        results,
-        authors_logs: None,
-    }
+    inputs_in(results)
 }
 
 fn table(inputs: &Inputs, name: &str, out: &Path) -> (Vec<Row>, String) {
@@ -50,11 +65,37 @@ fn table(inputs: &Inputs, name: &str, out: &Path) -> (Vec<Row>, String) {
     (rows, md)
 }
 
-#[test]
-fn forget_table_has_every_setting_and_method_with_share_and_paired_delta() {
+/// Table `name` of the full fixture, written under a new scratch folder (kept alive by the
+/// returned guard): its CSV rows and its Markdown.
+fn fixture_table(name: &str) -> (tempfile::TempDir, Vec<Row>, String) {
     let dir = tempfile::tempdir().unwrap();
     let inputs = fixture(dir.path());
-    let (rows, md) = table(&inputs, "forget", &dir.path().join("paper"));
+    let (rows, md) = table(&inputs, name, &dir.path().join("paper"));
+    (dir, rows, md)
+}
+
+/// Every part of `parts` is in the Markdown `md`.
+fn assert_md(md: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(md.contains(part), "{part:?} not in {md}");
+    }
+}
+
+/// Every table of `tables` and figure of `figures` fails with a missing input.
+fn assert_no_input(inputs: &Inputs, out: &Path, tables: &[&str], figures: &[&str]) {
+    for &name in tables {
+        let err = write_table(name, inputs, out).unwrap_err();
+        assert!(is_missing_input(&err), "{name}: {err:#}");
+    }
+    for &name in figures {
+        let err = write_figure(name, inputs, out).unwrap_err();
+        assert!(is_missing_input(&err), "{name}: {err:#}");
+    }
+}
+
+#[test]
+fn forget_table_has_every_setting_and_method_with_share_and_paired_delta() {
+    let (_dir, rows, md) = fixture_table("forget");
 
     // Held-out settings first (by name), then the searched ones; flat first, the methods
     // in their fixed order, the frontier points last by rate.
@@ -132,18 +173,14 @@ fn forget_table_has_every_setting_and_method_with_share_and_paired_delta() {
     // (.05 + .03) / .16 = .5.
     close(find(&rows, "sst2->qnli", "combined"), "share_removed", 0.5);
     // Markdown: the share as a percentage, the paired test.
-    assert!(
-        md.contains("| qnli->sst2 | held-out | combined | 3 | 0.8200 ± 0.0200 | 0.7900 ± 0.0100 | 0.7500 ± 0.0100 | 0.0700 ± 0.0100 | +42% |"),
-        "{md}"
-    );
-    assert!(md.contains("+0.0500 (p=0.0131, n=3)"), "{md}");
-    assert!(
-        md.contains("searched: those a study in results/search/forget"),
-        "{md}"
-    );
-    assert!(
-        md.contains("(mrpc->sst2, sst2->mrpc), held-out: all others"),
-        "{md}"
+    assert_md(
+        &md,
+        &[
+            "| qnli->sst2 | held-out | combined | 3 | 0.8200 ± 0.0200 | 0.7900 ± 0.0100 | 0.7500 ± 0.0100 | 0.0700 ± 0.0100 | +42% |",
+            "+0.0500 (p=0.0131, n=3)",
+            "searched: those a study in results/search/forget",
+            "(mrpc->sst2, sst2->mrpc), held-out: all others",
+        ],
     );
     assert!(
         !md.contains("**Warning**"),
@@ -153,9 +190,7 @@ fn forget_table_has_every_setting_and_method_with_share_and_paired_delta() {
 
 #[test]
 fn summary_counts_held_out_settings_only_with_the_sign_test() {
-    let dir = tempfile::tempdir().unwrap();
-    let inputs = fixture(dir.path());
-    let (rows, md) = table(&inputs, "forget-summary", &dir.path().join("paper"));
+    let (_dir, rows, md) = fixture_table("forget-summary");
     let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str()).collect();
     assert_eq!(methods, ["llrd", "ewc", "combined"]);
 
@@ -231,18 +266,21 @@ fn summary_counts_held_out_settings_only_with_the_sign_test() {
     assert_eq!(ewc["frontier_outside"], "1");
     assert_eq!(ewc["frontier_below"], "1");
 
-    assert!(md.contains("Held-out settings only (embedding-shift:sst2, qnli->sst2, rte->mrpc->cola->sst2, sst2->qnli)"), "{md}");
-    assert!(md.contains("| combined | 4 | 2-3 | "), "{md}");
-    assert!(md.contains(" | 3 / 1 (1 / 0) | 0.6250 | "), "{md}");
-    assert!(md.contains(" | 3 / 0 / 1 (0) | 0.6250 |"), "{md}");
-    assert!(md.contains(" | 0 / 2 / 0 (0) | — |"), "{md}");
+    assert_md(
+        &md,
+        &[
+            "Held-out settings only (embedding-shift:sst2, qnli->sst2, rte->mrpc->cola->sst2, sst2->qnli)",
+            "| combined | 4 | 2-3 | ",
+            " | 3 / 1 (1 / 0) | 0.6250 | ",
+            " | 3 / 0 / 1 (0) | 0.6250 |",
+            " | 0 / 2 / 0 (0) | — |",
+        ],
+    );
 }
 
 #[test]
 fn frontier_interpolates_the_flat_curve_and_claims_nothing_outside_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let inputs = fixture(dir.path());
-    let (rows, md) = table(&inputs, "frontier", &dir.path().join("paper"));
+    let (_dir, rows, md) = fixture_table("frontier");
     let combined = find(&rows, "sst2->qnli", "combined");
     // Mean (.77, .76); the curve at p_s .77 lies between (.76, .74) and (.78, .72): .73.
     close(combined, "curve_p_o", 0.73);
@@ -282,17 +320,17 @@ fn frontier_interpolates_the_flat_curve_and_claims_nothing_outside_it() {
             "combined"
         ]
     );
-    assert!(
-        md.contains("| sst2->qnli | held-out | flat (1e-4) | 2 |"),
-        "{md}"
+    assert_md(
+        &md,
+        &[
+            "| sst2->qnli | held-out | flat (1e-4) | 2 |",
+            "+0.0300 ± 0.0141 | above |",
+        ],
     );
-    assert!(md.contains("+0.0300 ± 0.0141 | above |"), "{md}");
     // The searched settings have only flat and combined: one flat point, no curve.
-    assert!(
-        md.contains(
-            "No flat curve yet (flat points at fewer than two rates): mrpc->sst2, sst2->mrpc."
-        ),
-        "{md}"
+    assert_md(
+        &md,
+        &["No flat curve yet (flat points at fewer than two rates): mrpc->sst2, sst2->mrpc."],
     );
     assert!(!rows.iter().any(|r| r["setting"] == "sst2->mrpc"));
     let seq = find(&rows, "rte->mrpc->cola->sst2", "combined");
@@ -301,9 +339,7 @@ fn frontier_interpolates_the_flat_curve_and_claims_nothing_outside_it() {
 
 #[test]
 fn sequence_table_computes_the_continual_learning_measures_from_the_matrix() {
-    let dir = tempfile::tempdir().unwrap();
-    let inputs = fixture(dir.path());
-    let (rows, md) = table(&inputs, "sequence", &dir.path().join("paper"));
+    let (_dir, rows, md) = fixture_table("sequence");
     let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str()).collect();
     assert_eq!(methods, ["flat", "combined", "flat@1e-5", "flat@2e-4"]);
     let flat = &rows[0];
@@ -323,10 +359,7 @@ fn sequence_table_computes_the_continual_learning_measures_from_the_matrix() {
         (0.06 + 0.14 / 3.0) / 2.0,
     );
     close(combined, "d_forgetting_mean", -0.06);
-    assert!(
-        md.contains("max-drop forgetting (Chaudhry et al. 2018)"),
-        "{md}"
-    );
+    assert_md(&md, &["max-drop forgetting (Chaudhry et al. 2018)"]);
     assert!(
         !md.contains("**Warning**"),
         "the stored cl of flat seed 0 agrees: {md}"
@@ -344,22 +377,14 @@ fn sequence_table_flags_stored_metrics_that_disagree_with_the_matrix() {
     );
     r["cl"] = json!({"avg_accuracy": 0.6, "backward_transfer": -0.1, "forgetting": 0.5});
     write_runs(&results, "seq.jsonl", &[r.to_string()]);
-    let inputs = Inputs {
-        results,
-        authors_logs: None,
-    };
+    let inputs = inputs_in(results);
     let (_, md) = table(&inputs, "sequence", &dir.path().join("paper"));
-    assert!(
-        md.contains("**Warning**: the stored continual-learning metrics"),
-        "{md}"
-    );
+    assert_md(&md, &["**Warning**: the stored continual-learning metrics"]);
 }
 
 #[test]
 fn tuning_table_marks_the_best_complete_grid_point_per_baseline() {
-    let dir = tempfile::tempdir().unwrap();
-    let inputs = fixture(dir.path());
-    let (rows, md) = table(&inputs, "tuning", &dir.path().join("paper"));
+    let (_dir, rows, md) = fixture_table("tuning");
     let by = |method: &str, setting: &str| {
         rows.iter()
             .find(|r| r["method"] == method && r["setting"] == setting)
@@ -383,16 +408,13 @@ fn tuning_table_marks_the_best_complete_grid_point_per_baseline() {
         ("false", "false")
     );
     assert_eq!(by("llrd@0.8", "mrpc->sst2")["chosen"], "true");
-    assert!(
-        md.contains(
-            "| ewc | 1e6 | 1.5200 ± 0.0283 (n=2) | 1.6300 ± 0.0141 (n=2) | 1.5750 | **chosen** |"
-        ),
-        "{md}"
-    );
-    assert!(md.contains("1.6600 (incomplete: 2 of 4 runs)"), "{md}");
-    assert!(
-        md.contains("The choice agrees with `lrdist tune`'s (results/tuning/forget.yaml)."),
-        "{md}"
+    assert_md(
+        &md,
+        &[
+            "| ewc | 1e6 | 1.5200 ± 0.0283 (n=2) | 1.6300 ± 0.0141 (n=2) | 1.5750 | **chosen** |",
+            "1.6600 (incomplete: 2 of 4 runs)",
+            "The choice agrees with `lrdist tune`'s (results/tuning/forget.yaml).",
+        ],
     );
     assert!(!md.contains("held-out"), "{md}");
 }
@@ -405,19 +427,15 @@ fn tuning_on_a_held_out_setting_is_flagged() {
     fs::create_dir_all(&tuning).unwrap();
     let line = forget_record("sst2->qnli", "ewc@1e4", 0, 0.8, 0.7, 0.7).to_string();
     fs::write(tuning.join("sst2_qnli.jsonl"), line + "\n").unwrap();
-    let inputs = Inputs {
-        results,
-        authors_logs: None,
-    };
+    let inputs = inputs_in(results);
     let (rows, md) = table(&inputs, "tuning", &dir.path().join("paper"));
     assert_eq!(rows[0]["set"], "held-out");
-    assert!(
-        md.contains("**Warning**: tuned on held-out settings (sst2->qnli)"),
-        "{md}"
-    );
-    assert!(
-        md.contains("`lrdist tune` has written no choice yet"),
-        "{md}"
+    assert_md(
+        &md,
+        &[
+            "**Warning**: tuned on held-out settings (sst2->qnli)",
+            "`lrdist tune` has written no choice yet",
+        ],
     );
 }
 
@@ -431,10 +449,7 @@ fn search_forget_table_reads_the_forget_studies_only() {
     assert_eq!(rows[0]["study"], "sst2_mrpc");
     assert_eq!(rows[0]["trials"], "4");
     assert_eq!(rows[0]["best_trial"], "2");
-    assert!(
-        md.contains("results/search/forget/sst2_mrpc.csv (4 trials)"),
-        "{md}"
-    );
+    assert_md(&md, &["results/search/forget/sst2_mrpc.csv (4 trials)"]);
     // The quick scale's table still reads only results/search.
     let (quick, _) = table(&inputs, "search", &dir.path().join("quick"));
     assert_eq!(quick[0]["trials"], "5");
@@ -446,36 +461,24 @@ fn only_the_survey_is_no_input_for_the_forget_tables_and_figure() {
     let results = dir.path().join("results");
     // The survey: flat at the forget scale only.
     write_forget_runs(&results);
-    let inputs = Inputs {
-        results,
-        authors_logs: None,
-    };
+    let inputs = inputs_in(results);
     let out = dir.path().join("paper");
-    for name in [
-        "forget",
-        "forget-summary",
-        "frontier",
-        "sequence",
-        "tuning",
-        "search-forget",
-    ] {
-        let err = write_table(name, &inputs, &out).unwrap_err();
-        assert!(is_missing_input(&err), "{name}: {err:#}");
-    }
+    assert_no_input(
+        &inputs,
+        &out,
+        &FORGET_TABLES,
+        &[
+            "tradeoff",
+            "search-progress-forget",
+            "pareto-forget",
+            "best-distributions-forget",
+        ],
+    );
     let err = write_table("forget", &inputs, &out).unwrap_err();
     assert!(
         format!("{err}").contains("only the survey's flat runs"),
         "{err}"
     );
-    for name in [
-        "tradeoff",
-        "search-progress-forget",
-        "pareto-forget",
-        "best-distributions-forget",
-    ] {
-        let err = write_figure(name, &inputs, &out).unwrap_err();
-        assert!(is_missing_input(&err), "{name}: {err:#}");
-    }
     assert!(!out.exists(), "nothing is written");
 }
 
@@ -503,10 +506,7 @@ fn a_second_scale_spec_is_a_second_scale_never_paired_with_the_first() {
         lines.push(stale.to_string());
     }
     write_runs(&results, "a.jsonl", &lines);
-    let inputs = Inputs {
-        results,
-        authors_logs: None,
-    };
+    let inputs = inputs_in(results);
     let (rows, md) = table(&inputs, "forget", &dir.path().join("paper"));
     // The second spec's setting has flat alone: nothing to compare, so not in the table.
     let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str()).collect();
@@ -519,10 +519,7 @@ fn a_second_scale_spec_is_a_second_scale_never_paired_with_the_first() {
         scale.starts_with("forget~") && scale.len() == "forget~".len() + 8,
         "{scale}"
     );
-    assert!(
-        md.contains(&format!("| a->b [{scale}] | held-out | combined |")),
-        "{md}"
-    );
+    assert_md(&md, &[&format!("| a->b [{scale}] | held-out | combined |")]);
     // The survey table shows both specs as two settings.
     let (regime, _) = table(&inputs, "regime", &dir.path().join("paper"));
     let settings: Vec<&str> = regime.iter().map(|r| r["setting"].as_str()).collect();
@@ -575,17 +572,17 @@ fn forget_search_figures_leave_the_quick_ones_alone() {
     let svg = fs::read_to_string(out.join("best_distributions_forget.svg")).unwrap();
     assert!(svg.contains("sst2_mrpc (trial 2)") && svg.contains("flat 1e-4 (forget runs)"));
     // No quick-scale study: the quick figures have no input.
-    for name in ["search-progress", "pareto", "best-distributions"] {
-        let err = write_figure(name, &inputs, &out).unwrap_err();
-        assert!(is_missing_input(&err), "{name}: {err:#}");
-    }
+    assert_no_input(
+        &inputs,
+        &out,
+        &[],
+        &["search-progress", "pareto", "best-distributions"],
+    );
 }
 
 #[test]
 fn unseen_leaves_out_the_forget_studies_settings_at_the_forget_scale() {
-    let dir = tempfile::tempdir().unwrap();
-    let inputs = fixture(dir.path());
-    let (rows, md) = table(&inputs, "unseen", &dir.path().join("paper"));
+    let (_dir, rows, md) = fixture_table("unseen");
     let combined = rows
         .iter()
         .find(|r| r["method"] == "combined" && r["scale"] == "forget")
@@ -596,13 +593,12 @@ fn unseen_leaves_out_the_forget_studies_settings_at_the_forget_scale() {
         "embedding-shift:sst2;qnli->sst2;rte->mrpc->cola->sst2;sst2->qnli"
     );
     close(combined, "d_p_o_mean", 0.03375);
-    assert!(
-        md.contains("left out here: mrpc->sst2 (forget), sst2->mrpc (forget))"),
-        "{md}"
-    );
-    assert!(
-        md.contains("At the forget scale the settings of the studies in results/search/forget"),
-        "{md}"
+    assert_md(
+        &md,
+        &[
+            "left out here: mrpc->sst2 (forget), sst2->mrpc (forget))",
+            "At the forget scale the settings of the studies in results/search/forget",
+        ],
     );
 }
 
@@ -623,16 +619,7 @@ fn csv_rows_hold_no_comment_character_and_have_the_header_width() {
     let mut second = forget_record("a->b", "combined", 0, 0.8, 0.8, 0.75);
     second["scale_spec"]["max_train"] = json!(3000);
     write_runs(&inputs.results, "variant2.jsonl", &[second.to_string()]);
-    for name in [
-        "forget",
-        "forget-summary",
-        "frontier",
-        "sequence",
-        "tuning",
-        "search-forget",
-        "unseen",
-        "regime",
-    ] {
+    for name in FORGET_TABLES.into_iter().chain(["unseen", "regime"]) {
         write_table(name, &inputs, &out).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         let text = fs::read_to_string(out.join(format!("{name}.csv"))).unwrap();
         let body: Vec<&str> = text.lines().take_while(|l| !l.starts_with('#')).collect();

@@ -2,15 +2,9 @@
 //! dependency in a crate's Cargo.toml is in the table, and nothing else is.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-}
+mod common;
+use common::workspace;
 
 /// crate → the lrdist crates its Cargo.toml depends on (normal dependencies only).
 fn cargo_edges() -> BTreeMap<String, BTreeSet<String>> {

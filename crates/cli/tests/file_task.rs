@@ -11,27 +11,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn model() -> PathBuf {
-    std::env::var_os("LRDIST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"))
-}
-
-fn glue() -> PathBuf {
-    let dir = std::env::var_os("GLUE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/glue"));
-    assert!(
-        dir.join("SST-2").is_dir(),
-        "GLUE not found at {}: set GLUE_DIR",
-        dir.display()
-    );
-    dir
-}
+mod common;
+use common::{assert_success, glue, glue_rows, model, read_jsonl};
 
 /// `lrdist ARGS` in `dir` on one thread, with the default model unless ARGS name one,
 /// without a GLUE folder.
@@ -48,21 +29,33 @@ fn lrdist(dir: &Path, args: &[&str]) -> Output {
     cmd.output().unwrap()
 }
 
-/// The first `n` rows of a GLUE TSV file (header dropped), split on tabs.
-fn glue_rows(file: &str, n: usize) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(glue().join(file)).unwrap();
-    text.lines()
-        .skip(1)
-        .take(n)
-        .map(|l| l.split('\t').map(str::to_string).collect())
-        .collect()
+/// The flags of a task of your own: `train` and `dev` files, text column `review`, label
+/// column `sentiment`.
+fn task_args<'a>(train: &'a str, dev: &'a str) -> [&'a str; 8] {
+    [
+        "--train",
+        train,
+        "--dev",
+        dev,
+        "--text-column",
+        "review",
+        "--label-column",
+        "sentiment",
+    ]
+}
+
+/// `lrdist ARGS` (as [`lrdist`]) that must succeed.
+fn lrdist_ok(dir: &Path, args: &[&str]) -> Output {
+    let out = lrdist(dir, args);
+    assert_success(&out);
+    out
 }
 
 /// SST-2 rows as a CSV of `review,sentiment` with string labels (`negative`, `positive`).
 fn write_reviews(path: &Path, skip: usize, n: usize) {
     let mut w = csv::Writer::from_path(path).unwrap();
     w.write_record(["id", "review", "sentiment"]).unwrap();
-    for (i, row) in glue_rows("SST-2/train.tsv", skip + n)
+    for (i, row) in glue_rows("SST-2/train.tsv", 0..skip + n)
         .iter()
         .enumerate()
         .skip(skip)
@@ -80,7 +73,7 @@ fn write_reviews(path: &Path, skip: usize, n: usize) {
 
 /// STS-B rows as JSONL `{"a", "b", "score"}` (a regression pair task).
 fn write_similarity(path: &Path, n: usize) {
-    let lines: Vec<String> = glue_rows("STS-B/train.tsv", n)
+    let lines: Vec<String> = glue_rows("STS-B/train.tsv", 0..n)
         .iter()
         .map(|r| {
             let score: f64 = r[9].parse().unwrap();
@@ -138,99 +131,61 @@ fn bad_task_files_exit_2_naming_file_line_and_column_and_write_nothing() {
     write("pair.yaml", "name: mine\nscenario:\n  kind: pair\n  first: {name: mine, train: train.csv, dev: unseen.jsonl, text: review, label: sentiment}\n  second: {name: again, train: train.csv, dev: dev.csv, text: review, label: sentiment}\nscales:\n  tiny: {max_train: 8, max_dev: 8, epochs: 1, batch_size: 4}\n");
     let before = files_under(d);
 
-    let finetune = |train: &str, dev: &str, extra: &[&str]| {
-        let mut args = vec![
-            "finetune",
-            "--train",
-            train,
-            "--dev",
-            dev,
-            "--text-column",
-            "review",
-        ];
-        args.extend_from_slice(&[
-            "--label-column",
-            "sentiment",
-            "--epochs",
-            "1",
-            "--save",
-            "saved",
-        ]);
-        args.extend_from_slice(extra);
-        lrdist(d, &args)
-    };
-    // A missing column.
-    assert_bad_input(
-        &finetune("train.csv", "dev.csv", &["--text-pair-column", "second"]),
-        "train.csv:1: no column `second` (the header has: review, sentiment)",
-    );
-    // An empty text.
-    assert_bad_input(
-        &finetune("empty.csv", "dev.csv", &[]),
-        "empty.csv:3: column `review` is empty",
-    );
-    // A dev label the train file does not have.
-    assert_bad_input(
-        &finetune("train.csv", "unseen.jsonl", &[]),
-        "unseen.jsonl:2: column `sentiment`: label \"neutral\" is not in the label set of the train file (negative, positive)",
-    );
-    // A regression label that is not a number.
-    assert_bad_input(
-        &finetune("scores.tsv", "dev.csv", &["--regression"]),
-        "scores.tsv:3: column `sentiment`: \"low\" is not a number",
-    );
-    // `run`, with a record, a model folder and the stage-1 cache asked for.
-    let run = lrdist(
-        d,
-        &[
-            "run",
-            "--scenario",
-            "length-shift:empty",
-            "--train",
-            "empty.csv",
-            "--dev",
+    // `finetune` of (train, dev, extra flags) and what its one line says.
+    let finetunes: [(&str, &str, &[&str], &str); 4] = [
+        // A missing column.
+        (
+            "train.csv",
             "dev.csv",
-            "--text-column",
-            "review",
-            "--label-column",
-            "sentiment",
-            "--stage2-only",
-            "--record",
-            "run.jsonl",
-            "--save",
-            "saved",
-        ],
-    );
-    assert_bad_input(&run, "empty.csv:3: column `review` is empty");
-    let run = lrdist(
-        d,
-        &[
-            "run",
-            "--config",
-            "pair.yaml",
-            "--scale",
-            "tiny",
-            "--record",
-            "run.jsonl",
-        ],
-    );
-    assert_bad_input(&run, "unseen.jsonl:2: column `sentiment`");
-    // `search`: no study, no store file.
-    let search = lrdist(
-        d,
-        &[
-            "search",
-            "--config",
-            "pair.yaml",
-            "--scale",
-            "tiny",
-            "--trials",
-            "2",
-            "--study",
-            "s.sqlite",
-        ],
-    );
-    assert_bad_input(&search, "unseen.jsonl:2: column `sentiment`");
+            &["--text-pair-column", "second"],
+            "train.csv:1: no column `second` (the header has: review, sentiment)",
+        ),
+        // An empty text.
+        (
+            "empty.csv",
+            "dev.csv",
+            &[],
+            "empty.csv:3: column `review` is empty",
+        ),
+        // A dev label the train file does not have.
+        (
+            "train.csv",
+            "unseen.jsonl",
+            &[],
+            "unseen.jsonl:2: column `sentiment`: label \"neutral\" is not in the label set of the train file (negative, positive)",
+        ),
+        // A regression label that is not a number.
+        (
+            "scores.tsv",
+            "dev.csv",
+            &["--regression"],
+            "scores.tsv:3: column `sentiment`: \"low\" is not a number",
+        ),
+    ];
+    for (train, dev, extra, want) in finetunes {
+        let mut args = vec!["finetune"];
+        args.extend(task_args(train, dev));
+        args.extend(["--epochs", "1", "--save", "saved"]);
+        args.extend_from_slice(extra);
+        assert_bad_input(&lrdist(d, &args), want);
+    }
+    // `run`, with a record, a model folder and the stage-1 cache asked for.
+    let mut run = vec!["run", "--scenario", "length-shift:empty"];
+    run.extend(task_args("empty.csv", "dev.csv"));
+    run.extend(["--stage2-only", "--record", "run.jsonl", "--save", "saved"]);
+    assert_bad_input(&lrdist(d, &run), "empty.csv:3: column `review` is empty");
+    // The experiment file's pair through `run`, and `search`: no record, no study, no
+    // store file.
+    let pair = ["--config", "pair.yaml", "--scale", "tiny"];
+    for (command, extra) in [
+        ("run", &["--record", "run.jsonl"][..]),
+        ("search", &["--trials", "2", "--study", "s.sqlite"][..]),
+    ] {
+        let mut args = vec![command];
+        args.extend(pair);
+        args.extend_from_slice(extra);
+        assert_bad_input(&lrdist(d, &args), "unseen.jsonl:2: column `sentiment`");
+    }
     assert_eq!(files_under(d), before, "an input error writes nothing");
 }
 
@@ -241,30 +196,19 @@ fn a_file_task_finetunes_saves_its_labels_runs_through_the_stage1_cache_and_pred
     write_reviews(&d.join("train.csv"), 0, 48);
     write_reviews(&d.join("dev.csv"), 48, 24);
 
-    let out = lrdist(
-        d,
-        &[
-            "finetune",
-            "--train",
-            "train.csv",
-            "--dev",
-            "dev.csv",
-            "--task-name",
-            "reviews",
-            "--text-column",
-            "review",
-            "--label-column",
-            "sentiment",
-            "--epochs",
-            "1",
-            "--head",
-            "pooler",
-            "--save",
-            "saved",
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let mut args = vec!["finetune"];
+    args.extend(task_args("train.csv", "dev.csv"));
+    args.extend([
+        "--task-name",
+        "reviews",
+        "--epochs",
+        "1",
+        "--head",
+        "pooler",
+        "--save",
+        "saved",
+    ]);
+    let out = lrdist_ok(d, &args);
     let report: Value = serde_json::from_str(
         String::from_utf8_lossy(&out.stdout)
             .trim()
@@ -300,7 +244,7 @@ fn a_file_task_finetunes_saves_its_labels_runs_through_the_stage1_cache_and_pred
         "review\n\"a wonderful, moving film\"\nan awful mess\n",
     )
     .unwrap();
-    let out = lrdist(
+    lrdist_ok(
         d,
         &[
             "predict",
@@ -314,16 +258,7 @@ fn a_file_task_finetunes_saves_its_labels_runs_through_the_stage1_cache_and_pred
             "p.jsonl",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<Value> = std::fs::read_to_string(d.join("p.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = read_jsonl(&d.join("p.jsonl"));
     assert_eq!(lines.len(), 2);
     for l in &lines {
         assert!(
@@ -344,7 +279,7 @@ fn a_file_task_finetunes_saves_its_labels_runs_through_the_stage1_cache_and_pred
     )
     .unwrap();
     let run = |record: &str| {
-        let out = lrdist(
+        lrdist_ok(
             d,
             &[
                 "run",
@@ -357,11 +292,6 @@ fn a_file_task_finetunes_saves_its_labels_runs_through_the_stage1_cache_and_pred
                 "--save",
                 "pair",
             ],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
         );
         let text = std::fs::read_to_string(d.join(record)).unwrap();
         serde_json::from_str::<Value>(text.lines().last().unwrap()).unwrap()
@@ -424,23 +354,11 @@ fn every_command_that_takes_a_task_refuses_a_bad_file_of_your_own_the_same_way()
     let before = files_under(d);
     let with = |args: &[&str], file: &str| {
         let mut all = args.to_vec();
-        all.extend([
-            "--train",
-            file,
-            "--dev",
-            "dev.csv",
-            "--text-column",
-            "review",
-            "--label-column",
-            "sentiment",
-            "--task-name",
-            "mine",
-        ]);
+        all.extend(task_args(file, "dev.csv"));
+        all.extend(["--task-name", "mine"]);
         lrdist(d, &all)
     };
-    let empty = "empty.csv:3: column `review` is empty";
     let calibrate = ["calibrate", "--config", "cal.yaml", "--scale", "tiny"];
-    assert_bad_input(&with(&calibrate, "empty.csv"), empty);
     let glue = glue();
     let demo = [
         "demo",
@@ -449,10 +367,13 @@ fn every_command_that_takes_a_task_refuses_a_bad_file_of_your_own_the_same_way()
         "--glue-dir",
         glue.to_str().unwrap(),
     ];
-    assert_bad_input(&with(&demo, "empty.csv"), empty);
     let sample = ["data", "sample", "--max-train", "1", "--out", "s.tsv"];
-    assert_bad_input(&with(&sample, "empty.csv"), empty);
-    assert_bad_input(&with(&["bench", "speed"], "empty.csv"), empty);
+    for command in [&calibrate[..], &demo, &sample, &["bench", "speed"]] {
+        assert_bad_input(
+            &with(command, "empty.csv"),
+            "empty.csv:3: column `review` is empty",
+        );
+    }
     // A task given but never named, a task name that is no task.
     assert_bad_input(
         &with(&["demo", "--second", "mrpc"], "dev.csv"),
@@ -470,12 +391,7 @@ fn every_command_that_takes_a_task_refuses_a_bad_file_of_your_own_the_same_way()
         "tabs.csv:3: column `review` holds a tab or a line break",
     );
     assert_eq!(files_under(d), before, "an input error writes nothing");
-    let out = with(&["data", "sample", "--out", "s.csv"], "tabs.csv");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&with(&["data", "sample", "--out", "s.csv"], "tabs.csv"));
     let mut back = csv::Reader::from_path(d.join("s.csv")).unwrap();
     let header: Vec<String> = back.headers().unwrap().iter().map(str::to_string).collect();
     assert_eq!(header, ["review", "sentiment"]);
@@ -495,32 +411,10 @@ fn data_sample_writes_a_task_of_your_own_with_its_columns_and_labels() {
     write_reviews(&d.join("train.csv"), 0, 40);
     write_reviews(&d.join("dev.csv"), 40, 8);
     let sample = |out: &str, seed: &str| {
-        let out = lrdist(
-            d,
-            &[
-                "data",
-                "sample",
-                "--train",
-                "train.csv",
-                "--dev",
-                "dev.csv",
-                "--text-column",
-                "review",
-                "--label-column",
-                "sentiment",
-                "--max-train",
-                "10",
-                "--seed",
-                seed,
-                "--out",
-                out,
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut args = vec!["data", "sample"];
+        args.extend(task_args("train.csv", "dev.csv"));
+        args.extend(["--max-train", "10", "--seed", seed, "--out", out]);
+        lrdist_ok(d, &args);
     };
     sample("s.tsv", "0");
     let train = std::fs::read_to_string(d.join("train.csv")).unwrap();
@@ -549,11 +443,7 @@ fn data_sample_writes_a_task_of_your_own_with_its_columns_and_labels() {
     assert!((positive(&picked) as f64 - share).abs() < 1.0, "{share}");
     // The same rows as JSONL, with the label as the train file writes it.
     sample("s.jsonl", "0");
-    let jsonl: Vec<Value> = std::fs::read_to_string(d.join("s.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let jsonl = read_jsonl(&d.join("s.jsonl"));
     let again: Vec<(String, String)> = jsonl
         .iter()
         .map(|v| {
@@ -582,31 +472,10 @@ fn calibrate_and_demo_run_tasks_of_your_own() {
         "name: cal\nscales:\n  tiny: {max_train: 24, max_dev: 16, epochs: 1, batch_size: 8, dev_from_train: {reviews: 12, qqp: 400}}\ntasks: [sst2]\nrates: [1.0e-4]\nseeds: [0]\n",
     )
     .unwrap();
-    let out = lrdist(
-        d,
-        &[
-            "calibrate",
-            "--config",
-            "cal.yaml",
-            "--scale",
-            "tiny",
-            "--train",
-            "train.csv",
-            "--dev",
-            "dev.csv",
-            "--task-name",
-            "reviews",
-            "--text-column",
-            "review",
-            "--label-column",
-            "sentiment",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut args = vec!["calibrate", "--config", "cal.yaml", "--scale", "tiny"];
+    args.extend(task_args("train.csv", "dev.csv"));
+    args.extend(["--task-name", "reviews"]);
+    lrdist_ok(d, &args);
     let record = d.join("results/calibration/tiny-reviews.jsonl");
     let text = std::fs::read_to_string(&record).unwrap();
     assert_eq!(text.lines().count(), 1, "the added task alone");
@@ -629,13 +498,8 @@ fn calibrate_and_demo_run_tasks_of_your_own() {
         "name: mine\nscenario:\n  kind: pair\n  first: {name: reviews, train: train.csv, dev: dev.csv, text: review, label: sentiment}\n  second: {name: similar, train: sim.jsonl, dev: sim.jsonl, text: a, text_pair: b, label: score, kind: regression}\nscales:\n  tiny: {max_train: 16, max_dev: 8, epochs: 1, batch_size: 8}\n",
     )
     .unwrap();
-    let out = lrdist(d, &["demo", "--config", "pair.yaml", "--scale", "tiny"]);
+    let out = lrdist_ok(d, &["demo", "--config", "pair.yaml", "--scale", "tiny"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(stdout.contains("reviews->similar"), "{stdout}");
     let records = std::fs::read_to_string(d.join("results/tmp/demo.jsonl")).unwrap();
     let methods: Vec<String> = records

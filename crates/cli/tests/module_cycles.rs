@@ -4,13 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-}
+mod common;
+use common::workspace;
 
 /// module → the sibling modules it names (`crate::m`, `super::m` at the top level, or a
 /// `use` of them), in library code: comments and `#[cfg(test)]` parts left out.

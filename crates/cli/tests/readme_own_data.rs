@@ -10,26 +10,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
+mod common;
+use common::{assert_success, glue_rows, read_jsonl as jsonl, workspace};
+
 const SECTION: &str = "Use it on your data";
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn glue() -> PathBuf {
-    let dir = std::env::var_os("GLUE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/glue"));
-    assert!(
-        dir.join("SST-2").is_dir(),
-        "GLUE not found at {}: set GLUE_DIR",
-        dir.display()
-    );
-    dir
-}
 
 /// The ```sh blocks of the README section `title`, in order.
 fn shell_blocks(title: &str) -> Vec<String> {
@@ -43,16 +27,6 @@ fn shell_blocks(title: &str) -> Vec<String> {
         .split("```sh\n")
         .skip(1)
         .map(|b| b.split("```").next().unwrap().to_string())
-        .collect()
-}
-
-/// Rows `range` of a GLUE TSV file (header dropped), split on tabs.
-fn glue_rows(file: &str, range: std::ops::Range<usize>) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(glue().join(file)).unwrap();
-    text.lines()
-        .skip(1 + range.start)
-        .take(range.len())
-        .map(|l| l.split('\t').map(str::to_string).collect())
         .collect()
 }
 
@@ -92,14 +66,6 @@ fn write_pairs(dir: &Path, name: &str, range: std::ops::Range<usize>) {
 fn json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
-}
-
-fn jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[test]
@@ -156,11 +122,7 @@ fn the_readme_commands_on_your_own_data_run_as_written() {
         .args(["search", "export", "my_pair.sqlite", "--csv", "trials.csv"])
         .output()
         .unwrap();
-    assert!(
-        export.status.success(),
-        "{}",
-        String::from_utf8_lossy(&export.stderr)
-    );
+    assert_success(&export);
     let mut trials = csv::Reader::from_path(d.join("trials.csv")).unwrap();
     let states: Vec<String> = trials
         .records()

@@ -9,22 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
 
 fn glue_and_model() -> (PathBuf, PathBuf) {
-    let glue = std::env::var_os("GLUE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/glue"));
-    let model = std::env::var_os("LRDIST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"));
-    assert!(
-        glue.join("SST-2").is_dir(),
-        "GLUE not found at {}: set GLUE_DIR",
-        glue.display()
-    );
+    let glue = common::glue();
+    let model = common::model();
     assert!(
         model.join("model.safetensors").is_file(),
         "model not found at {}: run `make model` or set LRDIST_MODEL",

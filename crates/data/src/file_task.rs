@@ -3,21 +3,12 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use lrdist_record::sha256_hex;
+pub use lrdist_record::FileTaskRecord;
 
 use crate::glue::Example;
 use crate::table::{parse_table, row_error, Columns, Format, InputError, Table};
-use crate::task::{sha256_hex, FileTask, LabelSet, Task, TaskKind};
-
-/// A file task as a run record keeps it: what was asked for, the label set its train file
-/// gave (class `i` is `labels.classes[i]`), and the SHA-256 of the two files it read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileTaskRecord {
-    pub task: FileTask,
-    pub labels: LabelSet,
-    pub train_sha256: String,
-    pub dev_sha256: String,
-}
+use crate::task::{FileTask, LabelSet, Task, TaskKind};
 
 /// A file task's rows, read and checked.
 pub(crate) struct FileRows {

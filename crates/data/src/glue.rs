@@ -13,7 +13,52 @@ use anyhow::Context;
 use csv::{ReaderBuilder, StringRecord};
 use serde::{Deserialize, Serialize};
 
-use crate::task::{GlueTask, Layout};
+use crate::task::GlueTask;
+
+/// Where a task's text and label sit in its TSV files.
+#[derive(Clone, Copy, Debug)]
+enum Layout {
+    /// No header line (CoLA): fixed column indices and a fixed column count.
+    Positional {
+        columns: usize,
+        text_a: usize,
+        label: usize,
+    },
+    /// A header line: columns are found by name, every row must have as many
+    /// fields as the header.
+    Named {
+        text_a: &'static str,
+        text_b: Option<&'static str>,
+        label: &'static str,
+    },
+}
+
+/// The layout of `task`'s TSV files, as `download_glue_data.py` writes them.
+fn layout(task: GlueTask) -> Layout {
+    let pair = |a, b, label| Layout::Named {
+        text_a: a,
+        text_b: Some(b),
+        label,
+    };
+    match task {
+        GlueTask::Cola => Layout::Positional {
+            columns: 4,
+            text_a: 3,
+            label: 1,
+        },
+        GlueTask::Sst2 => Layout::Named {
+            text_a: "sentence",
+            text_b: None,
+            label: "label",
+        },
+        GlueTask::Mrpc => pair("#1 String", "#2 String", "Quality"),
+        GlueTask::Stsb => pair("sentence1", "sentence2", "score"),
+        GlueTask::Qqp => pair("question1", "question2", "is_duplicate"),
+        GlueTask::Mnli => pair("sentence1", "sentence2", "gold_label"),
+        GlueTask::Qnli => pair("question", "sentence", "label"),
+        GlueTask::Rte | GlueTask::Wnli => pair("sentence1", "sentence2", "label"),
+    }
+}
 
 /// The environment variable naming the GLUE folder (the one holding `CoLA/`, `SST-2/`, ...).
 pub const GLUE_DIR_ENV: &str = "GLUE_DIR";
@@ -132,7 +177,7 @@ pub fn read_tsv(path: &Path, task: GlueTask) -> anyhow::Result<Vec<Example>> {
             malformed(line, err.to_string())
         })
     });
-    let parser = match task.layout() {
+    let parser = match layout(task) {
         Layout::Positional {
             columns,
             text_a,

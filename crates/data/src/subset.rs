@@ -7,26 +7,14 @@ use anyhow::ensure;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
 use crate::file_task::{self, FileTaskRecord};
 use crate::glue::{read_split, Example, Split};
 use crate::task::{Task, TaskSpec};
 
-/// How much of a task to use (`--max-train`, `--max-dev`, `--dev-from-train`, `--seed`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct DataSpec {
-    /// Cap on training rows (label-stratified sample, file order kept).
-    pub max_train: Option<usize>,
-    /// Cap on dev rows (label-stratified sample, file order kept).
-    pub max_dev: Option<usize>,
-    /// Hold out this many train rows as the dev set instead of reading the dev file
-    /// (QQP has only a 1000-row dev sample; the MNLI, QNLI and QQP train files are
-    /// partial). The held-out rows never appear in the training rows.
-    pub dev_from_train: Option<usize>,
-    /// Seed of every sampling step above.
-    pub seed: u64,
-}
+/// How much of a task to use (`--max-train`, `--max-dev`, `--dev-from-train`, `--seed`);
+/// defined in `lrdist-record`, beside the scale that makes it.
+pub use lrdist_record::DataSpec;
 
 /// A task's training and evaluation rows, with where they came from.
 #[derive(Clone, Debug)]

@@ -10,23 +10,13 @@
 //! TSV; a quoted CSV text spanning two lines takes two). Every error is an [`InputError`]
 //! naming the file, the line and the column: `train.csv:7: column `text` is empty`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
-/// An error in a file the user gave: a row of it (naming its line and column), or the file
-/// as a whole. The CLI exits 2 on it.
-#[derive(Debug, thiserror::Error)]
-pub enum InputError {
-    #[error("{path}:{line}: {reason}", path = .path.display())]
-    Row {
-        path: PathBuf,
-        line: usize,
-        reason: String,
-    },
-    #[error("{0}")]
-    File(String),
-}
+/// An error in a file the user gave (defined in `lrdist-record`, beside the file tasks
+/// whose files it names).
+pub use lrdist_record::InputError;
 
 pub(crate) fn row_error(path: &Path, line: usize, reason: String) -> InputError {
     InputError::Row {
@@ -316,6 +306,8 @@ fn read_jsonl(path: &Path, bytes: &[u8], columns: &Columns) -> Result<Table, Inp
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     fn file(dir: &tempfile::TempDir, name: &str, content: &str) -> PathBuf {

@@ -10,7 +10,7 @@
 //! random stream differs, so runs are reproducible but not bit-identical to libtorch's
 //! dropout. Other devices use libtorch's dropout.
 
-use rand::{RngCore, SeedableRng};
+use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use tch::{Device, Kind, Tensor};
 

@@ -26,11 +26,15 @@ pub fn default_device() -> tch::Device {
     tch::Device::cuda_if_available()
 }
 
-/// Unit tests that draw from libtorch's global generator hold this lock: tests run on
-/// parallel threads, and another test's draws between a `tch::manual_seed` and the draw it
-/// fixes would change the numbers (a seeded dropout mask compared with itself failed so).
-#[cfg(test)]
-pub(crate) fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+/// For tests: serialise use of libtorch's global generator. Tests run on parallel threads,
+/// and another test's draws between a `tch::manual_seed` and the draws it fixes change the
+/// numbers (a seeded dropout mask compared with itself failed so, and the stage-1 cache test
+/// saw a different p_s). Every test that seeds, trains, draws dropout masks or initialises
+/// weights holds this guard for its whole body. This is the one lock of the process: the unit
+/// tests of this crate and of lrdist-optimizer and the integration tests of lrdist-train
+/// all take it here. A poisoned lock (a test panicked holding it) is taken over.
+#[doc(hidden)]
+pub fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

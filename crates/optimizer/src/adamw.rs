@@ -402,11 +402,9 @@ mod tests {
     const PARTS: [&str; 3] = ["dense.weight", "dense.bias", "LayerNorm.weight"];
 
     /// Torch's random generator is global and tests run in parallel threads: seeding and
-    /// drawing happen under this lock so that no other test draws in between.
-    static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
+    /// drawing happen under the one lock on it so that no other test draws in between.
     fn seeded<T>(seed: i64, draw: impl FnOnce() -> T) -> T {
-        let _guard = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = lrdist_model::torch_rng_lock();
         tch::manual_seed(seed);
         draw()
     }

@@ -2,8 +2,8 @@
 //! random Chebyshev scalarisation (ParEGO, Knowles 2006) that lets scalar samplers (TPE)
 //! search for it.
 
-use rand010::rngs::ChaCha8Rng;
-use rand010::RngExt;
+use rand::rngs::ChaCha8Rng;
+use rand::RngExt;
 
 /// Indices (ascending) of the points that no other point dominates, both coordinates being
 /// maximised. `a` dominates `b` when `a >= b` in both coordinates and `a > b` in one, so

@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use lrdist_record::StudyTrial;
 use lrdist_train::Decision;
 use serde::{Deserialize, Serialize};
 
@@ -276,59 +277,37 @@ fn shorten(reason: &str) -> String {
 }
 
 /// The columns of [`export_csv`] before the learning rates, in order.
-pub const CSV_COLUMNS: [&str; 13] = [
-    "study",
-    "trial",
-    "state",
-    "resource",
-    "a1",
-    "p_s",
-    "p_o",
-    "objective",
-    "seconds",
-    "worker",
-    "started_at",
-    "finished_at",
-    "reason",
-];
+pub use lrdist_record::TRIAL_CSV_COLUMNS as CSV_COLUMNS;
 
 /// Writes `trials` as CSV: [`CSV_COLUMNS`] then `lr_g0, lr_g1, ...` (one per group, as many
 /// as the widest trial). `resource` is the highest stage-2 epoch count reported; timestamps
-/// are Unix seconds (UTC); missing values are empty.
+/// are Unix seconds (UTC); missing values are empty. Each trial is written as its row of
+/// the export, [`StudyTrial`], by the one writer of that format
+/// ([`lrdist_record::write_trials_csv`]), which `lrdist-analysis` reads back.
 pub fn export_csv(trials: &[TrialRow], w: impl Write) -> Result<()> {
-    let groups = trials
-        .iter()
-        .filter_map(|t| t.rates.as_ref().map(Vec::len))
-        .max()
-        .unwrap_or(0);
-    let mut out = csv::Writer::from_writer(w);
-    let mut header: Vec<String> = CSV_COLUMNS.iter().map(|c| c.to_string()).collect();
-    header.extend((0..groups).map(|g| format!("lr_g{g}")));
-    out.write_record(&header).context("writing CSV header")?;
-    let num = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-    for t in trials {
-        let mut rec = vec![
-            t.study.clone(),
-            t.number.to_string(),
-            t.state.as_str().to_string(),
-            t.resource.map_or(String::new(), |r| r.to_string()),
-            num(t.a1),
-            num(t.p_s),
-            num(t.p_o),
-            num(t.objective),
-            num(t.seconds),
-            t.worker.clone().unwrap_or_default(),
-            t.started_at.map_or(String::new(), |v| format!("{v:.3}")),
-            t.finished_at.map_or(String::new(), |v| format!("{v:.3}")),
-            t.reason.clone().unwrap_or_default(),
-        ];
-        let rates = t.rates.as_deref().unwrap_or(&[]);
-        rec.extend((0..groups).map(|g| rates.get(g).map_or(String::new(), |r| format!("{r:e}"))));
-        out.write_record(&rec)
-            .with_context(|| format!("writing CSV row of trial {}", t.number))?;
+    let rows: Vec<StudyTrial> = trials.iter().map(export_row).collect();
+    lrdist_record::write_trials_csv(&rows, w)
+}
+
+/// The row of the export of `t`: what the store holds of it except the sampler, the
+/// heartbeat and the extra JSON; no rates while it has none.
+fn export_row(t: &TrialRow) -> StudyTrial {
+    StudyTrial {
+        study: t.study.clone(),
+        trial: t.number,
+        state: t.state,
+        resource: t.resource,
+        a1: t.a1,
+        p_s: t.p_s,
+        p_o: t.p_o,
+        objective: t.objective,
+        seconds: t.seconds,
+        worker: t.worker.clone(),
+        started_at: t.started_at,
+        finished_at: t.finished_at,
+        reason: t.reason.clone(),
+        rates: t.rates.clone().unwrap_or_default(),
     }
-    out.flush().context("flushing CSV")?;
-    Ok(())
 }
 
 #[cfg(test)]

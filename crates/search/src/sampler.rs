@@ -163,7 +163,7 @@ fn same_point(space: &SearchSpace, a: &[f64], b: &[f64]) -> bool {
 fn minimised_values(
     objective: ObjectiveKind,
     observed: &[Observation],
-    rng: &mut rand010::rngs::ChaCha8Rng,
+    rng: &mut rand::rngs::ChaCha8Rng,
 ) -> Vec<f64> {
     match objective {
         ObjectiveKind::Sum => observed
@@ -246,7 +246,7 @@ fn suggest_tpe(
     space: &SearchSpace,
     observed: &[Observation],
     values: &[f64],
-    rng: &mut rand010::rngs::ChaCha8Rng,
+    rng: &mut rand::rngs::ChaCha8Rng,
 ) -> Result<Vec<f64>> {
     let (lo, hi) = space.log_bounds();
     // `tpe::Range` is half-open; widen it by a hair so `high` itself can be told.

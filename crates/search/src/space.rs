@@ -2,8 +2,8 @@
 
 use anyhow::{bail, ensure, Result};
 use lrdist_train::Decision;
-use rand010::rngs::ChaCha8Rng;
-use rand010::{RngExt, SeedableRng};
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// One learning rate per parameter group, each log-uniform in `[low, high]`

@@ -8,8 +8,9 @@
 
 use anyhow::{bail, Result};
 use lrdist_model::depth_of;
-use serde::{Deserialize, Serialize};
 use tch::Tensor;
+
+pub use lrdist_record::Attribution;
 
 use crate::learner::Learner;
 use crate::prep::RowSet;
@@ -61,24 +62,6 @@ pub fn depth_names(num_layers: usize) -> Vec<String> {
         .chain((0..num_layers).map(|i| format!("layer {i}")))
         .chain(std::iter::once("heads".to_string()))
         .collect()
-}
-
-/// Task A's dev score after stage B with one depth's post-A weights put back.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Attribution {
-    /// `embeddings`, `layer 0`, ..., `heads`.
-    pub depths: Vec<String>,
-    /// `scores[d]`: A's primary dev score with depth `d` post-A, the rest post-B.
-    pub scores: Vec<f64>,
-    /// A's primary dev score with every depth post-B (p_o), measured in the same pass.
-    pub p_o: f64,
-}
-
-impl Attribution {
-    /// p_o recovered by putting back depth `d`: `scores[d] - p_o`.
-    pub fn recovered(&self) -> Vec<f64> {
-        self.scores.iter().map(|s| s - self.p_o).collect()
-    }
 }
 
 /// Where forgetting lives: for each depth, task A's dev score with that depth's post-A
@@ -151,16 +134,5 @@ mod tests {
             depth_names(2),
             ["embeddings", "layer 0", "layer 1", "heads"]
         );
-    }
-
-    #[test]
-    fn recovered_is_the_gain_over_p_o() {
-        let a = Attribution {
-            depths: depth_names(1),
-            scores: vec![0.7, 0.75, 0.7],
-            p_o: 0.7,
-        };
-        let r = a.recovered();
-        assert!(r[0].abs() < 1e-12 && (r[1] - 0.05).abs() < 1e-12);
     }
 }

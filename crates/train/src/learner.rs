@@ -12,6 +12,8 @@ use lrdist_optimizer::{AdamWConfig, LayerwiseAdamW};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Reduction, Tensor};
 
+pub use lrdist_record::{EpochStats, StageStats};
+
 use crate::penalty::{PenalisedModel, Penalty};
 use crate::prep::{BatchTensors, RowSet};
 
@@ -37,43 +39,11 @@ pub struct Scores {
     pub primary: f64,
 }
 
-/// One finished epoch.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct EpochStats {
-    pub epoch: usize,
-    pub loss: f64,
-    /// Training seconds of this epoch (evaluation excluded).
-    pub seconds: f64,
-    /// Primary score of each evaluated set after this epoch, by set name.
-    pub scores: BTreeMap<String, f64>,
-}
-
 /// What the caller wants after an epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
     Continue,
     Stop,
-}
-
-/// One finished training stage.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct StageStats {
-    pub name: String,
-    /// The task's name (`sst2`, or a file task's).
-    pub task: String,
-    pub train_rows: usize,
-    pub epochs: Vec<EpochStats>,
-    /// Training seconds (evaluation excluded).
-    pub seconds: f64,
-    pub samples_per_s: f64,
-    pub tokens_per_s: f64,
-    /// Real tokens / padded tokens of the training batches.
-    pub padding_efficiency: f64,
-    /// Model FLOPs of the training steps run (`flops::training_step_flops` of each batch
-    /// shape); divided by `seconds` it is the achieved FLOP/s.
-    #[serde(default)]
-    pub flops: f64,
-    pub stopped_early: bool,
 }
 
 /// A task head in its own VarStore, so a stage's optimiser can leave it out.

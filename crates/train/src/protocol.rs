@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+pub use lrdist_record::{cl_metrics, ClMetrics};
+
 use crate::learner::{Decision, Learner, StageHp, StageStats};
 use crate::penalty::Penalty;
 use crate::prep::RowSet;
@@ -85,46 +87,6 @@ impl Outcome {
             .collect();
         record_row(self, i, &scores);
     }
-}
-
-/// Continual-learning metrics over N tasks (Chaudhry et al. 2018).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ClMetrics {
-    /// Mean of the last row: `1/N sum_j R[N-1][j]`.
-    pub avg_accuracy: f64,
-    /// Backward transfer: `1/(N-1) sum_{j<N-1} (R[N-1][j] - R[j][j])`.
-    pub backward_transfer: f64,
-    /// Max-drop forgetting (Chaudhry's "forgetting"; docs/METHOD.md, "Metrics"):
-    /// `1/(N-1) sum_{j<N-1} max_{j <= l < N-1} (R[l][j] - R[N-1][j])`. Not the forgetting
-    /// of every table, `a1 - p_o`. Records written before the rename call it `forgetting`.
-    #[serde(alias = "forgetting")]
-    pub max_drop_forgetting: f64,
-}
-
-/// Average accuracy, backward transfer and max-drop forgetting of a complete accuracy matrix.
-/// `None` when the matrix has fewer than two complete rows.
-pub fn cl_metrics(r: &[Vec<Option<f64>>]) -> Option<ClMetrics> {
-    let n = r.len();
-    if n < 2 {
-        return None;
-    }
-    let at = |i: usize, j: usize| r[i].get(j).copied().flatten();
-    let last: Vec<f64> = (0..n).map(|j| at(n - 1, j)).collect::<Option<_>>()?;
-    let diag: Vec<f64> = (0..n).map(|j| at(j, j)).collect::<Option<_>>()?;
-    let avg_accuracy = last.iter().sum::<f64>() / n as f64;
-    let backward_transfer = (0..n - 1).map(|j| last[j] - diag[j]).sum::<f64>() / (n - 1) as f64;
-    let mut max_drop = 0.0;
-    for (j, last_j) in last.iter().enumerate().take(n - 1) {
-        let best = (j..n - 1)
-            .filter_map(|l| at(l, j))
-            .fold(f64::NEG_INFINITY, f64::max);
-        max_drop += best - last_j;
-    }
-    Some(ClMetrics {
-        avg_accuracy,
-        backward_transfer,
-        max_drop_forgetting: max_drop / (n - 1) as f64,
-    })
 }
 
 /// How a plan is run: one learning rate per depth for each stage, shared hyperparameters,
@@ -251,35 +213,6 @@ fn record_row(out: &mut Outcome, i: usize, scores: &[crate::learner::Scores]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chaudhry_metrics_on_a_hand_matrix() {
-        // R = [[.9, -, -], [.7, .8, -], [.6, .75, .85]]
-        let r = vec![
-            vec![Some(0.9), None, None],
-            vec![Some(0.7), Some(0.8), None],
-            vec![Some(0.6), Some(0.75), Some(0.85)],
-        ];
-        let m = cl_metrics(&r).unwrap();
-        assert!((m.avg_accuracy - (0.6 + 0.75 + 0.85) / 3.0).abs() < 1e-12);
-        // BWT = ((.6-.9) + (.75-.8)) / 2 = -0.175
-        assert!((m.backward_transfer + 0.175).abs() < 1e-12);
-        // forgetting: task0 max(.9,.7)-.6 = .3 ; task1 .8-.75 = .05 → .175
-        assert!((m.max_drop_forgetting - 0.175).abs() < 1e-12);
-        assert!(cl_metrics(&r[..1]).is_none());
-    }
-
-    #[test]
-    fn max_drop_forgetting_reads_records_written_before_its_rename() {
-        let old: ClMetrics = serde_json::from_str(
-            r#"{"avg_accuracy": 0.7, "backward_transfer": -0.1, "forgetting": 0.1}"#,
-        )
-        .unwrap();
-        assert_eq!(old.max_drop_forgetting, 0.1);
-        let written = serde_json::to_string(&old).unwrap();
-        assert!(written.contains("\"max_drop_forgetting\":0.1"), "{written}");
-        assert!(!written.contains("\"forgetting\""), "{written}");
-    }
 
     #[test]
     fn pair_quantities_come_from_the_matrix() {

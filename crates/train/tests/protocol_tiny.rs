@@ -11,7 +11,7 @@ use lrdist_train::penalty::Penalty;
 use lrdist_train::prep::RowSet;
 use lrdist_train::protocol::{run_plan, RunSettings, StagePlan};
 use lrdist_train::PenaltySpec;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Tensor};
 

@@ -105,7 +105,7 @@ fn flat_rates(results: &Path) -> Result<Vec<(String, f64)>> {
         .runs
         .iter()
         .filter(|r| r.record.method == FLAT)
-        .filter_map(|r| r.record.distribution.as_ref()?.rates.first().copied())
+        .filter_map(|r| r.record.distribution.rates.first().copied())
         .map(f64::to_bits)
         .collect();
     if rates.is_empty() {
@@ -201,7 +201,7 @@ pub(crate) fn best_forget(results: &Path) -> Result<Distributions> {
         .runs
         .iter()
         .filter(|r| r.record.scale == "forget" && r.record.method == FLAT)
-        .filter_map(|r| r.record.distribution.as_ref()?.rates.first().copied())
+        .filter_map(|r| r.record.distribution.rates.first().copied())
         .map(f64::to_bits)
         .collect();
     Ok(Distributions {

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::Result;
+use lrdist_record::TrialState;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -12,7 +13,7 @@ use super::draw::{
     Figure, FONT,
 };
 use crate::inputs::MissingInput;
-use crate::studies::{read_studies_in, SearchDir, Study, Trial};
+use crate::studies::{read_studies_in, SearchDir, Study, StudyTrial};
 
 /// Panel layout of both search figures, in pixels (the y range leaves the legend room).
 const CAPTION_PX: u32 = 18;
@@ -65,8 +66,8 @@ pub(crate) fn pareto(results: &Path, dir: SearchDir, what: &str) -> Result<Paret
 }
 
 /// The points of `study` for `value`, split into complete and pruned trials.
-fn split(study: &Study, value: impl Fn(&Trial) -> Option<(f64, f64)>) -> (Points, Points) {
-    let points = |state: &str| -> Points {
+fn split(study: &Study, value: impl Fn(&StudyTrial) -> Option<(f64, f64)>) -> (Points, Points) {
+    let points = |state: TrialState| -> Points {
         study
             .trials
             .iter()
@@ -74,7 +75,7 @@ fn split(study: &Study, value: impl Fn(&Trial) -> Option<(f64, f64)>) -> (Points
             .filter_map(&value)
             .collect()
     };
-    (points("complete"), points("pruned"))
+    (points(TrialState::Complete), points(TrialState::Pruned))
 }
 
 /// The running best objective over complete trials, as a step line.

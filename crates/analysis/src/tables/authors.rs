@@ -42,7 +42,7 @@ impl Comparison {
     }
 
     fn from_study(study: &Study) -> Self {
-        let scores = |t: &crate::studies::Trial| Some([t.a1?, t.p_s?, t.p_o?]);
+        let scores = |t: &crate::studies::StudyTrial| Some([t.a1?, t.p_s?, t.p_o?]);
         Comparison {
             pair: study.pair_key(),
             who: "ours",

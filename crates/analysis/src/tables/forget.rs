@@ -175,7 +175,7 @@ impl Evaluation {
     /// names the table or figure in the error when there are none.
     pub(crate) fn load(results: &Path, what: &str) -> Result<Self> {
         let mut runs = read_runs(results)?;
-        runs.retain(|r| r.record.scale == FORGET && r.record.kind.as_deref() != Some("single"));
+        runs.retain(|r| r.record.scale == FORGET && r.record.kind != "single");
         if runs.runs.is_empty() {
             let missing = format!(
                 "no run records at scale {FORGET} in {}",
@@ -215,7 +215,7 @@ impl Evaluation {
                     .into_iter()
                     .map(|seed| format!("{name} seed {seed}")),
             );
-            let flat_by_seed: BTreeMap<i64, &Run> = members
+            let flat_by_seed: BTreeMap<u64, &Run> = members
                 .iter()
                 .filter(|r| r.record.method == FLAT)
                 .map(|r| (r.record.seed, *r))
@@ -276,11 +276,7 @@ impl Evaluation {
                 scenario: scenario.clone(),
                 scale: scale.clone(),
                 name,
-                kind: members[0]
-                    .record
-                    .kind
-                    .clone()
-                    .unwrap_or_else(|| "pair".to_string()),
+                kind: members[0].record.kind.clone(),
                 stages: members
                     .iter()
                     .map(|r| r.record.matrix.len())
@@ -297,7 +293,7 @@ impl Evaluation {
             .runs
             .iter()
             .filter(|r| r.record.method == FLAT)
-            .filter_map(|r| r.record.distribution.as_ref()?.rates.first().copied())
+            .filter_map(|r| r.record.distribution.rates.first().copied())
             .map(f64::to_bits)
             .collect();
         Ok(Evaluation {
@@ -365,8 +361,8 @@ impl Evaluation {
 }
 
 /// Seeds of `runs` (one setting) whose records have different a1.
-fn a1_differs(runs: &[&Run]) -> Vec<i64> {
-    let mut by_seed: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
+fn a1_differs(runs: &[&Run]) -> Vec<u64> {
+    let mut by_seed: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
     for run in runs {
         if let Some(a1) = run.record.a1 {
             let e = by_seed.entry(run.record.seed).or_insert((a1, a1));
@@ -915,9 +911,7 @@ pub(crate) fn sequence_table(results: &Path) -> Result<Table> {
         .iter()
         .filter(|(r, m)| {
             r.record.cl.as_ref().is_some_and(|cl| {
-                let off = |stored: Option<f64>, ours: f64| {
-                    stored.is_some_and(|s| (s - ours).abs() > 1e-9)
-                };
+                let off = |stored: f64, ours: f64| (stored - ours).abs() > 1e-9;
                 off(cl.avg_accuracy, m.avg_accuracy)
                     || off(cl.backward_transfer, m.backward_transfer)
                     || off(cl.max_drop_forgetting, m.max_drop_forgetting)
@@ -941,7 +935,7 @@ pub(crate) fn sequence_table(results: &Path) -> Result<Table> {
                 "seed".into(),
                 metrics
                     .iter()
-                    .map(|(r, _)| r.record.seed)
+                    .map(|(r, _)| r.record.seed as i64)
                     .collect::<Vec<i64>>(),
             ),
             Column::new(SEQUENCE[0].0.into(), number(|m| m.avg_accuracy)),

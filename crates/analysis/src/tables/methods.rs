@@ -84,12 +84,7 @@ pub(crate) fn cl_table(results: &Path) -> Result<Table> {
     if runs.runs.is_empty() {
         return Err(MissingInput::error("table cl", no_runs(results)));
     }
-    runs.retain(|r| {
-        r.record
-            .cl
-            .as_ref()
-            .is_some_and(|c| c.avg_accuracy.is_some())
-    });
+    runs.retain(|r| r.record.cl.is_some());
     if runs.runs.is_empty() {
         return Err(MissingInput::error(
             "table cl",

@@ -34,7 +34,6 @@ fn summary(runs: &[&Run], get: impl Fn(&Run) -> Option<f64>) -> (Option<f64>, Op
 fn calibration_rate(run: &Run) -> Option<f64> {
     run.record
         .distribution_spec
-        .as_deref()?
         .strip_prefix("flat:")?
         .parse()
         .ok()
@@ -197,24 +196,21 @@ pub(crate) fn setting_name(run: &Run) -> String {
 /// Whether a scenario kind splits one task's sample in two (the shifts), so that it has
 /// no stage-B rows of its own.
 fn splits_one_task(run: &Run) -> bool {
-    run.record
-        .kind
-        .as_deref()
-        .is_some_and(|k| k.ends_with("shift"))
+    run.record.kind.ends_with("shift")
 }
 
 /// The train rows a setting's stages after the first ask for: the scale's `stage_b_train`,
 /// else its `max_train` (docs/METHOD.md, "The forget scale"). `None` for the shifts, which
-/// split one sample, and for records without a scale spec. A task with fewer train rows
+/// split one sample, and for a scale without a train cap. A task with fewer train rows
 /// (MRPC: 3668) trains on all of them.
 fn stage_b_rows(run: &Run) -> Option<u64> {
     if splits_one_task(run) {
         return None;
     }
-    let spec = run.record.scale_spec.as_ref()?;
-    spec.get("stage_b_train")
-        .and_then(|v| v.as_u64())
-        .or_else(|| spec.get("max_train").and_then(|v| v.as_u64()))
+    let spec = &run.record.scale_spec;
+    spec.stage_b_train
+        .or(spec.max_train)
+        .map(|rows| rows as u64)
 }
 
 /// `paper/tables/regime`: is task A learned and does flat forget, per surveyed setting.
@@ -277,7 +273,7 @@ pub(crate) fn regime_table(results: &Path) -> Result<Table> {
         let p_s = summary(runs, |r| r.record.p_s);
         let p_o = summary(runs, |r| r.record.p_o);
         let forgetting = summary(runs, |r| r.record.forgetting);
-        let seconds = summary(runs, |r| r.record.seconds).0;
+        let seconds = summary(runs, |r| Some(r.record.seconds)).0;
         let learned = a1.0.is_some_and(|a| task_a_learned(&task, a, majority.0));
         let forgets = forgetting.0.is_some_and(flat_forgets);
         let ok = learned && forgets;

@@ -108,7 +108,7 @@ fn count_states(studies: &[Study]) -> Result<DataFrame> {
     for s in studies {
         for t in &s.trials {
             study.push(s.name.clone());
-            state.push(t.state.clone());
+            state.push(t.state.as_str().to_string());
             seconds.push(t.seconds);
         }
     }

@@ -163,7 +163,7 @@ pub(crate) fn tuning_table(results: &Path) -> Result<Table> {
             .or_default()
             .push(run);
     }
-    let done = |method: &str| -> BTreeSet<(String, i64)> {
+    let done = |method: &str| -> BTreeSet<(String, u64)> {
         runs_of.get(method).map_or_else(BTreeSet::new, |runs| {
             runs.iter()
                 .filter(|r| r.record.p_o.is_some() && r.record.p_s.is_some())
@@ -227,7 +227,7 @@ pub(crate) fn tuning_table(results: &Path) -> Result<Table> {
         ordered.sort_by_key(|v| value_order(v));
         let method = |value: &str| format!("{baseline}@{value}");
         // Every (setting, seed) any grid point of this baseline ran.
-        let all: BTreeSet<(String, i64)> = ordered.iter().flat_map(|v| done(&method(v))).collect();
+        let all: BTreeSet<(String, u64)> = ordered.iter().flat_map(|v| done(&method(v))).collect();
         let complete = |value: &str| done(&method(value)) == all;
         let chosen = ordered
             .iter()

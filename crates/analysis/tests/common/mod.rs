@@ -35,15 +35,18 @@ pub fn record(
         "distribution_spec": if method == "flat" { "flat:2e-5" } else { method },
         "distribution": {"grouping": "per-layer", "rates": rates, "per_depth": rates,
                          "transferred_from": null},
-        "penalty": null, "seed": seed, "scale": "quick", "config_file": "experiments/x.yaml",
-        "config": {}, "model": "all-MiniLM-L6-v2", "git_commit": "abc123",
-        "command": "lrdist run", "started_at": "2026-11-26T13:00:00Z", "seconds": 10.0,
-        "tasks": ["sst2", "mrpc"], "stages": [],
+        "penalty": null, "seed": seed, "scale": "quick",
+        "scale_spec": {"max_train": 1000, "max_dev": 400, "epochs": 2, "batch_size": 8},
+        "config_file": "experiments/x.yaml", "model": "all-MiniLM-L6-v2",
+        "model_dir": "models/all-MiniLM-L6-v2", "device": "cpu", "threads": 2,
+        "git_commit": "abc123", "command": "lrdist run", "started_at": "2026-11-26T13:00:00Z",
+        "seconds": 10.0, "tasks": ["sst2", "mrpc"], "dev_sources": {}, "stages": [],
         "matrix": [[a1, null], [p_o, p_s]],
         "metrics": [[{"accuracy": a1}, null], [{"accuracy": p_o}, {"accuracy": p_s}]],
         "a1": a1, "p_s": p_s, "p_o": p_o, "forgetting": a1 - p_o, "objective": p_o + p_s,
         "cl": {"avg_accuracy": (p_o + p_s) / 2.0, "backward_transfer": p_o - a1,
-               "forgetting": a1 - p_o}
+               "forgetting": a1 - p_o},
+        "stopped_early": false, "stage1_cached": false
     })
 }
 
@@ -72,11 +75,11 @@ pub fn write_fixture_runs(results: &Path) {
 /// 4 (running).
 pub const STUDY: &str = "\
 study,trial,state,resource,a1,p_s,p_o,objective,seconds,worker,started_at,finished_at,reason,lr_g0,lr_g1,lr_g2
-sst2_mrpc,0,complete,3,0.91,0.85,0.80,1.65,1800,w0,t0,t1,,1e-5,1e-5,1e-5
-sst2_mrpc,1,pruned,1,0.88,0.70,0.75,1.45,600,w1,t0,t1,rung 1,3e-4,1e-6,2e-5
-sst2_mrpc,2,complete,3,0.92,0.84,0.86,1.70,1800,w0,t1,t2,,2e-6,5e-6,3e-5
-sst2_mrpc,3,failed,0,,,,,30,w1,t1,t2,out of memory,1e-3,1e-3,1e-3
-sst2_mrpc,4,running,1,,,,,,w1,t2,,,1e-7,1e-6,1e-5
+sst2_mrpc,0,complete,3,0.91,0.85,0.80,1.65,1800,w0,1700000000.000,1700001800.000,,1e-5,1e-5,1e-5
+sst2_mrpc,1,pruned,1,0.88,0.70,0.75,1.45,600,w1,1700000000.000,1700001800.000,rung 1,3e-4,1e-6,2e-5
+sst2_mrpc,2,complete,3,0.92,0.84,0.86,1.70,1800,w0,1700001800.000,1700003600.000,,2e-6,5e-6,3e-5
+sst2_mrpc,3,failed,0,,,,,30,w1,1700001800.000,1700003600.000,out of memory,1e-3,1e-3,1e-3
+sst2_mrpc,4,running,1,,,,,,w1,1700003600.000,,,1e-7,1e-6,1e-5
 ";
 
 pub fn write_study(results: &Path) {
@@ -259,122 +262,101 @@ type Scores<'a> = &'a [(f64, f64)];
 ///   summary either way.
 pub fn write_forget_evaluation(results: &Path) {
     let mut lines: Vec<String> = Vec::new();
-    let mut add = |scenario: &str, a1: &[f64], method: &str, scores: Scores| {
-        for (seed, (&(p_s, p_o), &a1)) in scores.iter().zip(a1).enumerate() {
-            lines.push(forget_record(scenario, method, seed as i64, a1, p_s, p_o).to_string());
+    // The records of `methods` (each with its per-seed scores) in `scenario`.
+    let mut add = |scenario: &str, a1: &[f64], methods: &[(&str, Scores)]| {
+        for &(method, scores) in methods {
+            for (seed, (&(p_s, p_o), &a1)) in scores.iter().zip(a1).enumerate() {
+                lines.push(forget_record(scenario, method, seed as i64, a1, p_s, p_o).to_string());
+            }
         }
     };
     // sst2->qnli: flat is in forget.jsonl. Curve (p_s, p_o): (.70, .78), (.74, .76),
     // (.76, .74), (.78, .72) flat, (.80, .66).
-    let a1 = &[0.80, 0.80];
-    let s = "sst2->qnli";
-    add(s, a1, "flat@1e-5", &[(0.70, 0.77), (0.70, 0.79)]);
-    add(s, a1, "flat@2e-5", &[(0.74, 0.76), (0.74, 0.76)]);
-    add(s, a1, "flat@5e-5", &[(0.76, 0.74), (0.76, 0.74)]);
-    add(s, a1, "flat@2e-4", &[(0.80, 0.66), (0.80, 0.66)]);
-    add(s, a1, "combined", &[(0.76, 0.75), (0.78, 0.77)]);
-    add(s, a1, "llrd", &[(0.72, 0.76), (0.72, 0.78)]);
-    add(s, a1, "ewc", &[(0.82, 0.71), (0.82, 0.73)]);
+    add(
+        "sst2->qnli",
+        &[0.80, 0.80],
+        &[
+            ("flat@1e-5", &[(0.70, 0.77), (0.70, 0.79)]),
+            ("flat@2e-5", &[(0.74, 0.76), (0.74, 0.76)]),
+            ("flat@5e-5", &[(0.76, 0.74), (0.76, 0.74)]),
+            ("flat@2e-4", &[(0.80, 0.66), (0.80, 0.66)]),
+            ("combined", &[(0.76, 0.75), (0.78, 0.77)]),
+            ("llrd", &[(0.72, 0.76), (0.72, 0.78)]),
+            ("ewc", &[(0.82, 0.71), (0.82, 0.73)]),
+        ],
+    );
     // qnli->sst2. Curve: (.70, .78), (.74, .76), (.77, .73), (.80, .70) flat, (.82, .62).
-    let a1 = &[0.82, 0.84, 0.80];
-    let s = "qnli->sst2";
-    add(s, a1, "flat", &[(0.80, 0.70), (0.81, 0.72), (0.79, 0.68)]);
     add(
-        s,
-        a1,
-        "flat@1e-5",
-        &[(0.70, 0.78), (0.70, 0.80), (0.70, 0.76)],
+        "qnli->sst2",
+        &[0.82, 0.84, 0.80],
+        &[
+            ("flat", &[(0.80, 0.70), (0.81, 0.72), (0.79, 0.68)]),
+            ("flat@1e-5", &[(0.70, 0.78), (0.70, 0.80), (0.70, 0.76)]),
+            ("flat@2e-5", &[(0.74, 0.76), (0.74, 0.78), (0.74, 0.74)]),
+            ("flat@5e-5", &[(0.77, 0.73), (0.77, 0.75), (0.77, 0.71)]),
+            ("flat@2e-4", &[(0.82, 0.62), (0.82, 0.64), (0.82, 0.60)]),
+            ("combined", &[(0.79, 0.75), (0.80, 0.76), (0.78, 0.74)]),
+            ("llrd", &[(0.72, 0.77), (0.72, 0.80), (0.72, 0.74)]),
+            ("ewc", &[(0.80, 0.69), (0.81, 0.72), (0.79, 0.66)]),
+        ],
     );
-    add(
-        s,
-        a1,
-        "flat@2e-5",
-        &[(0.74, 0.76), (0.74, 0.78), (0.74, 0.74)],
-    );
-    add(
-        s,
-        a1,
-        "flat@5e-5",
-        &[(0.77, 0.73), (0.77, 0.75), (0.77, 0.71)],
-    );
-    add(
-        s,
-        a1,
-        "flat@2e-4",
-        &[(0.82, 0.62), (0.82, 0.64), (0.82, 0.60)],
-    );
-    add(
-        s,
-        a1,
-        "combined",
-        &[(0.79, 0.75), (0.80, 0.76), (0.78, 0.74)],
-    );
-    add(s, a1, "llrd", &[(0.72, 0.77), (0.72, 0.80), (0.72, 0.74)]);
-    add(s, a1, "ewc", &[(0.80, 0.69), (0.81, 0.72), (0.79, 0.66)]);
     // embedding-shift:sst2. Curve: (.70, .83), (.78, .79), (.81, .76) flat, (.83, .70).
-    let a1 = &[0.85, 0.87];
-    let s = "embedding-shift:sst2";
-    add(s, a1, "flat", &[(0.80, 0.75), (0.82, 0.77)]);
-    add(s, a1, "flat@1e-5", &[(0.70, 0.82), (0.70, 0.84)]);
-    add(s, a1, "flat@5e-5", &[(0.78, 0.78), (0.78, 0.80)]);
-    add(s, a1, "flat@2e-4", &[(0.83, 0.69), (0.83, 0.71)]);
-    add(s, a1, "combined", &[(0.79, 0.74), (0.81, 0.75)]);
-    add(s, a1, "llrd", &[(0.75, 0.80)]);
+    add(
+        "embedding-shift:sst2",
+        &[0.85, 0.87],
+        &[
+            ("flat", &[(0.80, 0.75), (0.82, 0.77)]),
+            ("flat@1e-5", &[(0.70, 0.82), (0.70, 0.84)]),
+            ("flat@5e-5", &[(0.78, 0.78), (0.78, 0.80)]),
+            ("flat@2e-4", &[(0.83, 0.69), (0.83, 0.71)]),
+            ("combined", &[(0.79, 0.74), (0.81, 0.75)]),
+            ("llrd", &[(0.75, 0.80)]),
+        ],
+    );
     // Searched settings.
-    let s = "sst2->mrpc";
-    let a1 = &[0.90, 0.92];
-    add(s, a1, "flat", &[(0.80, 0.80), (0.82, 0.82)]);
-    add(s, a1, "combined", &[(0.80, 0.88), (0.82, 0.91)]);
-    let s = "mrpc->sst2";
-    let a1 = &[0.80, 0.80];
-    add(s, a1, "flat", &[(0.80, 0.70), (0.80, 0.72)]);
-    add(s, a1, "combined", &[(0.80, 0.60), (0.80, 0.61)]);
+    add(
+        "sst2->mrpc",
+        &[0.90, 0.92],
+        &[
+            ("flat", &[(0.80, 0.80), (0.82, 0.82)]),
+            ("combined", &[(0.80, 0.88), (0.82, 0.91)]),
+        ],
+    );
+    add(
+        "mrpc->sst2",
+        &[0.80, 0.80],
+        &[
+            ("flat", &[(0.80, 0.70), (0.80, 0.72)]),
+            ("combined", &[(0.80, 0.60), (0.80, 0.61)]),
+        ],
+    );
     // The sequence: flat and combined by hand (tests/forget.rs computes their metrics),
     // the frontier points with filler cells.
-    let seq: [(&str, i64, [&[f64]; 4]); 4] = [
+    // Each matrix as its lower triangle read row by row (1, 2, 3 and 4 entries).
+    let seq: [(&str, i64, [f64; 10]); 4] = [
         (
             "flat",
             0,
-            [
-                &[0.70],
-                &[0.66, 0.80],
-                &[0.72, 0.76, 0.40],
-                &[0.60, 0.74, 0.30, 0.90],
-            ],
+            [0.70, 0.66, 0.80, 0.72, 0.76, 0.40, 0.60, 0.74, 0.30, 0.90],
         ),
         (
             "flat",
             1,
-            [
-                &[0.72],
-                &[0.70, 0.82],
-                &[0.66, 0.78, 0.42],
-                &[0.64, 0.76, 0.34, 0.92],
-            ],
+            [0.72, 0.70, 0.82, 0.66, 0.78, 0.42, 0.64, 0.76, 0.34, 0.92],
         ),
         (
             "combined",
             0,
-            [
-                &[0.70],
-                &[0.69, 0.79],
-                &[0.68, 0.78, 0.39],
-                &[0.67, 0.77, 0.36, 0.89],
-            ],
+            [0.70, 0.69, 0.79, 0.68, 0.78, 0.39, 0.67, 0.77, 0.36, 0.89],
         ),
         (
             "combined",
             1,
-            [
-                &[0.72],
-                &[0.71, 0.81],
-                &[0.70, 0.80, 0.41],
-                &[0.69, 0.79, 0.38, 0.91],
-            ],
+            [0.72, 0.71, 0.81, 0.70, 0.80, 0.41, 0.69, 0.79, 0.38, 0.91],
         ),
     ];
-    for (method, seed, matrix) in seq {
-        let mut r = sequence_record(method, seed, &matrix);
+    for (method, seed, t) in seq {
+        let mut r = sequence_record(method, seed, &[&t[..1], &t[1..3], &t[3..6], &t[6..]]);
         if (method, seed) == ("flat", 0) {
             // As the train crate writes it: avg acc, BWT, max-drop forgetting.
             r["cl"] = json!({"avg_accuracy": 0.635, "backward_transfer": -0.26 / 3.0,
@@ -402,10 +384,10 @@ pub fn write_forget_studies(results: &Path) {
     fs::create_dir_all(&dir).unwrap();
     let study = "\
 study,trial,state,resource,a1,p_s,p_o,objective,seconds,worker,started_at,finished_at,reason,lr_g0,lr_g1,lr_g2,lr_g3,lr_g4,lr_g5,lr_g6,lr_g7
-sst2_mrpc,0,complete,2,0.90,0.80,0.80,1.60,900,w0,t0,t1,,1e-4,1e-4,1e-4,1e-4,1e-4,1e-4,1e-4,1e-4
-sst2_mrpc,1,pruned,1,0.90,0.70,0.75,1.45,300,w1,t0,t1,rung 1,3e-4,1e-6,2e-5,1e-5,1e-5,1e-5,1e-5,1e-5
-sst2_mrpc,2,complete,2,0.90,0.79,0.86,1.65,900,w0,t1,t2,,2e-6,5e-6,3e-5,1e-5,2e-5,4e-5,6e-5,1e-4
-sst2_mrpc,3,complete,2,0.90,0.83,0.78,1.61,900,w1,t1,t2,,1e-5,1e-5,1e-5,2e-5,2e-5,5e-5,1e-4,2e-4
+sst2_mrpc,0,complete,2,0.90,0.80,0.80,1.60,900,w0,1700000000.000,1700001800.000,,1e-4,1e-4,1e-4,1e-4,1e-4,1e-4,1e-4,1e-4
+sst2_mrpc,1,pruned,1,0.90,0.70,0.75,1.45,300,w1,1700000000.000,1700001800.000,rung 1,3e-4,1e-6,2e-5,1e-5,1e-5,1e-5,1e-5,1e-5
+sst2_mrpc,2,complete,2,0.90,0.79,0.86,1.65,900,w0,1700001800.000,1700003600.000,,2e-6,5e-6,3e-5,1e-5,2e-5,4e-5,6e-5,1e-4
+sst2_mrpc,3,complete,2,0.90,0.83,0.78,1.61,900,w1,1700001800.000,1700003600.000,,1e-5,1e-5,1e-5,2e-5,2e-5,5e-5,1e-4,2e-4
 ";
     fs::write(dir.join("sst2_mrpc.csv"), study).unwrap();
     fs::write(

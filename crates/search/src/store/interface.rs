@@ -1,57 +1,12 @@
 //! What a trial store holds and does: the rows of a study and the [`Store`] trait that both
 //! backends implement (schema in the `store` module's doc).
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-/// Where a trial is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TrialState {
-    /// Waiting for a worker (a re-queued trial keeps its rates).
-    Queued,
-    /// Claimed by a worker that heartbeats it.
-    Running,
-    /// Ran all stage-2 epochs.
-    Complete,
-    /// Stopped by successive halving at a rung.
-    Pruned,
-    /// Ended with an error (NaN loss, divergence, ...); `reason` says which.
-    Failed,
-}
-
-impl TrialState {
-    /// The name stored in the `state` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TrialState::Queued => "queued",
-            TrialState::Running => "running",
-            TrialState::Complete => "complete",
-            TrialState::Pruned => "pruned",
-            TrialState::Failed => "failed",
-        }
-    }
-
-    /// Parses a stored `state`.
-    pub fn parse(s: &str) -> Result<Self> {
-        Ok(match s {
-            "queued" => TrialState::Queued,
-            "running" => TrialState::Running,
-            "complete" => TrialState::Complete,
-            "pruned" => TrialState::Pruned,
-            "failed" => TrialState::Failed,
-            other => bail!("unknown trial state {other:?} in the store"),
-        })
-    }
-
-    /// Complete, pruned or failed: the trial will not run again.
-    pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            TrialState::Complete | TrialState::Pruned | TrialState::Failed
-        )
-    }
-}
+/// Where a trial is in its life; defined in `lrdist-record` with the trial row of a
+/// study's export.
+pub use lrdist_record::TrialState;
 
 /// One row of `trials`, plus the highest stage-2 resource it reported (from `rungs`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

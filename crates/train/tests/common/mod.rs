@@ -51,10 +51,6 @@ pub fn small_scale(train: usize, dev: usize, epochs: usize) -> ScaleSpec {
 }
 
 /// Tests that train or seed draw from libtorch's global generator, and the tests of one
-/// file run on parallel threads: another test's draws between a `tch::manual_seed` and the
-/// draws it fixes change the numbers (the stage-1 cache test saw a different p_s so). Every
-/// such test holds this lock for its whole body.
-pub fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+/// file run on parallel threads: every such test holds the one lock on it (lrdist-model's)
+/// for its whole body.
+pub use lrdist_model::torch_rng_lock;

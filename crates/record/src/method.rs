@@ -1,0 +1,93 @@
+//! What a method changes besides its learning rates (docs/METHOD.md, "Baselines"): a
+//! penalty added to the loss after the first stage ([`PenaltySpec`]) and a change to stage
+//! B ([`Intervention`]), as experiment files and run records write them.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// What a baseline does to stage B besides rates and a penalty (docs/METHOD.md,
+/// "Baselines"). Applies to every stage after the first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Intervention {
+    /// WiSE-FT (Wortsman et al., "Robust fine-tuning of zero-shot models", CVPR 2022),
+    /// applied between tasks: after stage B every encoder weight is set to
+    /// `(1 - alpha) * post-A + alpha * post-B`; the heads keep their trained values.
+    /// `alpha = 1` is plain fine-tuning, `alpha = 0` undoes stage B in the encoder.
+    WiseFt { alpha: f64 },
+    /// Partial freezing (as in Lee et al., "What would Elsa do? Freezing layers during
+    /// transformer fine-tuning", 2019): in stage B only the top `top` encoder layers and
+    /// the heads train; the embeddings and the layers below keep their post-A weights.
+    Freeze { top: usize },
+}
+
+/// A regulariser added to the loss after the first stage (docs/METHOD.md "Baselines").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum PenaltySpec {
+    /// Elastic weight consolidation: `lambda / 2 * sum F_i (theta_i - theta*_i)^2`, with a
+    /// diagonal empirical Fisher `F` from the previous task's loss.
+    Ewc {
+        lambda: f64,
+        #[serde(default = "default_fisher_rows")]
+        fisher_rows: usize,
+    },
+    /// L2-SP: `alpha / 2 * ||theta - theta_pretrained||^2` over the encoder.
+    L2sp { alpha: f64 },
+}
+
+fn default_fisher_rows() -> usize {
+    256
+}
+
+impl PenaltySpec {
+    /// Parses `ewc:LAMBDA[:ROWS]` or `l2sp:ALPHA`.
+    pub fn parse(spec: &str) -> Result<Self> {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let num = |s: &str| -> Result<f64> {
+            let v: f64 = s
+                .parse()
+                .with_context(|| format!("bad number `{s}` in penalty `{spec}`"))?;
+            if !v.is_finite() || v < 0.0 {
+                bail!("penalty strength must be finite and >= 0, got `{s}`");
+            }
+            Ok(v)
+        };
+        match parts.as_slice() {
+            ["ewc", l] => Ok(Self::Ewc {
+                lambda: num(l)?,
+                fisher_rows: default_fisher_rows(),
+            }),
+            ["ewc", l, rows] => Ok(Self::Ewc {
+                lambda: num(l)?,
+                fisher_rows: rows
+                    .parse()
+                    .with_context(|| format!("bad row count in `{spec}`"))?,
+            }),
+            ["l2sp", a] => Ok(Self::L2sp { alpha: num(a)? }),
+            _ => bail!("unknown penalty `{spec}` (expected ewc:LAMBDA[:ROWS] or l2sp:ALPHA)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn penalties_parse_and_reject() {
+        assert_eq!(
+            PenaltySpec::parse("l2sp:0.01").unwrap(),
+            PenaltySpec::L2sp { alpha: 0.01 }
+        );
+        assert_eq!(
+            PenaltySpec::parse("ewc:1000:64").unwrap(),
+            PenaltySpec::Ewc {
+                lambda: 1000.0,
+                fisher_rows: 64
+            }
+        );
+        assert!(PenaltySpec::parse("ewc:-1").is_err());
+        assert!(PenaltySpec::parse("dropout:0.1").is_err());
+    }
+}
