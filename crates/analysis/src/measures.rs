@@ -183,7 +183,10 @@ impl Frontier {
 /// `None` without pairs or when flat's mean forgetting is not positive.
 pub fn share_removed(pairs: &[(f64, f64, f64)]) -> Option<f64> {
     let removed: f64 = pairs.iter().map(|&(_, flat, m)| m - flat).sum();
-    let forgotten: f64 = pairs.iter().map(|&(a1, flat, _)| a1 - flat).sum();
+    let forgotten: f64 = pairs
+        .iter()
+        .map(|&(a1, flat, _)| lrdist_record::forgetting(a1, flat))
+        .sum();
     (!pairs.is_empty() && forgotten > TIE * pairs.len() as f64).then(|| removed / forgotten)
 }
 
@@ -230,7 +233,7 @@ impl SequenceMetrics {
         Some(SequenceMetrics {
             avg_accuracy: last.iter().sum::<f64>() / n as f64,
             backward_transfer,
-            forgetting: diag[0] - last[0],
+            forgetting: lrdist_record::forgetting(diag[0], last[0]),
             max_drop_forgetting: max_drop,
         })
     }

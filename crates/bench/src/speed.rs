@@ -7,8 +7,8 @@ use anyhow::Result;
 use lrdist_data::{BatchOrder, DataSpec, TaskSpec};
 use lrdist_model::Encoder;
 use lrdist_optimizer::{AdamWConfig, LayerwiseAdamW};
-use lrdist_train::prep::{BatchTensors, DataCache, RowSet};
-use lrdist_train::{Decision, Env, Learner, StageHp};
+use lrdist_train::inputs::{BatchTensors, DataCache, RowSet};
+use lrdist_train::{Decision, Learner, RunContext, StageSettings};
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
@@ -46,7 +46,7 @@ pub struct SpeedOptions {
 /// without autograd, evaluation batch size; plus the matmul ceiling and the training
 /// step's share of it. Every line is timed in this process, one after the other.
 pub fn speed_report(
-    env: &Env,
+    ctx: &RunContext,
     opts: &SpeedOptions,
     log: &mut dyn FnMut(&str),
 ) -> Result<Vec<SpeedRow>> {
@@ -82,7 +82,7 @@ pub fn speed_report(
         dev_from_train: None,
         seed: 0,
     };
-    let mut data = DataCache::new(&env.glue_dir, &env.model_dir, opts.max_len)?;
+    let mut data = DataCache::new(&ctx.glue_dir, &ctx.model_dir, opts.max_len)?;
     let start = Instant::now();
     let prepared = data.task(&opts.task, &spec)?;
     let first = start.elapsed().as_secs_f64();
@@ -105,7 +105,7 @@ pub fn speed_report(
         &mut rows,
     );
 
-    let encoder = Encoder::pretrained(&env.model_dir, env.device)?;
+    let encoder = Encoder::pretrained(&ctx.model_dir, ctx.device)?;
     let cfg = encoder.config.clone();
     let mut learner = Learner::new(encoder, data.tokenizer().pad_id());
     let head = learner.add_head(prepared.task.clone(), 0);
@@ -114,7 +114,7 @@ pub fn speed_report(
 
     // Training: one epoch per line over the same rows.
     let train = |learner: &mut Learner, bucketing: bool| -> Result<(f64, f64)> {
-        let hp = StageHp {
+        let settings = StageSettings {
             epochs: 1,
             batch_size: opts.batch_size,
             eval_batch_size: 32,
@@ -124,19 +124,23 @@ pub fn speed_report(
             progress: false,
             train_from_depth: 0,
         };
-        let stats =
-            learner.train_stage(head, &prepared.train, &rates, &hp, None, &mut |_, _| {
-                Ok(Decision::Continue)
-            })?;
+        let stats = learner.train_stage(
+            head,
+            &prepared.train,
+            &rates,
+            &settings,
+            None,
+            &mut |_, _| Ok(Decision::Continue),
+        )?;
         Ok((stats.samples_per_s, stats.flops / stats.seconds.max(1e-9)))
     };
     let _ = train(&mut learner, true)?; // warm-up: allocator, oneDNN kernels
 
     // The ceiling is read right before and right after the measured epoch (the VM's speed
     // drifts between minutes); the higher reading counts.
-    let before = matmul_flops_per_s(env.device, 2048, 20);
+    let before = matmul_flops_per_s(ctx.device, 2048, 20);
     let (bucketed, bucketed_flops) = train(&mut learner, true)?;
-    let peak = before.max(matmul_flops_per_s(env.device, 2048, 20));
+    let peak = before.max(matmul_flops_per_s(ctx.device, 2048, 20));
     let (shuffled, _) = train(&mut learner, false)?;
     let b = opts.batch_size;
     push(
@@ -201,7 +205,7 @@ pub fn speed_report(
     for (i, batch) in batches.iter().enumerate() {
         let (rows, len) = (batch.batch_size as i64, batch.seq_len as i64);
         for (j, shape) in dropout_shapes(&cfg, rows, len).iter().enumerate() {
-            let x = Tensor::randn(shape.as_slice(), (Kind::Float, env.device));
+            let x = Tensor::randn(shape.as_slice(), (Kind::Float, ctx.device));
             let p = cfg.hidden_dropout_prob;
             let mut pair: [(&mut f64, &dyn Fn() -> Tensor); 2] = [
                 (&mut torch_s, &|| x.dropout(p, true)),

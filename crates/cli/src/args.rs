@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 use lrdist_data::{DataSpec, FileTask, GlueTask, TaskKind, TaskName, TaskSpec};
-use lrdist_train::{ExperimentConfig, PenaltySpec, RunRequest, ScaleSpec, ScenarioSpec};
+use lrdist_search::{ObjectiveKind, SamplerKind, SearchOptions, SearchSpace, StudyConfig};
+use lrdist_train::requests::{DemoOptions, RunOptions, ScaleChoice, DEFAULT_SCALE};
+use lrdist_train::{DistributionSpec, GroupingSpec, PenaltySpec};
 
 #[derive(Parser)]
 #[command(
@@ -51,34 +53,17 @@ pub struct Common {
     pub quiet: bool,
 }
 
-/// The model folder when neither --model, a config's `model:` nor $LRDIST_MODEL names one.
-pub const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
-
 impl Common {
-    /// The model folder: --model, else the config's `model:` (`config_model`), else
-    /// $LRDIST_MODEL, else [`DEFAULT_MODEL`].
-    pub fn model_dir(&self, config_model: Option<&std::path::Path>) -> PathBuf {
-        self.model
-            .clone()
-            .or_else(|| config_model.map(PathBuf::from))
-            .or_else(|| {
-                std::env::var_os("LRDIST_MODEL")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            })
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL))
-    }
-
-    pub fn device(&self) -> Result<tch::Device> {
-        Ok(match self.device.as_str() {
-            "auto" => tch::Device::cuda_if_available(),
-            "cpu" => tch::Device::Cpu,
-            "cuda" => tch::Device::Cuda(0),
-            other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
-                Some(n) => tch::Device::Cuda(n),
-                None => bail!("unknown device `{other}` (auto, cpu, cuda, cuda:N)"),
-            },
-        })
+    /// The settings every command shares.
+    pub fn settings(&self) -> lrdist_app::Settings {
+        lrdist_app::Settings {
+            model: self.model.clone(),
+            glue_dir: self.glue_dir.clone(),
+            results: self.results.clone(),
+            device: self.device.clone(),
+            threads: self.threads,
+            quiet: self.quiet,
+        }
     }
 }
 
@@ -255,110 +240,23 @@ pub struct ScaleArgs {
     pub no_bucketing: bool,
 }
 
-/// The scale of `run` and `search` when none is named.
-pub const DEFAULT_SCALE: &str = "quick";
-
 impl ScaleArgs {
-    /// The named scale (`--scale`, else [`DEFAULT_SCALE`]).
-    pub fn name(&self) -> &str {
-        self.scale.as_deref().unwrap_or(DEFAULT_SCALE)
-    }
-
-    /// The scale before overrides: from `config`, else built in.
-    fn base(&self, config: Option<&ExperimentConfig>) -> Result<ScaleSpec> {
-        match config {
-            Some(c) => c.scale(self.name()),
-            None => ScaleSpec::builtin(self.name()),
+    /// The scale the flags name, with their overrides.
+    pub fn choice(&self) -> ScaleChoice {
+        ScaleChoice {
+            scale: self.scale.clone(),
+            max_train: self.max_train,
+            stage_b_train: self.stage_b_train,
+            max_dev: self.max_dev,
+            dev_from_train: self.dev_from_train,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            max_len: self.max_len,
+            weight_decay: self.weight_decay,
+            clip_norm: self.clip_norm,
+            no_bucketing: self.no_bucketing,
         }
     }
-
-    /// The scale and the name it is recorded under: the named one with the overrides
-    /// applied; `NAME+flag=value,...` when they change it.
-    pub fn resolve_named(&self, config: Option<&ExperimentConfig>) -> Result<(String, ScaleSpec)> {
-        let base = self.base(config)?;
-        let resolved = self.apply(base.clone());
-        let name = if resolved == base {
-            self.name().to_string()
-        } else {
-            format!("{}+{}", self.name(), self.overrides().join(","))
-        };
-        Ok((name, resolved))
-    }
-
-    /// `finetune`'s scale: the named one if `--scale` is given, else [`finetune_base`];
-    /// then the overrides.
-    pub fn resolve_finetune(&self) -> Result<ScaleSpec> {
-        let base = match &self.scale {
-            Some(_) => self.base(None)?,
-            None => finetune_base(),
-        };
-        Ok(self.apply(base))
-    }
-
-    /// The override flags given, as `flag=value`.
-    fn overrides(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut add = |flag: &str, v: Option<String>| {
-            if let Some(v) = v {
-                out.push(format!("{flag}={v}"));
-            }
-        };
-        add("max-train", self.max_train.map(|v| v.to_string()));
-        add("stage-b-train", self.stage_b_train.map(|v| v.to_string()));
-        add("max-dev", self.max_dev.map(|v| v.to_string()));
-        add("dev-from-train", self.dev_from_train.map(|v| v.to_string()));
-        add("epochs", self.epochs.map(|v| v.to_string()));
-        add("batch-size", self.batch_size.map(|v| v.to_string()));
-        add("max-len", self.max_len.map(|v| v.to_string()));
-        add("weight-decay", self.weight_decay.map(|v| v.to_string()));
-        add("clip-norm", self.clip_norm.map(|v| v.to_string()));
-        add(
-            "no-bucketing",
-            self.no_bucketing.then(|| "true".to_string()),
-        );
-        out
-    }
-
-    /// `s` with the override flags applied.
-    fn apply(&self, mut s: ScaleSpec) -> ScaleSpec {
-        if self.max_train.is_some() {
-            s.max_train = self.max_train;
-        }
-        if self.stage_b_train.is_some() {
-            s.stage_b_train = self.stage_b_train;
-        }
-        if self.max_dev.is_some() {
-            s.max_dev = self.max_dev;
-        }
-        if let Some(n) = self.dev_from_train {
-            for t in GlueTask::all() {
-                s.dev_from_train.insert(t.into(), n);
-            }
-        }
-        s.epochs = self.epochs.unwrap_or(s.epochs);
-        s.batch_size = self.batch_size.unwrap_or(s.batch_size);
-        s.max_len = self.max_len.unwrap_or(s.max_len);
-        s.weight_decay = self.weight_decay.unwrap_or(s.weight_decay);
-        if self.clip_norm.is_some() {
-            s.clip_norm = self.clip_norm;
-        }
-        if self.no_bucketing {
-            s.bucketing = false;
-        }
-        s
-    }
-}
-
-/// `finetune`'s base when no `--scale` is given: all rows, 3 epochs, batch 8.
-/// Measured on SST-2, 2000 rows, 1 epoch, flat 1e-4: batch 8 → 0.813 dev accuracy,
-/// batch 16 → 0.795, batch 32 → 0.798 (few steps for MiniLM's untrained [CLS] head).
-pub fn finetune_base() -> ScaleSpec {
-    let mut s = ScaleSpec::builtin("quick").expect("built-in scale");
-    s.max_train = None;
-    s.max_dev = None;
-    s.epochs = 3;
-    s.batch_size = 8;
-    s
 }
 
 #[derive(Args)]
@@ -373,7 +271,7 @@ pub struct FinetuneArgs {
     /// The default 1e-4 suits MiniLM-L6 (its [CLS] vector was never trained for
     /// classification; at 2e-5 it barely learns SST-2 from 2000 rows in one epoch).
     #[arg(long, default_value = "flat:1e-4")]
-    pub distribution: String,
+    pub distribution: DistributionSpec,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[command(flatten)]
@@ -478,27 +376,6 @@ impl FileTaskArgs {
     }
 }
 
-/// Fails when the task of `--train`/`--dev` (`file`) is none of `tasks`, the tasks that
-/// `what` (`the run`) trains on: a task given but never named is a mistake. `flags` says
-/// where to name it.
-pub fn require_named(
-    file: Option<&FileTask>,
-    tasks: &[TaskSpec],
-    what: &str,
-    flags: &str,
-) -> Result<()> {
-    if let Some(f) = file {
-        if !tasks.iter().any(|t| t.file() == Some(f)) {
-            bail!(
-                "--train {} gives the task `{}`, which {what} does not name: name it in {flags}",
-                f.train.display(),
-                f.name
-            );
-        }
-    }
-    Ok(())
-}
-
 /// What the task heads read, and where to save the trained model (`finetune`, `run`).
 #[derive(Args, Clone)]
 pub struct HeadArgs {
@@ -549,23 +426,15 @@ pub struct PredictArgs {
 }
 
 impl PredictArgs {
-    /// The options of `lrdist predict` on model folder `model_dir`.
-    pub fn options(
-        &self,
-        model_dir: PathBuf,
-        device: tch::Device,
-        progress: bool,
-    ) -> lrdist_train::predict::PredictOptions {
-        lrdist_train::predict::PredictOptions {
-            model_dir,
+    /// What `lrdist predict` reads and writes.
+    pub fn options(&self) -> lrdist_app::PredictInput {
+        lrdist_app::PredictInput {
             input: self.input.clone(),
             text_column: self.text_column.clone(),
             text_pair_column: self.text_pair_column.clone(),
             output: self.output.clone(),
             batch_size: self.batch_size,
             max_len: self.max_len,
-            device,
-            progress,
         }
     }
 }
@@ -586,35 +455,13 @@ pub struct EncodeArgs {
 }
 
 impl EncodeArgs {
-    pub fn texts(&self) -> Result<Vec<(String, Option<String>)>> {
-        if let Some(path) = &self.input {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            return Ok(text
-                .lines()
-                .filter(|l| !l.is_empty())
-                .map(|l| match l.split_once('\t') {
-                    Some((a, b)) => (a.to_string(), Some(b.to_string())),
-                    None => (l.to_string(), None),
-                })
-                .collect());
+    /// The texts to encode, as given.
+    pub fn texts(&self) -> lrdist_app::EncodeInput {
+        lrdist_app::EncodeInput {
+            text: self.text.clone(),
+            text_pair: self.text_pair.clone(),
+            input: self.input.clone(),
         }
-        if self.text.is_empty() {
-            bail!("give --text \"...\" (and optionally --text-pair \"...\") or --input FILE");
-        }
-        if !self.text_pair.is_empty() && self.text_pair.len() != self.text.len() {
-            bail!(
-                "{} --text but {} --text-pair: give one pair per text",
-                self.text.len(),
-                self.text_pair.len()
-            );
-        }
-        Ok(self
-            .text
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.clone(), self.text_pair.get(i).cloned()))
-            .collect())
     }
 }
 
@@ -623,10 +470,10 @@ pub struct ExportParamGroupsArgs {
     /// Learning rates: flat:LR, llrd:LR:DECAY, paper-combined, paper-rounded:BASE or a
     /// YAML/JSON file, resolved for the model's layer count (from --model's config.json).
     #[arg(long)]
-    pub distribution: String,
+    pub distribution: DistributionSpec,
     /// How depths map to the distribution's groups: per-layer, paper10, even:K.
-    #[arg(long, default_value = "per-layer")]
-    pub grouping: String,
+    #[arg(long, default_value_t)]
+    pub grouping: GroupingSpec,
     /// Weight decay of the decayed groups (biases and LayerNorm always get 0); lrdist's
     /// default is 0.
     #[arg(long, default_value_t = 0.0)]
@@ -643,18 +490,18 @@ pub struct GroupsArgs {
     pub groups: Option<usize>,
     /// per-layer, paper10 (the paper's 10-group split of a 12-layer model) or even:K.
     #[arg(long)]
-    pub grouping: Option<String>,
+    pub grouping: Option<GroupingSpec>,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
 }
 
 impl GroupsArgs {
-    pub fn grouping(&self) -> String {
-        match (&self.grouping, self.groups) {
-            (Some(g), _) => g.clone(),
-            (None, Some(k)) => format!("even:{k}"),
-            (None, None) => "per-layer".into(),
+    pub fn grouping(&self) -> GroupingSpec {
+        match (self.grouping, self.groups) {
+            (Some(g), _) => g,
+            (None, Some(k)) => GroupingSpec::Even(k),
+            (None, None) => GroupingSpec::default(),
         }
     }
 }
@@ -683,17 +530,17 @@ pub struct RunArgs {
     /// Learning rates: flat:LR, llrd:LR:DECAY, paper-combined, paper-rounded:BASE or a YAML/JSON file
     /// [default: flat:2e-5, or the --method's distribution].
     #[arg(long)]
-    pub distribution: Option<String>,
+    pub distribution: Option<DistributionSpec>,
     /// With --config: one of its methods (distribution + penalty). Otherwise: the label of
     /// this run in records and tables (default: the distribution).
     #[arg(long)]
     pub method: Option<String>,
     /// How depths map to the distribution's groups: per-layer, paper10, even:K.
-    #[arg(long, default_value = "per-layer")]
-    pub grouping: String,
+    #[arg(long, default_value_t)]
+    pub grouping: GroupingSpec,
     /// ewc:LAMBDA[:ROWS] or l2sp:ALPHA.
-    #[arg(long)]
-    pub penalty: Option<String>,
+    #[arg(long, value_parser = parse_penalty)]
+    pub penalty: Option<PenaltySpec>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Apply the distribution to the second stage only (the first is flat at the scale's
@@ -724,188 +571,34 @@ pub struct RunArgs {
     pub scale: ScaleArgs,
 }
 
+/// `--penalty`'s value as a [`PenaltySpec`].
+fn parse_penalty(s: &str) -> Result<PenaltySpec> {
+    PenaltySpec::parse(s)
+}
+
 impl RunArgs {
-    /// The `model:` field of --config, if any.
-    pub fn config_model(&self) -> Result<Option<PathBuf>> {
-        Ok(match &self.config {
-            Some(path) => ExperimentConfig::from_file(path)?.model,
-            None => None,
+    /// What the flags ask `run` for (the task of `--train`/`--dev` checked).
+    pub fn options(&self) -> Result<RunOptions> {
+        Ok(RunOptions {
+            config: self.config.clone(),
+            first: self.first.clone(),
+            second: self.second.clone(),
+            tasks: self.tasks.clone(),
+            scenario: self.scenario.clone(),
+            file: self.file.task()?,
+            distribution: self.distribution.clone(),
+            method: self.method.clone(),
+            grouping: self.grouping,
+            penalty: self.penalty.clone(),
+            seed: self.seed,
+            stage2_only: self.stage2_only,
+            attribute: self.attribute,
+            all: self.all,
+            methods: self.methods.clone(),
+            head: self.head.head,
+            save: self.head.save.clone(),
+            scale: self.scale.choice(),
         })
-    }
-
-    /// With `--all`: one request per method x seed of the config.
-    pub fn requests(&self) -> Result<Vec<RunRequest>> {
-        if self.all && self.head.save.is_some() {
-            bail!("--save writes the model of one run: give it without --all");
-        }
-        if !self.all {
-            return Ok(vec![self.request()?]);
-        }
-        let config = ExperimentConfig::from_file(
-            self.config
-                .as_deref()
-                .expect("clap: --all requires --config"),
-        )?;
-        let seeds = if config.seeds.is_empty() {
-            vec![self.seed]
-        } else {
-            config.seeds.clone()
-        };
-        let scale = self.scale.name();
-        if let Some(unknown) = self
-            .methods
-            .iter()
-            .find(|m| config.method(scale, m).is_none())
-        {
-            bail!(no_such_method(&config, scale, unknown));
-        }
-        if self.methods.is_empty() {
-            for (m, file) in config.pending_at(scale) {
-                eprintln!(
-                    "{}: method {m} skipped: its tuning file {} does not exist yet (`make tune`)",
-                    config.name,
-                    file.display()
-                );
-            }
-        }
-        // Without --methods, a method whose distribution file is not written yet (the
-        // combination before the searches end) waits, said, rather than failing the batch.
-        let waiting = |m: &&lrdist_train::MethodSpec| {
-            let missing: Vec<_> = lrdist_optimizer::Distribution::files_of(&m.distribution)
-                .into_iter()
-                .filter(|f| !f.exists())
-                .collect();
-            let wait = self.methods.is_empty() && !missing.is_empty();
-            if wait {
-                eprintln!(
-                    "{}: method {} skipped: {} does not exist yet",
-                    config.name,
-                    m.name,
-                    missing[0].display()
-                );
-            }
-            wait
-        };
-        let chosen = config
-            .methods_at(scale)
-            .iter()
-            .filter(|m| self.methods.is_empty() || self.methods.contains(&m.name))
-            .filter(|m| !waiting(m));
-        let mut out = Vec::new();
-        for m in chosen {
-            for &seed in &seeds {
-                let mut req = self.request()?;
-                req.method = m.name.clone();
-                req.distribution = req.scale.expand(&m.distribution);
-                req.penalty = m.penalty.clone();
-                req.intervention = m.intervention.clone();
-                req.seed = seed;
-                out.push(req);
-            }
-        }
-        Ok(out)
-    }
-
-    pub fn request(&self) -> Result<RunRequest> {
-        let config = self
-            .config
-            .as_deref()
-            .map(ExperimentConfig::from_file)
-            .transpose()?;
-        let file = self.file.task()?;
-        let task = |name: &str| resolve_task(name, file.as_ref());
-        let scenario = match (&config, &self.first, &self.second, &self.scenario) {
-            (_, Some(a), Some(b), _) => ScenarioSpec::Pair { first: task(a)?, second: task(b)? },
-            _ if !self.tasks.is_empty() => ScenarioSpec::Sequence {
-                tasks: self.tasks.iter().map(|t| task(t)).collect::<Result<_>>()?,
-            },
-            (_, _, _, Some(s)) => parse_scenario(s, file.as_ref())?,
-            (Some(c), ..) => c.scenario.clone(),
-            _ => bail!("say what to run: --first A --second B, --tasks a,b,c, --scenario KIND:TASK or --config FILE"),
-        };
-        require_named(
-            file.as_ref(),
-            &scenario.tasks(),
-            "the run",
-            "--first, --second, --tasks or --scenario",
-        )?;
-        scenario.validate()?;
-        let (scale_name, scale) = self.scale.resolve_named(config.as_ref())?;
-        let method_spec = match (&config, &self.method) {
-            (Some(c), Some(m)) => Some(
-                c.method(self.scale.name(), m)
-                    .cloned()
-                    .with_context(|| no_such_method(c, self.scale.name(), m))?,
-            ),
-            _ => None,
-        };
-        let (method, mut distribution, penalty, intervention) = match method_spec {
-            Some(m) => (m.name, m.distribution, m.penalty, m.intervention),
-            None => {
-                let d = self
-                    .distribution
-                    .clone()
-                    .unwrap_or_else(|| scale.flat_spec());
-                (
-                    self.method.clone().unwrap_or_else(|| d.clone()),
-                    d,
-                    None,
-                    None,
-                )
-            }
-        };
-        if let Some(d) = &self.distribution {
-            distribution = d.clone();
-        }
-        let distribution = scale.expand(&distribution);
-        let penalty = match &self.penalty {
-            Some(p) => Some(PenaltySpec::parse(p)?),
-            None => penalty,
-        };
-        let mut req = RunRequest::new(
-            scenario,
-            &scale_name,
-            scale,
-            &method,
-            &distribution,
-            self.seed,
-        );
-        req.grouping = self.grouping.clone();
-        req.penalty = penalty;
-        req.intervention = intervention;
-        req.stage2_only |= self.stage2_only;
-        req.attribute = self.attribute;
-        req.head = self.head.head;
-        req.save = self.head.save.clone();
-        req.config_file = self.config.as_ref().map(|p| p.display().to_string());
-        Ok(req)
-    }
-}
-
-/// `name` as a task: the task of `--train`/`--dev` (`file`) when it has that name, else the
-/// GLUE task of that name.
-pub fn resolve_task(name: &str, file: Option<&FileTask>) -> Result<TaskSpec> {
-    if let Some(f) = file.filter(|f| f.name == name) {
-        return Ok(TaskSpec::File(f.clone()));
-    }
-    name.parse::<GlueTask>()
-        .map(TaskSpec::Glue)
-        .map_err(|e| match file {
-            Some(f) => anyhow::anyhow!("{e}, or `{}` (the --train task)", f.name),
-            None => e.into(),
-        })
-}
-
-/// `embedding-shift:TASK` or `length-shift:TASK` (TASK as [`resolve_task`] reads it).
-pub fn parse_scenario(s: &str, file: Option<&FileTask>) -> Result<ScenarioSpec> {
-    let (kind, task) = s
-        .split_once(':')
-        .context("scenario must look like embedding-shift:TASK or length-shift:TASK")?;
-    let task = resolve_task(task, file)?;
-    match kind {
-        "embedding-shift" => Ok(ScenarioSpec::EmbeddingShift { task }),
-        "length-shift" => Ok(ScenarioSpec::LengthShift { task }),
-        other => bail!("unknown scenario kind `{other}` (embedding-shift, length-shift)"),
     }
 }
 
@@ -915,7 +608,7 @@ pub struct CalibrateArgs {
     #[arg(long, default_value = "experiments/calibration.yaml")]
     pub config: PathBuf,
     /// Scale of the config to calibrate.
-    #[arg(long, default_value = "forget")]
+    #[arg(long, default_value = lrdist_train::calibrate::DEFAULT_SCALE)]
     pub scale: String,
     /// Only these of the config's tasks, comma-separated (e.g. one per parallel worker): GLUE
     /// tasks, or tasks of your own by name [default: all; with --train, that task alone].
@@ -931,19 +624,15 @@ pub struct CalibrateArgs {
 }
 
 impl CalibrateArgs {
-    /// The calibration's requests: the config with the task of `--train`/`--dev` added, for
-    /// the tasks of `--tasks` (without it: every task of the config, or the added task
-    /// alone).
-    pub fn requests(&self) -> Result<Vec<RunRequest>> {
-        let mut cfg = lrdist_train::calibrate::CalibrationConfig::from_file(&self.config)?;
-        let mut only = self.tasks.clone();
-        if let Some(file) = self.file.task()? {
-            if only.is_empty() {
-                only.push(TaskName::of(&TaskSpec::File(file.clone())));
-            }
-            cfg.add_task(file)?;
-        }
-        cfg.requests(&self.scale, &only, &self.config)
+    /// What the flags ask `calibrate` for (the task of `--train`/`--dev` checked).
+    pub fn options(&self) -> Result<lrdist_app::CalibrateOptions> {
+        Ok(lrdist_app::CalibrateOptions {
+            config: self.config.clone(),
+            scale: self.scale.clone(),
+            tasks: self.tasks.clone(),
+            file: self.file.task()?,
+            record: self.record.clone(),
+        })
     }
 }
 
@@ -966,7 +655,7 @@ pub struct TuneArgs {
 #[derive(Args)]
 pub struct DemoArgs {
     /// A built-in scale (quick, cpu), or with --config one of its scales.
-    #[arg(long, default_value = "quick")]
+    #[arg(long, default_value = DEFAULT_SCALE)]
     pub scale: String,
     /// Task A: a GLUE task, or the --task-name of the --train/--dev task [default: sst2].
     #[arg(long)]
@@ -985,49 +674,17 @@ pub struct DemoArgs {
     pub seed: u64,
 }
 
-/// The pair of `demo` when neither --first, --second nor --config names one.
-pub const DEMO_PAIR: [&str; 2] = ["sst2", "mrpc"];
-
 impl DemoArgs {
-    /// The `model:` field of --config, if any.
-    pub fn config_model(&self) -> Result<Option<PathBuf>> {
-        Ok(match &self.config {
-            Some(path) => ExperimentConfig::from_file(path)?.model,
-            None => None,
+    /// What the flags ask `demo` for (the task of `--train`/`--dev` checked).
+    pub fn options(&self) -> Result<DemoOptions> {
+        Ok(DemoOptions {
+            scale: self.scale.clone(),
+            first: self.first.clone(),
+            second: self.second.clone(),
+            file: self.file.task()?,
+            config: self.config.clone(),
+            seed: self.seed,
         })
-    }
-
-    /// The pair the demo runs and its scale: the --config's pair and scale --scale, else
-    /// --first and --second (tasks named as `run --first` names them) at the built-in scale.
-    pub fn pair(&self) -> Result<(ScenarioSpec, ScaleSpec)> {
-        if let Some(path) = &self.config {
-            let config = ExperimentConfig::from_file(path)?;
-            let ScenarioSpec::Pair { .. } = &config.scenario else {
-                bail!(
-                    "the demo runs a pair, and config {} has a {} scenario ({})",
-                    path.display(),
-                    config.scenario.kind(),
-                    config.scenario.label()
-                );
-            };
-            return Ok((config.scenario.clone(), config.scale(&self.scale)?));
-        }
-        let file = self.file.task()?;
-        let task = |name: &Option<String>, default: &str| {
-            resolve_task(name.as_deref().unwrap_or(default), file.as_ref())
-        };
-        let pair = ScenarioSpec::Pair {
-            first: task(&self.first, DEMO_PAIR[0])?,
-            second: task(&self.second, DEMO_PAIR[1])?,
-        };
-        require_named(
-            file.as_ref(),
-            &pair.tasks(),
-            "the demo",
-            "--first or --second",
-        )?;
-        pair.validate()?;
-        Ok((pair, ScaleSpec::builtin(&self.scale)?))
     }
 }
 
@@ -1125,7 +782,7 @@ pub struct SearchRunArgs {
     /// tasks of your own, `{name, train, dev, text, text_pair, label, kind}`) and its scales.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    #[arg(long, default_value = "quick")]
+    #[arg(long, default_value = DEFAULT_SCALE)]
     pub scale: String,
     /// Trial store: an SQLite file, or a postgres:// URL shared by workers on several machines.
     #[arg(long)]
@@ -1134,22 +791,22 @@ pub struct SearchRunArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Trials in total (complete, pruned and failed; paper: 50).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = StudyConfig::PAPER_TRIALS)]
     pub trials: u64,
     /// gp (the paper's), tpe or random.
-    #[arg(long, default_value = "gp")]
-    pub sampler: String,
+    #[arg(long, default_value_t)]
+    pub sampler: SamplerKind,
     /// sum (p_o + p_s, the paper's) or pareto (front over p_s, p_o).
-    #[arg(long, default_value = "sum")]
-    pub objective: String,
+    #[arg(long, default_value_t)]
+    pub objective: ObjectiveKind,
     /// How depths map to searched groups: per-layer, paper10 (12-layer models), even:K.
-    #[arg(long, default_value = "per-layer")]
-    pub grouping: String,
+    #[arg(long, default_value_t)]
+    pub grouping: GroupingSpec,
     /// Lower bound of each rate (log-uniform).
-    #[arg(long, default_value_t = 1e-7)]
+    #[arg(long, default_value_t = SearchSpace::PAPER_LOW)]
     pub low: f64,
     /// Upper bound of each rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = SearchSpace::PAPER_HIGH)]
     pub high: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -1165,7 +822,7 @@ pub struct SearchRunArgs {
     #[arg(long)]
     pub resume: bool,
     /// Re-queue a running trial whose worker sent no heartbeat for this many seconds.
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, default_value_t = lrdist_search::STALE_AFTER_SECS)]
     pub stale_after: u64,
 }
 
@@ -1179,7 +836,7 @@ pub struct CombineArgs {
     pub output: Option<PathBuf>,
     /// Grouping of the combined rates [default: paper10 for the authors' logs, else per-layer].
     #[arg(long)]
-    pub grouping: Option<String>,
+    pub grouping: Option<GroupingSpec>,
     /// Encoder layers of the model the rates were found on [default: 12 for the authors'
     /// logs, else the --model's].
     #[arg(long)]
@@ -1187,135 +844,26 @@ pub struct CombineArgs {
 }
 
 impl SearchRunArgs {
-    /// The `model:` field of --config, if any.
-    pub fn config_model(&self) -> Result<Option<PathBuf>> {
-        Ok(match &self.config {
-            Some(path) => ExperimentConfig::from_file(path)?.model,
-            None => None,
-        })
-    }
-
-    /// The study and the base run of its trials.
-    pub fn plan(&self, model_dir: &std::path::Path) -> Result<lrdist_search::SearchPlan> {
-        let config_path = self
-            .config
-            .as_deref()
-            .context("give --config experiments/PAIR.yaml (the scenario to search)")?;
-        let config = ExperimentConfig::from_file(config_path)?;
-        let store = self
-            .study
-            .clone()
-            .context("give --study FILE.sqlite (or a postgres:// URL)")?;
-        let scale = config.scale(&self.scale)?;
-        let layers =
-            lrdist_model::BertConfig::from_file(&model_dir.join(lrdist_model::CONFIG_FILE))?
-                .num_hidden_layers;
-        let groups = lrdist_optimizer::Grouping::parse(&self.grouping, layers)?.len();
-        let mut study = lrdist_search::StudyConfig::paper(
-            self.name.as_deref().unwrap_or(&config.name),
-            groups,
-            scale.epochs,
-        );
-        study.space.low = self.low;
-        study.space.high = self.high;
-        if self.no_asha {
-            // A single rung at the full resource: no promotion decision is ever taken.
-            study.asha.grace = study.asha.max_resource;
-        }
-        study.sampler = self.sampler.parse()?;
-        study.objective = self.objective.parse()?;
-        study.n_trials = self.trials;
-        study.seed = self.seed;
-        study.meta = serde_json::json!({
-            "scenario": config.scenario.label(),
-            "config": config_path.display().to_string(),
-            "scale": self.scale,
-            "scale_spec": scale,
-            "grouping": self.grouping,
-            "num_layers": layers,
-            "model": model_dir.display().to_string(),
-            "stage2_only": self.stage2_only || scale.stage2_only,
-            "asha": !self.no_asha,
-            "command": lrdist_train::record::command_line(),
-        });
-        let mut base = RunRequest::new(
-            config.scenario.clone(),
-            &self.scale,
-            scale,
-            "search",
-            "search",
-            self.seed,
-        );
-        base.grouping = self.grouping.clone();
-        base.stage2_only |= self.stage2_only;
-        base.config_file = Some(config_path.display().to_string());
-        // Each trial sets its own rates; these (the paper's first trial) make the base valid.
-        base.rates = Some(vec![1e-5; groups]);
-        let worker = lrdist_search::WorkerOptions {
-            stale_after: std::time::Duration::from_secs(self.stale_after),
-            ..Default::default()
-        };
-        Ok(lrdist_search::SearchPlan {
-            store,
-            study,
-            base,
+    /// What the flags ask a search worker for.
+    pub fn options(&self) -> SearchOptions {
+        SearchOptions {
+            config: self.config.clone(),
+            scale: self.scale.clone(),
+            study: self.study.clone(),
+            name: self.name.clone(),
+            trials: self.trials,
+            sampler: self.sampler,
+            objective: self.objective,
+            grouping: self.grouping,
+            low: self.low,
+            high: self.high,
+            seed: self.seed,
+            stage2_only: self.stage2_only,
+            no_asha: self.no_asha,
             resume: self.resume,
-            worker,
-        })
+            stale_after: std::time::Duration::from_secs(self.stale_after),
+        }
     }
-}
-
-impl CombineArgs {
-    /// The combined rates as a distribution file's content.
-    pub fn distribution(
-        &self,
-        rates: &[f64],
-        model_dir: &std::path::Path,
-    ) -> Result<lrdist_optimizer::Distribution> {
-        let authors = self.inputs.iter().all(|i| i.ends_with(".csv"));
-        let grouping = self.grouping.clone().unwrap_or_else(|| {
-            if authors {
-                "paper10".into()
-            } else {
-                "per-layer".into()
-            }
-        });
-        let layers = match self.layers {
-            Some(l) => l,
-            None if authors => 12,
-            None => {
-                lrdist_model::BertConfig::from_file(&model_dir.join(lrdist_model::CONFIG_FILE))?
-                    .num_hidden_layers
-            }
-        };
-        Ok(lrdist_optimizer::Distribution::new(
-            "combined",
-            grouping.parse()?,
-            layers,
-            rates.to_vec(),
-        )?)
-    }
-}
-
-/// The error for a method name `config` does not define, listing the ones it does.
-fn no_such_method(config: &ExperimentConfig, scale: &str, name: &str) -> String {
-    if let Some((_, file)) = config.pending_at(scale).iter().find(|(m, _)| m == name) {
-        return format!(
-            "method `{name}` of config {} at scale {scale} takes its hyperparameters from {}, which does not exist yet: run the tuning first (`make tune`, or `lrdist tune`)",
-            config.name,
-            file.display()
-        );
-    }
-    let names: Vec<&str> = config
-        .methods_at(scale)
-        .iter()
-        .map(|m| m.name.as_str())
-        .collect();
-    format!(
-        "config {} has no method `{name}` at scale {scale} (it has: {})",
-        config.name,
-        names.join(", ")
-    )
 }
 
 #[cfg(test)]
@@ -1327,76 +875,17 @@ mod tests {
         "/../../experiments/rte_sst2.yaml"
     );
 
-    fn run_args(extra: &[&str]) -> Result<RunArgs> {
-        let mut argv = vec!["lrdist", "run", "--config", CONFIG, "--all"];
+    fn parse(argv: &[&str]) -> Cmd {
+        Cli::try_parse_from(argv).unwrap().cmd
+    }
+
+    fn run_options(extra: &[&str]) -> RunOptions {
+        let mut argv = vec!["lrdist", "run"];
         argv.extend_from_slice(extra);
-        match Cli::try_parse_from(argv)?.cmd {
-            Cmd::Run(a) => Ok(a),
-            _ => unreachable!("parsed `run`"),
-        }
-    }
-
-    #[test]
-    fn all_runs_every_method_and_seed_of_the_config() {
-        let reqs = run_args(&[]).unwrap().requests().unwrap();
-        let config = ExperimentConfig::from_file(CONFIG.as_ref()).unwrap();
-        // Distribution files are relative to the working directory (the repository root
-        // when make runs lrdist); from this crate's directory `combined`'s file is
-        // missing, so `--all` skips it, said, instead of failing the batch.
-        let waiting = config
-            .methods
-            .iter()
-            .filter(|m| {
-                lrdist_optimizer::Distribution::files_of(&m.distribution)
-                    .iter()
-                    .any(|f| !f.exists())
-            })
-            .count();
-        assert!(config.methods.iter().any(|m| m.name == "combined"));
-        assert_eq!(waiting, 1);
-        assert_eq!(
-            reqs.len(),
-            (config.methods.len() - waiting) * config.seeds.len()
-        );
-        assert!(reqs.iter().all(|r| r.method != "combined"));
-        // Named with --methods, it is not skipped: the run itself reports the missing file.
-        let named = run_args(&["--methods", "combined"])
-            .unwrap()
-            .requests()
-            .unwrap();
-        assert_eq!(named.len(), config.seeds.len());
-    }
-
-    #[test]
-    fn methods_restricts_all_to_the_named_methods_in_config_order() {
-        let reqs = run_args(&["--methods", "l2sp,flat"])
-            .unwrap()
-            .requests()
-            .unwrap();
-        let got: Vec<(&str, u64)> = reqs.iter().map(|r| (r.method.as_str(), r.seed)).collect();
-        assert_eq!(
-            got,
-            [
-                ("flat", 0),
-                ("flat", 1),
-                ("flat", 2),
-                ("l2sp", 0),
-                ("l2sp", 1),
-                ("l2sp", 2)
-            ]
-        );
-        assert_eq!(reqs[3].penalty, Some(PenaltySpec::L2sp { alpha: 0.01 }));
-    }
-
-    #[test]
-    fn methods_names_an_unknown_method_with_the_known_ones() {
-        let err = run_args(&["--methods", "flat,nope"])
-            .unwrap()
-            .requests()
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("no method `nope`"), "{err}");
-        assert!(err.contains("paper-combined"), "{err}");
+        let Cmd::Run(a) = parse(&argv) else {
+            unreachable!("parsed `run`")
+        };
+        a.options().unwrap()
     }
 
     #[test]
@@ -1413,82 +902,72 @@ mod tests {
             let Cmd::Run(a) = &cli.cmd else {
                 unreachable!()
             };
-            cli.common.model_dir(a.config_model().unwrap().as_deref())
+            let model = a.options().unwrap().config_model().unwrap();
+            cli.common.settings().model_dir(model.as_deref())
         };
         assert_eq!(parse(&[]), PathBuf::from("/models/bert-base"));
         assert_eq!(parse(&["--model", "/m/x"]), PathBuf::from("/m/x"));
     }
 
+    /// The flags reach `run`'s options typed: specs parsed where they enter, defaults
+    /// the library's.
     #[test]
-    fn a_scale_override_is_recorded_under_its_own_scale_name() {
-        let a = run_args(&["--max-train", "2000"]).unwrap();
-        let reqs = a.requests().unwrap();
-        assert_eq!(reqs[0].scale_name, "quick+max-train=2000");
-        assert_eq!(reqs[0].scale.max_train, Some(2000));
-        let same = run_args(&["--max-train", "1000"])
-            .unwrap()
-            .requests()
-            .unwrap();
+    fn run_flags_reach_the_options_parsed() {
+        let o = run_options(&[
+            "--first",
+            "sst2",
+            "--second",
+            "mrpc",
+            "--distribution",
+            "llrd:1e-4:0.8",
+            "--grouping",
+            "even:3",
+            "--penalty",
+            "l2sp:0.01",
+            "--head",
+            "pooler",
+            "--save",
+            "out",
+            "--max-train",
+            "2000",
+        ]);
+        assert_eq!(o.distribution.unwrap().as_str(), "llrd:1e-4:0.8");
+        assert_eq!(o.grouping, GroupingSpec::Even(3));
+        assert_eq!(o.penalty, Some(PenaltySpec::L2sp { alpha: 0.01 }));
         assert_eq!(
-            same[0].scale_name, "quick",
-            "an override equal to the scale changes nothing"
-        );
-        let b = run_args(&["--stage-b-train", "4000"])
-            .unwrap()
-            .requests()
-            .unwrap();
-        assert_eq!(b[0].scale_name, "quick+stage-b-train=4000");
-        assert_eq!(b[0].scale.stage_b_train, Some(4000));
-        assert_eq!(b[0].scale.max_train, Some(1000), "task A keeps its rows");
-    }
-
-    #[test]
-    fn finetune_honours_scale() {
-        let cli = Cli::try_parse_from(["lrdist", "finetune", "--task", "sst2", "--scale", "quick"])
-            .unwrap();
-        let Cmd::Finetune(a) = cli.cmd else {
-            unreachable!()
-        };
-        assert_eq!(
-            a.scale.resolve_finetune().unwrap(),
-            ScaleSpec::builtin("quick").unwrap()
-        );
-        let cli = Cli::try_parse_from(["lrdist", "finetune", "--task", "sst2"]).unwrap();
-        let Cmd::Finetune(a) = cli.cmd else {
-            unreachable!()
-        };
-        assert_eq!(a.scale.resolve_finetune().unwrap(), finetune_base());
-    }
-
-    #[test]
-    fn head_and_save_reach_the_request_and_save_takes_one_run() {
-        let parse = |extra: &[&str]| {
-            let mut argv = vec!["lrdist", "run", "--first", "sst2", "--second", "mrpc"];
-            argv.extend_from_slice(extra);
-            let Cmd::Run(a) = Cli::try_parse_from(argv).unwrap().cmd else {
-                unreachable!()
-            };
-            a.request().unwrap()
-        };
-        let req = parse(&["--head", "pooler", "--save", "out"]);
-        assert_eq!(
-            (req.head, req.save),
+            (o.head, o.save),
             (lrdist_model::HeadKind::Pooler, Some(PathBuf::from("out")))
         );
-        let req = parse(&[]);
-        assert_eq!((req.head, req.save), (lrdist_model::HeadKind::Cls, None));
-        let bad = ["lrdist", "finetune", "--task", "sst2", "--head", "pool"];
-        assert!(Cli::try_parse_from(bad).is_err());
-        let err = run_args(&["--save", "out"])
-            .unwrap()
-            .requests()
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("--all"), "{err}");
-    }
-
-    fn parse(argv: &[&str]) -> Cmd {
-        Cli::try_parse_from(argv).unwrap().cmd
+        assert_eq!(o.scale.max_train, Some(2000));
+        let o = run_options(&["--first", "sst2", "--second", "mrpc"]);
+        assert_eq!(
+            (o.grouping, o.distribution, o.head),
+            (GroupingSpec::PerLayer, None, lrdist_model::HeadKind::Cls)
+        );
+        for bad in [
+            ["--distribution", "warp:3"],
+            ["--grouping", "odd:3"],
+            ["--penalty", "ewc"],
+            ["--head", "pool"],
+        ] {
+            let mut argv = vec!["lrdist", "run", "--first", "sst2", "--second", "mrpc"];
+            argv.extend_from_slice(&bad);
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?} accepted");
+        }
+        let Cmd::Finetune(a) = parse(&["lrdist", "finetune", "--task", "sst2"]) else {
+            unreachable!()
+        };
+        assert_eq!(a.distribution.as_str(), "flat:1e-4");
+        let Cmd::Search(a) = parse(&["lrdist", "search"]) else {
+            unreachable!()
+        };
+        let o = a.run.options();
+        let d = SearchOptions::default();
+        assert_eq!(
+            (o.trials, o.sampler, o.objective, o.grouping, o.low, o.high),
+            (d.trials, d.sampler, d.objective, d.grouping, d.low, d.high)
+        );
+        assert_eq!((o.stale_after, o.scale), (d.stale_after, d.scale));
     }
 
     const OWN: [&str; 6] = [
@@ -1508,41 +987,16 @@ mod tests {
     }
 
     #[test]
-    fn demo_runs_sst2_mrpc_unless_told_and_takes_a_pair_of_your_own() {
-        let pair = |argv: &[String]| {
-            let Cmd::Demo(a) = Cli::try_parse_from(argv).unwrap().cmd else {
-                unreachable!()
-            };
-            a.pair()
+    fn demo_takes_a_task_of_your_own_or_a_config() {
+        let Cmd::Demo(a) = Cli::try_parse_from(with_own(&["lrdist", "demo"]))
+            .unwrap()
+            .cmd
+        else {
+            unreachable!()
         };
-        let (scenario, scale) = pair(&["lrdist".into(), "demo".into()]).unwrap();
-        assert_eq!(
-            scenario,
-            ScenarioSpec::Pair {
-                first: GlueTask::Sst2.into(),
-                second: GlueTask::Mrpc.into()
-            }
-        );
-        assert_eq!(scale, ScaleSpec::builtin("quick").unwrap());
-        let (scenario, _) = pair(&with_own(&["lrdist", "demo", "--second", "reviews"])).unwrap();
-        assert_eq!(scenario.label(), "sst2->reviews");
-        assert_eq!(
-            scenario.tasks()[1].file().unwrap().train,
-            PathBuf::from("r/train.csv")
-        );
-        let err = pair(&with_own(&["lrdist", "demo", "--first", "rte"])).unwrap_err();
-        assert!(
-            err.to_string().contains("which the demo does not name"),
-            "{err}"
-        );
-        // An experiment file's pair and scale.
-        let argv = ["lrdist", "demo", "--config", CONFIG, "--scale", "cpu"].map(String::from);
-        let (scenario, scale) = pair(&argv).unwrap();
-        let config = ExperimentConfig::from_file(CONFIG.as_ref()).unwrap();
-        assert_eq!(
-            (scenario, scale),
-            (config.scenario.clone(), config.scale("cpu").unwrap())
-        );
+        let o = a.options().unwrap();
+        assert_eq!(o.file.unwrap().name, "reviews");
+        assert_eq!(o.scale, DEFAULT_SCALE);
         assert!(
             Cli::try_parse_from(["lrdist", "demo", "--config", CONFIG, "--first", "rte"]).is_err()
         );
@@ -1594,43 +1048,14 @@ mod tests {
     }
 
     #[test]
-    fn calibrate_adds_a_task_of_your_own_and_runs_it_alone_unless_told() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("cal.yaml");
-        std::fs::write(
-            &config,
-            "name: cal\nscales:\n  tiny: {max_train: 8, max_dev: 8, epochs: 1, batch_size: 4}\n\
-             tasks: [sst2, rte]\nrates: [1.0e-4, 2.0e-4]\nseeds: [0]\n",
-        )
-        .unwrap();
-        let config = config.to_str().unwrap();
-        let tasks = |extra: &[&str], own: bool| {
-            let mut argv = vec!["lrdist", "calibrate", "--config", config, "--scale", "tiny"];
-            argv.extend_from_slice(extra);
-            let argv = if own {
-                with_own(&argv)
-            } else {
-                argv.iter().map(|a| a.to_string()).collect()
-            };
-            let Cmd::Calibrate(a) = Cli::try_parse_from(&argv).unwrap().cmd else {
-                unreachable!()
-            };
-            let mut names: Vec<String> = a
-                .requests()
-                .unwrap()
-                .iter()
-                .map(|r| r.scenario.label())
-                .collect();
-            names.dedup();
-            names
+    fn calibrate_takes_tasks_and_a_task_of_your_own() {
+        let argv = with_own(&["lrdist", "calibrate", "--tasks", "RTE,reviews"]);
+        let Cmd::Calibrate(a) = Cli::try_parse_from(&argv).unwrap().cmd else {
+            unreachable!()
         };
-        assert_eq!(tasks(&[], false), ["sst2", "rte"]);
-        assert_eq!(tasks(&["--tasks", "RTE"], false), ["rte"]);
-        assert_eq!(tasks(&[], true), ["reviews"]);
-        assert_eq!(
-            tasks(&["--tasks", "reviews,sst2"], true),
-            ["sst2", "reviews"]
-        );
+        assert_eq!(a.tasks.len(), 2);
+        assert_eq!(a.file.task().unwrap().unwrap().name, "reviews");
+        assert_eq!(a.scale, "forget");
     }
 
     #[test]

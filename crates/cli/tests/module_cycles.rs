@@ -145,12 +145,12 @@ fn test_items_are_cut_and_reexports_name_their_module() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("lib.rs"),
-        "pub use runner::{Env, RunRequest};\npub use record::append as write_record;\n",
+        "pub use runner::{RunContext, RunRequest};\npub use record::append as write_record;\n",
     )
     .unwrap();
     let map = reexports(dir.path());
     assert_eq!(map["RunRequest"], "runner");
-    assert_eq!(map["Env"], "runner");
+    assert_eq!(map["RunContext"], "runner");
     assert_eq!(map["write_record"], "record");
 }
 

@@ -354,6 +354,16 @@ mod tests {
     use super::*;
     use crate::presets::paper_combined;
 
+    /// Parses `spec` and resolves it (the two steps the CLI and the runner take apart).
+    fn resolve(
+        spec: &str,
+        num_layers: usize,
+        grouping: &Grouping,
+    ) -> Result<ResolvedDistribution, DistributionError> {
+        spec.parse::<crate::resolve::DistributionSpec>()?
+            .resolve(num_layers, grouping)
+    }
+
     /// The authors' combined rates, groups 0..9 (docs/METHOD.md, "Combination").
     const PAPER: [f64; 10] = [
         3.295e-6, 4.363e-6, 9.215e-7, 1.923e-6, 2.849e-6, 2.143e-6, 3.267e-6, 3.699e-6, 3.186e-6,
@@ -366,9 +376,8 @@ mod tests {
 
     #[test]
     fn flat_matched_is_flat_at_the_geometric_mean_of_the_targets_rates() {
-        let r = Distribution::resolve("flat-matched:paper-combined", 6, &Grouping::per_layer(6))
-            .unwrap();
-        let target = Distribution::resolve("paper-combined", 6, &Grouping::per_layer(6)).unwrap();
+        let r = resolve("flat-matched:paper-combined", 6, &Grouping::per_layer(6)).unwrap();
+        let target = resolve("paper-combined", 6, &Grouping::per_layer(6)).unwrap();
         let mean = crate::presets::flat_matched(&target.per_depth);
         assert!(
             r.per_depth.iter().all(|&x| close(x, mean)),
@@ -376,22 +385,36 @@ mod tests {
             r.per_depth
         );
         assert!(mean < 2e-5 && mean > 9e-7);
-        assert!(Distribution::resolve("flat-matched:nope", 6, &Grouping::per_layer(6)).is_err());
+        assert!(resolve("flat-matched:nope", 6, &Grouping::per_layer(6)).is_err());
         assert_eq!(
-            Distribution::files_of("flat-matched:results/combined/forget.yaml"),
+            "flat-matched:results/combined/forget.yaml"
+                .parse::<crate::resolve::DistributionSpec>()
+                .unwrap()
+                .files(),
             vec![std::path::PathBuf::from("results/combined/forget.yaml")]
         );
         assert_eq!(
-            Distribution::files_of("x.json"),
+            "x.json"
+                .parse::<crate::resolve::DistributionSpec>()
+                .unwrap()
+                .files(),
             vec![std::path::PathBuf::from("x.json")]
         );
-        assert!(Distribution::files_of("flat-matched:paper-combined").is_empty());
-        assert!(Distribution::files_of("llrd:1e-4:0.8").is_empty());
+        assert!("flat-matched:paper-combined"
+            .parse::<crate::resolve::DistributionSpec>()
+            .unwrap()
+            .files()
+            .is_empty());
+        assert!("llrd:1e-4:0.8"
+            .parse::<crate::resolve::DistributionSpec>()
+            .unwrap()
+            .files()
+            .is_empty());
     }
 
     #[test]
     fn paper_combined_on_its_own_model_is_used_as_given() {
-        let r = Distribution::resolve("paper-combined", 12, &Grouping::paper10()).unwrap();
+        let r = resolve("paper-combined", 12, &Grouping::paper10()).unwrap();
         assert_eq!(r.rates, PAPER.to_vec());
         assert_eq!(r.transferred_from, None);
         assert_eq!(r.per_depth.len(), 14);
@@ -416,7 +439,7 @@ mod tests {
 
     #[test]
     fn paper_combined_transfers_to_twelve_single_layers() {
-        let r = Distribution::resolve("paper-combined", 12, &Grouping::per_layer(12)).unwrap();
+        let r = resolve("paper-combined", 12, &Grouping::per_layer(12)).unwrap();
         assert_eq!(r.transferred_from, Some(10));
         assert_eq!(r.rates, r.per_depth);
         // Single-depth groups sit exactly on a target depth and keep their rate.
@@ -430,7 +453,7 @@ mod tests {
 
     #[test]
     fn paper_combined_transfers_to_six_layers() {
-        let r = Distribution::resolve("paper-combined", 6, &Grouping::per_layer(6)).unwrap();
+        let r = resolve("paper-combined", 6, &Grouping::per_layer(6)).unwrap();
         assert_eq!(r.transferred_from, Some(10));
         assert_eq!(r.per_depth.len(), 8);
         assert_eq!(r.per_depth[0], PAPER[0]);
@@ -475,15 +498,19 @@ mod tests {
 
     #[test]
     fn per_depth_presets_need_no_transfer() {
-        let r =
-            Distribution::resolve("flat:2e-5", 6, &Grouping::parse("even:3", 6).unwrap()).unwrap();
+        let r = resolve(
+            "flat:2e-5",
+            6,
+            &Grouping::new("even:3".parse().unwrap(), 6).unwrap(),
+        )
+        .unwrap();
         assert_eq!((r.rates.clone(), r.transferred_from), (vec![2e-5; 3], None));
         assert_eq!(r.per_depth, vec![2e-5; 8]);
 
-        let r = Distribution::resolve("llrd:1e-4:0.5", 2, &Grouping::per_layer(2)).unwrap();
+        let r = resolve("llrd:1e-4:0.5", 2, &Grouping::per_layer(2)).unwrap();
         assert_eq!(r.per_depth, vec![1.25e-5, 2.5e-5, 5e-5, 1e-4]);
         // Depths 0-1 grouped: the geometric mean, i.e. llrd at depth 0.5.
-        let r = Distribution::resolve("llrd:1e-4:0.5", 2, &Grouping::even(2, 2).unwrap()).unwrap();
+        let r = resolve("llrd:1e-4:0.5", 2, &Grouping::even(2, 2).unwrap()).unwrap();
         assert!(close(r.rates[0], 1e-4 * 0.5f64.powf(2.5)));
         assert!(close(r.rates[1], 1e-4 * 0.5f64.powf(0.5)));
     }
@@ -496,8 +523,7 @@ mod tests {
             let path = dir.path().join(file);
             dist.save(&path).unwrap();
             assert_eq!(Distribution::load(&path).unwrap(), dist);
-            let r =
-                Distribution::resolve(path.to_str().unwrap(), 12, &Grouping::paper10()).unwrap();
+            let r = resolve(path.to_str().unwrap(), 12, &Grouping::paper10()).unwrap();
             assert_eq!(r.rates, dist.rates);
             assert_eq!(r.spec, path.to_str().unwrap());
         }
@@ -545,7 +571,7 @@ mod tests {
         for (file, text, expected) in cases {
             let path = dir.path().join(file);
             std::fs::write(&path, text).unwrap();
-            let msg = Distribution::resolve(path.to_str().unwrap(), 6, &Grouping::per_layer(6))
+            let msg = resolve(path.to_str().unwrap(), 6, &Grouping::per_layer(6))
                 .unwrap_err()
                 .to_string();
             assert!(msg.contains(expected), "{file}: {msg}");
@@ -553,13 +579,11 @@ mod tests {
             assert!(!msg.contains('\n'), "{file}: {msg}");
         }
         let missing = dir.path().join("missing.yaml");
-        let msg = Distribution::resolve(missing.to_str().unwrap(), 6, &Grouping::per_layer(6))
-            .unwrap_err();
+        let msg = resolve(missing.to_str().unwrap(), 6, &Grouping::per_layer(6)).unwrap_err();
         assert!(matches!(msg, DistributionError::Read { .. }), "{msg}");
         let txt = dir.path().join("rates.txt");
         std::fs::write(&txt, "1e-5").unwrap();
-        let msg =
-            Distribution::resolve(txt.to_str().unwrap(), 6, &Grouping::per_layer(6)).unwrap_err();
+        let msg = resolve(txt.to_str().unwrap(), 6, &Grouping::per_layer(6)).unwrap_err();
         assert!(
             matches!(msg, DistributionError::UnknownExtension { .. }),
             "{msg}"
@@ -580,7 +604,7 @@ mod tests {
         let d = Distribution::load_for(&path, 6).unwrap();
         let expected = Distribution::new("my-rates", GroupingSpec::PerLayer, 6, eight.to_vec());
         assert_eq!(d, expected.unwrap());
-        let r = Distribution::resolve(path.to_str().unwrap(), 6, &Grouping::per_layer(6)).unwrap();
+        let r = resolve(path.to_str().unwrap(), 6, &Grouping::per_layer(6)).unwrap();
         assert_eq!((r.per_depth, r.transferred_from), (eight.to_vec(), None));
         assert_eq!(r.name, "my-rates");
 
@@ -595,14 +619,14 @@ mod tests {
             ("mine", GroupingSpec::Even(3), 6)
         );
         let even3 = Grouping::even(6, 3).unwrap();
-        let r = Distribution::resolve(path.to_str().unwrap(), 6, &even3).unwrap();
+        let r = resolve(path.to_str().unwrap(), 6, &even3).unwrap();
         assert_eq!(
             r.per_depth,
             [1e-6, 1e-6, 1e-5, 1e-5, 1e-5, 1e-4, 1e-4, 1e-4]
         );
         // One rate is flat, on any model.
         let path = write("one.yml", "rates: [3e-5]\n");
-        let r = Distribution::resolve(path.to_str().unwrap(), 12, &Grouping::paper10()).unwrap();
+        let r = resolve(path.to_str().unwrap(), 12, &Grouping::paper10()).unwrap();
         assert_eq!(r.per_depth, vec![3e-5; 14]);
 
         // paper10 without source_layers is the paper's 12-layer split, transferred to 6.
@@ -610,8 +634,8 @@ mod tests {
             "p10.yaml",
             &format!("grouping: paper10\nrates: {PAPER:?}\n"),
         );
-        let r = Distribution::resolve(path.to_str().unwrap(), 6, &Grouping::per_layer(6)).unwrap();
-        let preset = Distribution::resolve("paper-combined", 6, &Grouping::per_layer(6)).unwrap();
+        let r = resolve(path.to_str().unwrap(), 6, &Grouping::per_layer(6)).unwrap();
+        let preset = resolve("paper-combined", 6, &Grouping::per_layer(6)).unwrap();
         assert_eq!(
             (r.per_depth, r.transferred_from),
             (preset.per_depth, Some(10))
@@ -639,7 +663,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("twenty.yaml");
         std::fs::write(&path, format!("rates: {:?}\n", vec![1e-5; 20])).unwrap();
-        let msg = Distribution::resolve(path.to_str().unwrap(), 6, &Grouping::per_layer(6))
+        let msg = resolve(path.to_str().unwrap(), 6, &Grouping::per_layer(6))
             .unwrap_err()
             .to_string();
         for expected in [
@@ -668,13 +692,13 @@ mod tests {
 
     #[test]
     fn grouping_must_match_the_model() {
-        let err = Distribution::resolve("flat:1e-5", 6, &Grouping::paper10()).unwrap_err();
+        let err = resolve("flat:1e-5", 6, &Grouping::paper10()).unwrap_err();
         assert!(
             err.to_string()
                 .contains("built for 12 layers, but the model has 6"),
             "{err}"
         );
-        let err = Distribution::resolve("nonsense", 6, &Grouping::per_layer(6)).unwrap_err();
+        let err = resolve("nonsense", 6, &Grouping::per_layer(6)).unwrap_err();
         assert!(
             matches!(err, DistributionError::UnknownPreset { .. }),
             "{err}"

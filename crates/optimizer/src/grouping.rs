@@ -25,10 +25,11 @@ const PAPER10_STARTS: [usize; 10] = [0, 1, 3, 4, 6, 7, 9, 10, 12, 13];
 
 /// How depths are split into groups, independent of the model's depth.
 /// Written as `per-layer`, `paper10` or `even:K` in files and on the command line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum GroupingSpec {
     /// One group per depth: K = L + 2 (the default).
+    #[default]
     PerLayer,
     /// The paper's 10 groups for a 12-layer encoder.
     Paper10,
@@ -198,11 +199,6 @@ impl Grouping {
                 ),
             }),
         }
-    }
-
-    /// Parses `per-layer`, `paper10` or `even:K` and resolves it for `num_layers` layers.
-    pub fn parse(spec: &str, num_layers: usize) -> Result<Self, DistributionError> {
-        Grouping::new(spec.parse()?, num_layers)
     }
 
     pub fn spec(&self) -> GroupingSpec {
@@ -450,10 +446,15 @@ mod tests {
                 "{err}"
             );
         }
-        assert!(Grouping::parse("even:9", 6).is_err());
-        assert!(Grouping::parse("even:0", 6).is_err());
-        let err = Grouping::parse("paper10", 6).unwrap_err().to_string();
+        assert!(Grouping::new(GroupingSpec::Even(9), 6).is_err());
+        assert!(Grouping::new(GroupingSpec::Even(0), 6).is_err());
+        let err = Grouping::new(GroupingSpec::Paper10, 6)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("12 layers"), "{err}");
-        assert_eq!(Grouping::parse("paper10", 12).unwrap(), Grouping::paper10());
+        assert_eq!(
+            Grouping::new(GroupingSpec::Paper10, 12).unwrap(),
+            Grouping::paper10()
+        );
     }
 }

@@ -25,4 +25,5 @@ pub use error::DistributionError;
 pub use grouping::{group_table, GroupRow, Grouping, GroupingSpec};
 pub use param_groups::{export_param_groups, TorchParamGroup};
 pub use presets::{flat, llrd, paper_combined, paper_rounded, Preset};
+pub use resolve::DistributionSpec;
 pub use schedule::Schedule;

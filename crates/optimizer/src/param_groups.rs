@@ -20,9 +20,10 @@ use anyhow::{bail, Context, Result};
 use lrdist_model::{checkpoint_parameter_names, depth_of, is_no_decay, BertConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::distribution::{Distribution, ResolvedDistribution};
+use crate::distribution::ResolvedDistribution;
 use crate::error::check_weight_decay;
-use crate::grouping::Grouping;
+use crate::grouping::{Grouping, GroupingSpec};
+use crate::resolve::DistributionSpec;
 
 /// One parameter group as `torch.optim.AdamW` takes it, with parameter names in place
 /// of the tensors.
@@ -41,15 +42,15 @@ pub struct TorchParamGroup {
 /// the others 0 (module docs).
 pub fn export_param_groups(
     model_dir: &Path,
-    distribution: &str,
-    grouping: &str,
+    distribution: &DistributionSpec,
+    grouping: GroupingSpec,
     weight_decay: f64,
 ) -> Result<Vec<TorchParamGroup>> {
     check_weight_decay(weight_decay)?;
     let config = BertConfig::from_file(&model_dir.join(lrdist_model::CONFIG_FILE))?;
     let num_layers = config.num_hidden_layers;
-    let grouping = Grouping::parse(grouping, num_layers)?;
-    let resolved = Distribution::resolve(distribution, num_layers, &grouping)?;
+    let grouping = Grouping::new(grouping, num_layers)?;
+    let resolved = distribution.resolve(num_layers, &grouping)?;
     let names = sequence_classification_names(model_dir, num_layers)?;
     torch_param_groups(&names, &resolved, weight_decay)
 }
@@ -205,7 +206,13 @@ mod tests {
     #[test]
     fn every_parameter_is_in_one_group_with_its_depths_rate() {
         let dir = model_dir(2);
-        let groups = export_param_groups(dir.path(), "llrd:1e-4:0.5", "per-layer", 0.01).unwrap();
+        let groups = export_param_groups(
+            dir.path(),
+            &"llrd:1e-4:0.5".parse().unwrap(),
+            GroupingSpec::PerLayer,
+            0.01,
+        )
+        .unwrap();
         let rate = |d: usize| [1.25e-5, 2.5e-5, 5e-5, 1e-4][d];
         // One rate per depth: a decayed and a not decayed group for each of the 4 depths.
         assert_eq!(check(&groups, 2, rate, 0.01), 8);
@@ -215,12 +222,24 @@ mod tests {
         );
 
         // One rate everywhere: two groups; lrdist's default weight decay is 0.
-        let groups = export_param_groups(dir.path(), "flat:2e-5", "per-layer", 0.0).unwrap();
+        let groups = export_param_groups(
+            dir.path(),
+            &"flat:2e-5".parse().unwrap(),
+            GroupingSpec::PerLayer,
+            0.0,
+        )
+        .unwrap();
         assert_eq!(check(&groups, 2, |_| 2e-5, 0.0), 2);
 
         // The paper's 10 groups on a 12-layer model: layers 0-1 share group 1's rate.
         let dir = model_dir(12);
-        let groups = export_param_groups(dir.path(), "paper-combined", "paper10", 0.1).unwrap();
+        let groups = export_param_groups(
+            dir.path(),
+            &"paper-combined".parse().unwrap(),
+            GroupingSpec::Paper10,
+            0.1,
+        )
+        .unwrap();
         let paper = crate::presets::paper_combined().rates;
         let group_of = Grouping::paper10();
         let rate = |d: usize| paper[group_of.group_of(d).unwrap()];
@@ -234,7 +253,13 @@ mod tests {
     fn a_pytorch_model_bin_folder_has_its_parameters_grouped() {
         let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/fixtures");
         let bin = fixtures.join("hf_bin");
-        let groups = export_param_groups(&bin, "flat:1e-5", "per-layer", 0.0).unwrap();
+        let groups = export_param_groups(
+            &bin,
+            &"flat:1e-5".parse().unwrap(),
+            GroupingSpec::PerLayer,
+            0.0,
+        )
+        .unwrap();
         assert_eq!(check(&groups, 2, |_| 1e-5, 0.0), 2);
         let names = |groups: &[TorchParamGroup]| {
             let mut all: Vec<String> = groups.iter().flat_map(|g| g.params.clone()).collect();
@@ -248,7 +273,13 @@ mod tests {
             other.path().join(lrdist_model::WEIGHTS_FILE),
         )
         .unwrap();
-        let twin = export_param_groups(other.path(), "flat:1e-5", "per-layer", 0.0).unwrap();
+        let twin = export_param_groups(
+            other.path(),
+            &"flat:1e-5".parse().unwrap(),
+            GroupingSpec::PerLayer,
+            0.0,
+        )
+        .unwrap();
         assert_eq!(names(&groups), names(&twin));
         assert!(names(&groups).contains(&"classifier.weight".to_string()));
     }
@@ -268,26 +299,56 @@ mod tests {
         tensors.push(("classifier.weight".into(), classifier(&[3, 32])));
         tensors.push(("classifier.bias".into(), classifier(&[3])));
         Tensor::write_safetensors(&tensors, &weights).unwrap();
-        let groups = export_param_groups(dir.path(), "flat:1e-5", "even:2", 0.0).unwrap();
+        let groups = export_param_groups(
+            dir.path(),
+            &"flat:1e-5".parse().unwrap(),
+            GroupingSpec::Even(2),
+            0.0,
+        )
+        .unwrap();
         assert_eq!(check(&groups, 2, |_| 1e-5, 0.0), 2);
 
         // lrdist's own head names are not BertForSequenceClassification's.
         tensors.push(("head.weight".into(), classifier(&[3, 32])));
         Tensor::write_safetensors(&tensors, &weights).unwrap();
-        let err = export_param_groups(dir.path(), "flat:1e-5", "per-layer", 0.0).unwrap_err();
+        let err = export_param_groups(
+            dir.path(),
+            &"flat:1e-5".parse().unwrap(),
+            GroupingSpec::PerLayer,
+            0.0,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("tensor `head.weight`"), "{err}");
 
         // A layer missing from the file, a bad weight decay, a bad distribution.
         tensors.retain(|(n, _)| !n.starts_with("bert.encoder.layer.1.") && n != "head.weight");
         Tensor::write_safetensors(&tensors, &weights).unwrap();
-        let err = export_param_groups(dir.path(), "flat:1e-5", "per-layer", 0.0).unwrap_err();
+        let err = export_param_groups(
+            dir.path(),
+            &"flat:1e-5".parse().unwrap(),
+            GroupingSpec::PerLayer,
+            0.0,
+        )
+        .unwrap_err();
         assert!(
             err.to_string().contains("no tensor of encoder layer 1"),
             "{err}"
         );
-        let err = export_param_groups(dir.path(), "flat:1e-5", "per-layer", -1.0).unwrap_err();
+        let err = export_param_groups(
+            dir.path(),
+            &"flat:1e-5".parse().unwrap(),
+            GroupingSpec::PerLayer,
+            -1.0,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("weight decay is -1.0"), "{err}");
-        let err = export_param_groups(dir.path(), "paper-combined", "paper10", 0.0).unwrap_err();
+        let err = export_param_groups(
+            dir.path(),
+            &"paper-combined".parse().unwrap(),
+            GroupingSpec::Paper10,
+            0.0,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("12 layers"), "{err}");
     }
 }

@@ -33,8 +33,8 @@ pub use method::{Intervention, PenaltySpec};
 pub use run::{
     append_record, parse_record_line, read_records, DistributionRecord, RunRecord, SCHEMA,
 };
-pub use scale::{DataSpec, ScaleSpec, PAPER_FLAT};
-pub use stats::{cl_metrics, Attribution, ClMetrics, EpochStats, StageStats};
+pub use scale::{DataSpec, ScaleSpec, PAPER_FLAT_RATE};
+pub use stats::{cl_metrics, forgetting, Attribution, ClMetrics, EpochStats, StageStats};
 pub use task::{
     sha256_hex, FileDigests, FileTask, FileTaskRecord, GlueTask, LabelSet, TaskKind, TaskName,
     TaskSpec, UnknownTask, DEFAULT_LABEL_COLUMN, DEFAULT_TEXT_COLUMN,

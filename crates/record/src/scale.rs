@@ -68,7 +68,7 @@ pub struct ScaleSpec {
     pub data_seed: u64,
     /// The scale's flat rate, calibrated by `lrdist calibrate`
     /// (paper/tables/calibration.md): stage 1 trains at it, `flat` is it, and the
-    /// baselines' grids are centred on it. `None`: the paper's 2e-5 ([`PAPER_FLAT`]).
+    /// baselines' grids are centred on it. `None`: the paper's 2e-5 ([`PAPER_FLAT_RATE`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_rate: Option<f64>,
     /// The scale's protocol is `--stage2-only` (docs/METHOD.md, "Protocol"): task A is
@@ -79,7 +79,7 @@ pub struct ScaleSpec {
 
 /// The paper's flat baseline and stage-1 distribution (docs/METHOD.md "Baselines": 2e-5),
 /// used wherever a scale states no calibrated `base_rate`.
-pub const PAPER_FLAT: &str = "flat:2e-5";
+pub const PAPER_FLAT_RATE: f64 = 2e-5;
 
 fn default_eval_batch() -> usize {
     32
@@ -125,26 +125,10 @@ impl ScaleSpec {
         })
     }
 
-    /// The flat distribution of this scale: `flat:<base_rate>`, or the paper's 2e-5.
-    pub fn flat_spec(&self) -> String {
-        match self.base_rate {
-            Some(r) => format!("flat:{r:e}"),
-            None => PAPER_FLAT.to_string(),
-        }
-    }
-
-    /// `spec` with every `base` field replaced by this scale's base rate, so a config says
-    /// `flat:base` or `llrd:base:0.9` and states the rate once (`base_rate`):
-    /// `flat:base` at a base rate of 1e-4 is `flat:1e-4`. Other specs are returned as is.
-    pub fn expand(&self, spec: &str) -> String {
-        let rate = self.flat_spec();
-        let rate = rate
-            .strip_prefix("flat:")
-            .expect("flat_spec starts with flat:");
-        spec.split(':')
-            .map(|part| if part == "base" { rate } else { part })
-            .collect::<Vec<_>>()
-            .join(":")
+    /// The flat rate of this scale: its `base_rate`, or the paper's 2e-5
+    /// ([`PAPER_FLAT_RATE`]). Stage 1 trains at it, and a config's `flat:base` is it.
+    pub fn flat_rate(&self) -> f64 {
+        self.base_rate.unwrap_or(PAPER_FLAT_RATE)
     }
 
     /// The data selection for `task` trained in stage `stage` (0 = the first) of a
@@ -225,14 +209,11 @@ mod tests {
     use crate::task::GlueTask;
 
     #[test]
-    fn base_in_a_spec_is_the_scales_rate() {
+    fn the_flat_rate_is_the_base_rate_or_the_papers() {
         let mut s = ScaleSpec::builtin("quick").unwrap();
-        assert_eq!(s.expand("flat:base"), "flat:2e-5");
+        assert_eq!(s.flat_rate(), 2e-5);
         s.base_rate = Some(1e-4);
-        assert_eq!(s.expand("flat:base"), "flat:1e-4");
-        assert_eq!(s.expand("llrd:base:0.9"), "llrd:1e-4:0.9");
-        assert_eq!(s.expand("results/base.yaml"), "results/base.yaml");
-        assert_eq!(s.flat_spec(), "flat:1e-4");
+        assert_eq!(s.flat_rate(), 1e-4);
     }
 
     #[test]

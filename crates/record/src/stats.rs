@@ -40,6 +40,13 @@ pub struct StageStats {
     pub stopped_early: bool,
 }
 
+/// Forgetting, the one meaning of every record and table (docs/METHOD.md, "Metrics"):
+/// task A's dev score right after it was trained, `a1`, minus its score after the last
+/// stage, `p_o`. Chaudhry et al.'s measure is [`ClMetrics::max_drop_forgetting`].
+pub fn forgetting(a1: f64, p_o: f64) -> f64 {
+    a1 - p_o
+}
+
 /// Continual-learning metrics over N tasks (Chaudhry et al. 2018).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClMetrics {
@@ -114,7 +121,7 @@ mod tests {
         assert!((m.avg_accuracy - (0.6 + 0.75 + 0.85) / 3.0).abs() < 1e-12);
         // BWT = ((.6-.9) + (.75-.8)) / 2 = -0.175
         assert!((m.backward_transfer + 0.175).abs() < 1e-12);
-        // forgetting: task0 max(.9,.7)-.6 = .3 ; task1 .8-.75 = .05 → .175
+        // max-drop forgetting: task0 max(.9,.7)-.6 = .3 ; task1 .8-.75 = .05 → .175
         assert!((m.max_drop_forgetting - 0.175).abs() < 1e-12);
         assert!(cl_metrics(&r[..1]).is_none());
     }

@@ -70,7 +70,10 @@ fn paths(v: &Value) -> BTreeSet<String> {
 
 /// How a record written by an older layout differs from what the current one writes, and
 /// the edit of the older line that gives the current layout: (what, edit).
-const OLDER: &[(&str, fn(&str) -> String)] = &[
+type LayoutChange = (&'static str, fn(&str) -> String);
+
+/// Every layout change since the first committed record.
+const OLDER: &[LayoutChange] = &[
     // `cl.forgetting` was renamed `max_drop_forgetting` (read under its old name).
     (
         "cl.forgetting renamed cl.max_drop_forgetting",

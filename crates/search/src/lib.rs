@@ -6,6 +6,7 @@
 //! stage-2 epochs ([`AshaConfig`], [`asha_decision`]), maximising `p_o + p_s` or keeping the
 //! Pareto front over `(p_s, p_o)` ([`ObjectiveKind`]). A study lives in a trial store
 //! ([`store`]: SQLite file or PostgreSQL) shared by any number of workers ([`run_worker`]).
+//! [`plan`] turns `lrdist search`'s options into a study and the base run of its trials;
 //! [`run`] runs trials on lrdist-train (`lrdist search`); [`sources`] reads studies (ours or
 //! the authors' logs) and combines them into one distribution with `lrdist-combine`.
 //!
@@ -14,6 +15,7 @@
 pub mod objective;
 mod panics;
 pub mod pareto;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod sampler;
@@ -28,10 +30,11 @@ pub mod worker;
 pub use lrdist_train::Decision;
 pub use objective::{Objective, ObjectiveKind, RungReport, SamplerKind, TrialOutcome};
 pub use pareto::{hypervolume_2d, pareto_front};
+pub use plan::SearchOptions;
 pub use report::{export_csv, live_line, status_table, summarize, SearchEvent, StudySummary};
 pub use run::{run_search, SearchPlan};
-pub use sources::combine_inputs;
+pub use sources::{combine_inputs, combined_distribution};
 pub use space::{asha_decision, AshaConfig, SearchSpace};
 pub use store::{open_store, open_study, RungRow, Store, TrialRow, TrialState};
 pub use study::{create_study, load_study, StudyConfig};
-pub use worker::{run_worker, WorkerOptions, WorkerSummary};
+pub use worker::{run_worker, WorkerOptions, WorkerSummary, STALE_AFTER_SECS};

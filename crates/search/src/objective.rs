@@ -52,10 +52,11 @@ pub trait Objective: Send + Sync {
 }
 
 /// Which sampler proposes the learning rates of a new trial (`--sampler gp|tpe|random`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SamplerKind {
     /// Gaussian-process Bayesian optimisation with expected improvement (the paper's).
+    #[default]
     Gp,
     /// Tree-structured Parzen estimator, one per group.
     Tpe,
@@ -64,10 +65,11 @@ pub enum SamplerKind {
 }
 
 /// What the search maximises (`--objective sum|pareto`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ObjectiveKind {
     /// `p_o + p_s`, the paper's objective (docs/METHOD.md "Forgetting protocol").
+    #[default]
     Sum,
     /// The Pareto front over `(p_s, p_o)`; rung pruning and rankings still use `p_o + p_s`.
     Pareto,

@@ -10,7 +10,7 @@
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
-use lrdist_train::{Decision, EpochEvent, RunRequest, Runner};
+use lrdist_train::{Decision, EpochEvent, RunDistribution, RunRequest, Runner};
 
 use crate::objective::{Objective, RungReport, TrialOutcome};
 use crate::report::live_line;
@@ -50,9 +50,11 @@ impl Objective for ProtocolObjective {
         report: &mut dyn FnMut(&RungReport) -> Decision,
     ) -> Result<TrialOutcome> {
         let mut req = self.base.clone();
-        req.rates = Some(rates.to_vec());
         req.method = format!("trial-{number}");
-        req.distribution = format!("search trial {number}");
+        req.distribution = RunDistribution::Rates {
+            label: format!("search trial {number}"),
+            rates: rates.to_vec(),
+        };
         let mut runner = self
             .runner
             .lock()

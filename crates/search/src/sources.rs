@@ -10,6 +10,8 @@ use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
 use lrdist_combine::{combine, rank_weighted, Combined};
+use lrdist_optimizer::grouping::PAPER_LAYERS;
+use lrdist_optimizer::{Distribution, GroupingSpec};
 
 use crate::store::{is_postgres_url, open_study, TrialState};
 use crate::study::load_study;
@@ -26,6 +28,36 @@ pub fn combine_inputs(inputs: &[String]) -> Result<Combined> {
         per_input.push((input.clone(), rank_weighted(&scored)));
     }
     combine(per_input)
+}
+
+/// The combined `rates` of `inputs` as a distribution file's content, named `combined`:
+/// in `grouping` on a model of `layers` layers, by default the paper's 10 groups of a
+/// 12-layer model when every input is an authors' log, else per layer on the model in
+/// `model_dir`.
+pub fn combined_distribution(
+    inputs: &[String],
+    rates: &[f64],
+    grouping: Option<GroupingSpec>,
+    layers: Option<usize>,
+    model_dir: &Path,
+) -> Result<Distribution> {
+    let authors = inputs.iter().all(|i| i.ends_with(".csv"));
+    let grouping = grouping.unwrap_or(if authors {
+        GroupingSpec::Paper10
+    } else {
+        GroupingSpec::default()
+    });
+    let layers = match layers {
+        Some(l) => l,
+        None if authors => PAPER_LAYERS,
+        None => lrdist_train::model_groups::num_layers(model_dir)?,
+    };
+    Ok(Distribution::new(
+        "combined",
+        grouping,
+        layers,
+        rates.to_vec(),
+    )?)
 }
 
 /// `(objective, rates)` of the trials of one input.

@@ -21,12 +21,17 @@ pub struct SearchSpace {
 }
 
 impl SearchSpace {
+    /// The paper's lower bound of each rate (docs/METHOD.md "Search").
+    pub const PAPER_LOW: f64 = 1e-7;
+    /// The paper's upper bound of each rate (docs/METHOD.md "Search").
+    pub const PAPER_HIGH: f64 = 1e-3;
+
     /// The paper's bounds `[1e-7, 1e-3]` for `groups` groups.
     pub fn paper(groups: usize) -> Self {
         Self {
             groups,
-            low: 1e-7,
-            high: 1e-3,
+            low: Self::PAPER_LOW,
+            high: Self::PAPER_HIGH,
         }
     }
 

@@ -26,6 +26,11 @@ pub struct StudyConfig {
 }
 
 impl StudyConfig {
+    /// The paper's number of trials of a study (complete, pruned and failed).
+    pub const PAPER_TRIALS: u64 = 50;
+    /// The rate of every group in the paper's first trial.
+    pub const PAPER_FIRST_RATE: f64 = 1e-5;
+
     /// The paper's search over `groups` groups and `max_resource` stage-2 epochs: GP,
     /// `p_o + p_s`, 50 trials, first trial all 1e-5.
     pub fn paper(name: &str, groups: usize, max_resource: usize) -> Self {
@@ -33,11 +38,11 @@ impl StudyConfig {
             name: name.to_string(),
             space: SearchSpace::paper(groups),
             asha: AshaConfig::paper(max_resource),
-            sampler: SamplerKind::Gp,
-            objective: ObjectiveKind::Sum,
-            n_trials: 50,
+            sampler: SamplerKind::default(),
+            objective: ObjectiveKind::default(),
+            n_trials: Self::PAPER_TRIALS,
             seed: 0,
-            first_trial: Some(vec![1e-5; groups]),
+            first_trial: Some(vec![Self::PAPER_FIRST_RATE; groups]),
             meta: serde_json::Value::Null,
         }
     }

@@ -18,6 +18,11 @@ use crate::space::asha_decision;
 use crate::store::{Claim, Finish, RungRow, Store, TrialRow, TrialState};
 use crate::study::{load_study, StudyConfig};
 
+/// A running trial whose worker sent no heartbeat for this many seconds is re-queued
+/// (its worker died): [`WorkerOptions::stale_after`]'s default, and `lrdist search
+/// --stale-after`'s.
+pub const STALE_AFTER_SECS: u64 = 120;
+
 /// How a worker behaves.
 #[derive(Clone, Debug)]
 pub struct WorkerOptions {
@@ -40,7 +45,7 @@ impl Default for WorkerOptions {
     fn default() -> Self {
         Self {
             worker_id: default_worker_id(),
-            stale_after: Duration::from_secs(120),
+            stale_after: Duration::from_secs(STALE_AFTER_SECS),
             heartbeat_every: Duration::from_secs(10),
             poll_every: Duration::from_secs(5),
             wait_for_running: true,

@@ -12,8 +12,8 @@ use tch::Tensor;
 
 pub use lrdist_record::Attribution;
 
+use crate::inputs::RowSet;
 use crate::learner::Learner;
-use crate::prep::RowSet;
 
 /// Deep copies of the encoder's weights and of one head's, each with its depth.
 pub struct Snapshot {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use lrdist_data::{FileTask, TaskName, TaskSpec};
+use lrdist_optimizer::DistributionSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{RunRequest, ScaleSpec, ScenarioSpec};
@@ -32,6 +33,10 @@ pub struct CalibrationConfig {
     pub rates: Vec<f64>,
     pub seeds: Vec<u64>,
 }
+
+/// The scale `lrdist calibrate` calibrates unless told (`--scale`): the forget regime's
+/// (docs/METHOD.md, "The forget scale").
+pub const DEFAULT_SCALE: &str = "forget";
 
 impl CalibrationConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
@@ -122,13 +127,13 @@ impl CalibrationConfig {
         for task in self.tasks.iter().filter(|t| chosen(t)) {
             for &rate in &self.rates {
                 for &seed in &self.seeds {
-                    let flat = format!("flat:{rate:e}");
+                    let flat = DistributionSpec::flat(rate);
                     let mut req = RunRequest::new(
                         ScenarioSpec::Single { task: task.clone() },
                         scale,
                         spec.clone(),
-                        &flat,
-                        &flat,
+                        flat.as_str(),
+                        flat.clone(),
                         seed,
                     );
                     // Through the stage-1 cache, trained at the rate being tried.
@@ -143,6 +148,26 @@ impl CalibrationConfig {
     }
 }
 
+/// `lrdist calibrate`'s requests: the config at `path` with the task of `--train`/`--dev`
+/// (`file`) added, for the tasks of `only` (none: every task of the config, or the added
+/// task alone), at scale `scale`.
+pub fn requests_for(
+    path: &Path,
+    scale: &str,
+    only: &[TaskName],
+    file: Option<FileTask>,
+) -> Result<Vec<RunRequest>> {
+    let mut cfg = CalibrationConfig::from_file(path)?;
+    let mut only = only.to_vec();
+    if let Some(file) = file {
+        if only.is_empty() {
+            only.push(TaskName::of(&TaskSpec::File(file.clone())));
+        }
+        cfg.add_task(file)?;
+    }
+    cfg.requests(scale, &only, path)
+}
+
 /// Where a calibration run's records go: `RESULTS/calibration/<scale>-<task>.jsonl` (one
 /// file per task, so parallel workers on different tasks never share a file).
 pub fn record_path(results: &Path, req: &RunRequest) -> PathBuf {
@@ -155,6 +180,7 @@ pub fn record_path(results: &Path, req: &RunRequest) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RunDistribution;
     use lrdist_data::GlueTask;
 
     const CONFIG: &str = concat!(
@@ -176,7 +202,10 @@ mod tests {
         );
         let r = &reqs[0];
         assert!(r.stage2_only);
-        assert_eq!(r.stage1_distribution, r.distribution);
+        assert_eq!(
+            RunDistribution::Spec(r.stage1_distribution.clone()),
+            r.distribution
+        );
         assert_eq!(r.scenario.num_stages(), 1);
         assert!(cfg.requests("nope", &[], Path::new(CONFIG)).is_err());
         let one = cfg
@@ -186,6 +215,43 @@ mod tests {
         assert!(cfg
             .requests("forget", &[GlueTask::Wnli.into()], Path::new(CONFIG))
             .is_err());
+    }
+
+    /// `lrdist calibrate --train/--dev` adds the task and runs it alone unless `--tasks`
+    /// names others.
+    #[test]
+    fn calibrate_adds_a_task_of_your_own_and_runs_it_alone_unless_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("cal.yaml");
+        std::fs::write(
+            &config,
+            "name: cal\nscales:\n  tiny: {max_train: 8, max_dev: 8, epochs: 1, batch_size: 4}\n\
+             tasks: [sst2, rte]\nrates: [1.0e-4, 2.0e-4]\nseeds: [0]\n",
+        )
+        .unwrap();
+        let own = FileTask {
+            name: "reviews".into(),
+            train: "r/train.csv".into(),
+            dev: "r/dev.csv".into(),
+            text: lrdist_data::DEFAULT_TEXT_COLUMN.into(),
+            text_pair: None,
+            label: lrdist_data::DEFAULT_LABEL_COLUMN.into(),
+            kind: lrdist_data::TaskKind::Classification,
+        };
+        let tasks = |only: &[&str], file: Option<FileTask>| {
+            let only: Vec<TaskName> = only.iter().map(|t| t.parse().unwrap()).collect();
+            let mut names: Vec<String> = requests_for(&config, "tiny", &only, file)
+                .unwrap()
+                .iter()
+                .map(|r| r.scenario.label())
+                .collect();
+            names.dedup();
+            names
+        };
+        assert_eq!(tasks(&[], None), ["sst2", "rte"]);
+        assert_eq!(tasks(&["RTE"], None), ["rte"]);
+        assert_eq!(tasks(&[], Some(own.clone())), ["reviews"]);
+        assert_eq!(tasks(&["reviews", "sst2"], Some(own)), ["sst2", "reviews"]);
     }
 
     /// A task of your own is calibrated like a GLUE task: listed in the config (by its

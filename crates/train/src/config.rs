@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use lrdist_data::{FileDigests, FileTask, TaskSpec};
 use lrdist_model::HeadKind;
+use lrdist_optimizer::{DistributionSpec, GroupingSpec};
 use serde::{Deserialize, Serialize};
 
-pub use lrdist_record::{Intervention, PenaltySpec, ScaleSpec, PAPER_FLAT};
+pub use lrdist_record::{Intervention, PenaltySpec, ScaleSpec, PAPER_FLAT_RATE};
 
 /// One experiment file.
 #[derive(Clone, Debug, Serialize)]
@@ -261,13 +262,13 @@ impl ExperimentConfig {
         seed: u64,
     ) -> Result<RunRequest> {
         let spec = self.scale(scale)?;
-        let distribution = spec.expand(&m.distribution);
+        let distribution = m.distribution.with_base(spec.flat_rate())?;
         let mut req = RunRequest::new(
             self.scenario.clone(),
             scale,
             spec,
             &m.name,
-            &distribution,
+            distribution,
             seed,
         );
         req.penalty = m.penalty.clone();
@@ -432,7 +433,9 @@ impl ScenarioSpec {
 #[serde(deny_unknown_fields)]
 pub struct MethodSpec {
     pub name: String,
-    pub distribution: String,
+    /// A preset, `flat-matched:SPEC` or a file; a preset's rate may be `base`, the scale's
+    /// base rate ([`DistributionSpec::with_base`]).
+    pub distribution: DistributionSpec,
     #[serde(default)]
     pub penalty: Option<PenaltySpec>,
     /// A change to stage B beyond its rates and penalty (WiSE-FT, freezing).
@@ -448,10 +451,11 @@ pub struct RunRequest {
     pub scale: ScaleSpec,
     /// Label of the method in tables (`flat`, `combined`, `ewc`, ...).
     pub method: String,
-    /// A preset (`flat:2e-5`, `paper-combined`, ...) or a distribution file.
-    pub distribution: String,
+    /// The rates: a preset (`flat:2e-5`, `paper-combined`, ...) or a distribution file, or
+    /// a search trial's explicit rates.
+    pub distribution: RunDistribution,
     /// How depths map to the distribution's groups (`per-layer`, `paper10`, `even:K`).
-    pub grouping: String,
+    pub grouping: GroupingSpec,
     pub penalty: Option<PenaltySpec>,
     /// WiSE-FT or freezing (a baseline's change to stage B beyond rates and penalty).
     #[serde(default)]
@@ -459,13 +463,9 @@ pub struct RunRequest {
     pub seed: u64,
     pub config_file: Option<String>,
     /// Apply the distribution to stage 2 only; stage 1 is trained with
-    /// `stage1_distribution` once and cached (search issue, "Stage-1 cache").
+    /// `stage1_distribution` (per layer) once and cached (search issue, "Stage-1 cache").
     pub stage2_only: bool,
-    pub stage1_distribution: String,
-    /// Explicit per-group rates under `grouping` (a search trial); overrides
-    /// `distribution`, which then only labels them.
-    #[serde(default)]
-    pub rates: Option<Vec<f64>>,
+    pub stage1_distribution: DistributionSpec,
     /// After the last stage, measure where forgetting lives: task A's dev score with each
     /// depth's post-A weights put back ([`crate::attribution`]).
     #[serde(default)]
@@ -479,14 +479,43 @@ pub struct RunRequest {
     pub save: Option<PathBuf>,
 }
 
+/// The rates a run trains with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RunDistribution {
+    /// A distribution spec, resolved against the model under the request's grouping.
+    Spec(DistributionSpec),
+    /// One rate per group of the request's grouping (a search trial), named by `label`
+    /// in records (`search trial 3`).
+    Rates { label: String, rates: Vec<f64> },
+}
+
+impl std::fmt::Display for RunDistribution {
+    /// What a record names the rates by (its `distribution_spec`): the spec as given, or
+    /// the label.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunDistribution::Spec(spec) => spec.fmt(f),
+            RunDistribution::Rates { label, .. } => f.write_str(label),
+        }
+    }
+}
+
+impl From<DistributionSpec> for RunDistribution {
+    fn from(spec: DistributionSpec) -> Self {
+        RunDistribution::Spec(spec)
+    }
+}
+
 impl RunRequest {
-    /// A request with the paper's defaults: per-layer groups, no penalty.
+    /// A request with the paper's defaults: per-layer groups, no penalty, stage 1 (when
+    /// `stage2_only`) flat at the scale's rate.
     pub fn new(
         scenario: ScenarioSpec,
         scale_name: &str,
         scale: ScaleSpec,
         method: &str,
-        distribution: &str,
+        distribution: impl Into<RunDistribution>,
         seed: u64,
     ) -> Self {
         Self {
@@ -494,14 +523,13 @@ impl RunRequest {
             scale_name: scale_name.into(),
             method: method.into(),
             distribution: distribution.into(),
-            grouping: "per-layer".into(),
+            grouping: GroupingSpec::default(),
             penalty: None,
             intervention: None,
             seed,
             config_file: None,
             stage2_only: scale.stage2_only,
-            stage1_distribution: scale.flat_spec(),
-            rates: None,
+            stage1_distribution: DistributionSpec::flat(scale.flat_rate()),
             attribute: false,
             head: HeadKind::Cls,
             save: None,
@@ -666,7 +694,7 @@ mod tests {
 
         let ewc = MethodSpec {
             name: "ewc".into(),
-            distribution: "flat:base".into(),
+            distribution: "flat:base".parse().unwrap(),
             penalty: Some(PenaltySpec::Ewc {
                 lambda: 1e5,
                 fisher_rows: 256,

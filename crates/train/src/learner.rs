@@ -14,12 +14,12 @@ use tch::{nn, Kind, Reduction, Tensor};
 
 pub use lrdist_record::{EpochStats, StageStats};
 
+use crate::inputs::{BatchTensors, RowSet};
 use crate::penalty::{PenalisedModel, Penalty};
-use crate::prep::{BatchTensors, RowSet};
 
 /// Hyperparameters of one training stage.
 #[derive(Clone, Debug)]
-pub struct StageHp {
+pub struct StageSettings {
     pub epochs: usize,
     pub batch_size: usize,
     pub eval_batch_size: usize,
@@ -175,15 +175,15 @@ impl Learner {
         head: usize,
         set: &RowSet,
         per_depth_rates: &[f64],
-        hp: &StageHp,
+        settings: &StageSettings,
         penalty: Option<&Penalty>,
         on_epoch: &mut dyn FnMut(&Learner, &mut EpochStats) -> Result<Decision>,
     ) -> Result<StageStats> {
         if set.is_empty() {
             bail!("{}: no training rows", set.name);
         }
-        let frozen = self.freeze_below(hp.train_from_depth);
-        let stats = self.train_stage_inner(head, set, per_depth_rates, hp, penalty, on_epoch);
+        let frozen = self.freeze_below(settings.train_from_depth);
+        let stats = self.train_stage_inner(head, set, per_depth_rates, settings, penalty, on_epoch);
         for t in &frozen {
             let _ = t.set_requires_grad(true);
         }
@@ -212,19 +212,19 @@ impl Learner {
         head: usize,
         set: &RowSet,
         per_depth_rates: &[f64],
-        hp: &StageHp,
+        settings: &StageSettings,
         penalty: Option<&Penalty>,
         on_epoch: &mut dyn FnMut(&Learner, &mut EpochStats) -> Result<Decision>,
     ) -> Result<StageStats> {
-        let steps_per_epoch = set.len().div_ceil(hp.batch_size);
-        let total_steps = steps_per_epoch * hp.epochs;
+        let steps_per_epoch = set.len().div_ceil(settings.batch_size);
+        let total_steps = steps_per_epoch * settings.epochs;
         let mut opt = LayerwiseAdamW::new(
             &[&self.encoder.vs, &self.heads[head].vs],
             per_depth_rates,
-            &hp.optimizer,
+            &settings.optimizer,
             total_steps,
         )?;
-        let bar = progress_bar(hp.progress, total_steps as u64, &set.name);
+        let bar = progress_bar(settings.progress, total_steps as u64, &set.name);
         let mut stats = StageStats {
             name: set.name.clone(),
             task: set.task.name().to_string(),
@@ -238,17 +238,17 @@ impl Learner {
             stopped_early: false,
         };
         let (mut real_tokens, mut pad_tokens) = (0usize, 0usize);
-        for epoch in 1..=hp.epochs {
-            let order = if hp.bucketing {
+        for epoch in 1..=settings.epochs {
+            let order = if settings.bucketing {
                 BatchOrder::Bucketed {
-                    seed: hp.seed.wrapping_add(epoch as u64),
+                    seed: settings.seed.wrapping_add(epoch as u64),
                 }
             } else {
                 BatchOrder::Shuffled {
-                    seed: hp.seed.wrapping_add(epoch as u64),
+                    seed: settings.seed.wrapping_add(epoch as u64),
                 }
             };
-            let batches = make_batches(&set.rows, hp.batch_size, order, self.pad_id);
+            let batches = make_batches(&set.rows, settings.batch_size, order, self.pad_id);
             let (real, pad) = lrdist_data::padding_stats(&batches);
             real_tokens += real;
             pad_tokens += pad;
@@ -295,7 +295,7 @@ impl Learner {
             };
             let decision = on_epoch(self, &mut epoch_stats)?;
             stats.epochs.push(epoch_stats);
-            if decision == Decision::Stop && epoch < hp.epochs {
+            if decision == Decision::Stop && epoch < settings.epochs {
                 stats.stopped_early = true;
                 break;
             }

@@ -7,6 +7,8 @@
 //! - [`runner`]: one run end to end, producing a [`record::RunRecord`];
 //! - [`config`]: the experiment YAML files under `experiments/`, the [`RunRequest`] of one
 //!   run and the baselines' tuning choice;
+//! - [`requests`]: which runs a command asks for (a scale with overrides, `run`'s and
+//!   `demo`'s requests);
 //! - [`calibrate`] and [`tune`]: the flat-rate calibration and the baselines' tuning;
 //! - [`flops`]: model FLOPs of a training step (`StageStats::flops`);
 //! - [`save`] and [`predict`]: trained heads as Hugging Face folders (`--save`), and
@@ -15,25 +17,27 @@
 pub mod attribution;
 pub mod calibrate;
 pub mod config;
-pub mod embed;
+pub mod embeddings;
 pub mod flops;
-pub mod groups;
+pub mod inputs;
 pub mod learner;
+pub mod model_groups;
 pub mod penalty;
 pub mod predict;
-pub mod prep;
 pub mod protocol;
 pub mod record;
+pub mod requests;
 pub mod runner;
 pub mod save;
 pub mod scenario;
 pub mod tune;
 
 pub use config::{
-    ExperimentConfig, Intervention, MethodSpec, PenaltySpec, RunRequest, ScaleSpec, ScenarioSpec,
-    PAPER_FLAT,
+    ExperimentConfig, Intervention, MethodSpec, PenaltySpec, RunDistribution, RunRequest,
+    ScaleSpec, ScenarioSpec, PAPER_FLAT_RATE,
 };
-pub use learner::{Decision, Learner, StageHp};
+pub use learner::{Decision, Learner, StageSettings};
+pub use lrdist_optimizer::{DistributionSpec, GroupingSpec};
 pub use protocol::{EpochEvent, Outcome};
 pub use record::{append_record, read_records, RunRecord};
-pub use runner::{Env, FinetuneOptions, FinetuneReport, Runner};
+pub use runner::{FinetuneOptions, FinetuneReport, RunContext, Runner};

@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
 use crate::config::PenaltySpec;
-use crate::prep::RowSet;
+use crate::inputs::RowSet;
 
 /// What a penalty reads of the model it regularises: the encoder's trainable parameters
 /// (what it anchors) and the task loss's gradients for single rows (EWC's Fisher).

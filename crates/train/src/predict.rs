@@ -19,7 +19,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use tch::{Device, Kind};
 
-use crate::prep::BatchTensors;
+use crate::inputs::BatchTensors;
 
 /// The text column used when none is named, then the one tried when it is missing.
 pub const DEFAULT_TEXT_COLUMNS: [&str; 2] = ["text", "sentence"];

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 pub use lrdist_record::{cl_metrics, ClMetrics};
 
-use crate::learner::{Decision, Learner, StageHp, StageStats};
+use crate::inputs::RowSet;
+use crate::learner::{Decision, Learner, StageSettings, StageStats};
 use crate::penalty::Penalty;
-use crate::prep::RowSet;
 
 /// One stage of a plan: what is trained, what is scored, and with which head.
 #[derive(Clone, Debug)]
@@ -94,7 +94,8 @@ impl Outcome {
 pub struct RunSettings<'a> {
     /// `rates[i]`: per-depth rates of stage i.
     pub rates: Vec<Vec<f64>>,
-    pub hp: StageHp,
+    /// The hyperparameters every stage shares (each stage reseeds them).
+    pub stage: StageSettings,
     pub penalty: Option<&'a mut Penalty>,
     /// `train_from_depth[i]`: depths below it are frozen in stage i (0: all train).
     pub train_from_depth: Vec<usize>,
@@ -114,7 +115,7 @@ pub fn run_plan(
 ) -> Result<Outcome> {
     let RunSettings {
         rates,
-        hp,
+        stage: settings,
         mut penalty,
         train_from_depth,
     } = settings;
@@ -125,14 +126,14 @@ pub fn run_plan(
         metrics: vec![vec![None; n]; n],
         stopped_early: false,
     };
-    let eval_bs = hp.eval_batch_size;
+    let eval_bs = settings.eval_batch_size;
     for (i, stage) in plan.iter().enumerate() {
-        let mut stage_hp = hp.clone();
-        stage_hp.seed = hp.seed.wrapping_add(1000 * i as u64);
-        stage_hp.train_from_depth = train_from_depth.get(i).copied().unwrap_or(0);
+        let mut stage_settings = settings.clone();
+        stage_settings.seed = settings.seed.wrapping_add(1000 * i as u64);
+        stage_settings.train_from_depth = train_from_depth.get(i).copied().unwrap_or(0);
         // Each stage draws its dropout masks from its own seed, so a stage's numbers do not
         // depend on how the previous one was obtained (trained now, or the stage-1 cache).
-        tch::manual_seed(stage_hp.seed as i64);
+        tch::manual_seed(stage_settings.seed as i64);
         let a1 = out.matrix[0][0];
         let mut stop_all = false;
         let mut score_row = |learner: &Learner, epoch: usize, last: bool| {
@@ -159,13 +160,13 @@ pub fn run_plan(
             }
             _ => {
                 let active_penalty = penalty.as_deref().filter(|p| p.is_active());
-                let epochs = stage_hp.epochs;
+                let epochs = stage_settings.epochs;
                 let mut last_scores = Vec::new();
                 let stats = learner.train_stage(
                     stage.head,
                     &stage.train,
                     &rates[i],
-                    &stage_hp,
+                    &stage_settings,
                     active_penalty,
                     &mut |l, epoch_stats| {
                         let last = epoch_stats.epoch == epochs;
@@ -195,7 +196,7 @@ pub fn run_plan(
                     learner,
                     stage.head,
                     &stage.train,
-                    hp.seed.wrapping_add(i as u64),
+                    settings.seed.wrapping_add(i as u64),
                 );
             }
         }

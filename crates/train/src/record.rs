@@ -35,7 +35,7 @@ pub fn compare(r: &RunRecord, req: &RunRequest, per_depth: &[f64]) -> Done {
     {
         return Done::None;
     }
-    let stage1 = req.stage2_only.then(|| req.stage1_distribution.clone());
+    let stage1 = req.stage2_only.then(|| req.stage1_distribution.to_string());
     let why = if r.scale_spec != req.scale {
         "its scale spec differs"
     } else if r.distribution.per_depth != per_depth {

@@ -9,22 +9,24 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use lrdist_data::TaskSpec;
 use lrdist_model::{Encoder, HeadKind};
-use lrdist_optimizer::{AdamWConfig, Distribution, Grouping, ResolvedDistribution};
+use lrdist_optimizer::{
+    AdamWConfig, Distribution, DistributionSpec, Grouping, GroupingSpec, ResolvedDistribution,
+};
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use crate::attribution::{interpolate, where_forgetting_lives, Snapshot};
-use crate::config::{Intervention, RunRequest, ScaleSpec, ScenarioSpec};
-use crate::learner::{Decision, Learner, StageHp, StageStats};
+use crate::config::{Intervention, RunDistribution, RunRequest, ScaleSpec, ScenarioSpec};
+use crate::inputs::DataCache;
+use crate::learner::{Decision, Learner, StageSettings, StageStats};
 use crate::penalty::Penalty;
-use crate::prep::DataCache;
 use crate::protocol::{run_plan, EpochEvent, Outcome, RunSettings};
 use crate::record::{self, DistributionRecord, RunRecord, SCHEMA};
 use crate::scenario::build_plan;
 
 /// Where things are and how to run.
 #[derive(Clone, Debug)]
-pub struct Env {
+pub struct RunContext {
     pub model_dir: PathBuf,
     pub glue_dir: PathBuf,
     pub device: Device,
@@ -37,17 +39,17 @@ pub struct Env {
 
 /// Runs protocol runs, keeping tokenised data between them (a search runs many).
 pub struct Runner {
-    env: Env,
+    ctx: RunContext,
     data: Option<DataCache>,
 }
 
 impl Runner {
-    pub fn new(env: Env) -> Self {
-        Self { env, data: None }
+    pub fn new(ctx: RunContext) -> Self {
+        Self { ctx, data: None }
     }
 
-    pub fn env(&self) -> &Env {
-        &self.env
+    pub fn context(&self) -> &RunContext {
+        &self.ctx
     }
 
     fn data(&mut self, max_len: usize) -> Result<&mut DataCache> {
@@ -57,8 +59,8 @@ impl Runner {
             .is_none_or(|d| d.tokenizer().max_len() != max_len);
         if stale {
             self.data = Some(DataCache::new(
-                &self.env.glue_dir,
-                &self.env.model_dir,
+                &self.ctx.glue_dir,
+                &self.ctx.model_dir,
                 max_len,
             )?);
         }
@@ -66,26 +68,31 @@ impl Runner {
     }
 
     /// Resolves a distribution spec for an encoder of `num_layers` layers.
-    pub fn resolve(spec: &str, grouping: &str, num_layers: usize) -> Result<ResolvedDistribution> {
-        let grouping = Grouping::parse(grouping, num_layers)?;
-        Ok(Distribution::resolve(spec, num_layers, &grouping)?)
+    pub fn resolve(
+        spec: &DistributionSpec,
+        grouping: GroupingSpec,
+        num_layers: usize,
+    ) -> Result<ResolvedDistribution> {
+        let grouping = Grouping::new(grouping, num_layers)?;
+        Ok(spec.resolve(num_layers, &grouping)?)
     }
 
     /// The request's distribution: its explicit rates, or its spec, for this encoder.
     fn request_distribution(req: &RunRequest, num_layers: usize) -> Result<ResolvedDistribution> {
-        match &req.rates {
-            Some(rates) => {
-                let grouping = Grouping::parse(&req.grouping, num_layers)?;
-                let dist = Distribution::new(
-                    req.distribution.clone(),
-                    grouping.spec(),
-                    num_layers,
-                    rates.clone(),
-                )?;
-                Ok(dist.apply(&req.distribution, &grouping)?)
+        match &req.distribution {
+            RunDistribution::Rates { label, rates } => {
+                let grouping = Grouping::new(req.grouping, num_layers)?;
+                let dist =
+                    Distribution::new(label.clone(), grouping.spec(), num_layers, rates.clone())?;
+                Ok(dist.apply(label, &grouping)?)
             }
-            None => Self::resolve(&req.distribution, &req.grouping, num_layers),
+            RunDistribution::Spec(spec) => Self::resolve(spec, req.grouping, num_layers),
         }
+    }
+
+    /// The request's stage-1 distribution (per layer) for this encoder.
+    fn stage1_distribution(req: &RunRequest, num_layers: usize) -> Result<ResolvedDistribution> {
+        Self::resolve(&req.stage1_distribution, GroupingSpec::PerLayer, num_layers)
     }
 
     /// Runs `req`; `on_epoch` sees every epoch's scores and may stop the run.
@@ -97,26 +104,22 @@ impl Runner {
         let started_at = record::now_rfc3339();
         let start = Instant::now();
         tch::manual_seed(req.seed as i64);
-        let encoder = Encoder::pretrained(&self.env.model_dir, self.env.device)?;
+        let encoder = Encoder::pretrained(&self.ctx.model_dir, self.ctx.device)?;
         let num_layers = encoder.config.num_hidden_layers;
         let dist = Self::request_distribution(req, num_layers)?;
         let stage1 = if req.stage2_only {
-            Some(Self::resolve(
-                &req.stage1_distribution,
-                "per-layer",
-                num_layers,
-            )?)
+            Some(Self::stage1_distribution(req, num_layers)?)
         } else {
             None
         };
-        let env = self.env.clone();
+        let ctx = self.ctx.clone();
         let data = self.data(req.scale.max_len)?;
         let pad_id = data.tokenizer().pad_id();
         let mut learner = Learner::new(encoder, pad_id);
         learner.set_head_kind(req.head, req.seed);
         let embeddings_out = match &req.scenario {
             ScenarioSpec::EmbeddingShift { task } => Some(embeddings_path(
-                &env.results_dir,
+                &ctx.results_dir,
                 &task.to_string(),
                 &req.scale_name,
             )),
@@ -143,7 +146,7 @@ impl Runner {
         if let Some(s1) = &stage1 {
             rates[0] = s1.per_depth.clone();
         }
-        let hp = stage_hp(&req.scale, req.seed, env.progress);
+        let settings = stage_settings(&req.scale, req.seed, ctx.progress);
         let mut penalty = req.penalty.clone().map(Penalty::new);
         if let Some(p) = penalty.as_mut() {
             p.before_training(&learner); // L2-SP anchors at the pretrained weights
@@ -169,11 +172,11 @@ impl Runner {
         // entry's lock is held from the lookup until a missing entry is written, so two
         // processes that need the same entry train it once (the second waits, then loads).
         let cache = match req.stage2_only {
-            true => Some(Stage1Cache::new(&env, req, &hp, &file_tasks)?),
+            true => Some(Stage1Cache::new(&ctx, req, &settings, &file_tasks)?),
             false => None,
         };
         let lock = match &cache {
-            Some(c) => Some(c.lock(env.progress)?),
+            Some(c) => Some(c.lock(ctx.progress)?),
             None => None,
         };
         let cached = match &cache {
@@ -194,7 +197,7 @@ impl Runner {
             let mut first = run_plan(
                 &mut learner,
                 &plan[..1],
-                settings_with(&rates, &hp, first_penalty, &train_from_depth),
+                settings_with(&rates, &settings, first_penalty, &train_from_depth),
                 None,
                 on_epoch,
             )?;
@@ -214,7 +217,7 @@ impl Runner {
             None => run_plan(
                 &mut learner,
                 &plan,
-                settings_with(&rates, &hp, penalty.as_mut(), &train_from_depth),
+                settings_with(&rates, &settings, penalty.as_mut(), &train_from_depth),
                 first_stage,
                 on_epoch,
             )?,
@@ -267,11 +270,11 @@ impl Runner {
         stage1_cached: bool,
     ) -> RunRecord {
         let (a1, p_s, p_o) = (outcome.a1(), outcome.p_s(), outcome.p_o());
-        let forgetting = a1.zip(p_o).map(|(a, o)| a - o);
+        let forgetting = a1.zip(p_o).map(|(a, o)| lrdist_record::forgetting(a, o));
         let objective = p_o.zip(p_s).map(|(o, s)| o + s);
         let cl = outcome.cl_metrics();
         let model = self
-            .env
+            .ctx
             .model_dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -289,21 +292,21 @@ impl Runner {
             kind: req.scenario.kind().into(),
             scenario: req.scenario.label(),
             method: req.method.clone(),
-            distribution_spec: req.distribution.clone(),
+            distribution_spec: req.distribution.to_string(),
             distribution: DistributionRecord {
-                grouping: req.grouping.clone(),
+                grouping: req.grouping.to_string(),
                 rates: dist.rates.clone(),
                 per_depth: dist.per_depth.clone(),
                 transferred_from: dist.transferred_from,
             },
-            stage1_distribution_spec: stage2_only.then(|| req.stage1_distribution.clone()),
+            stage1_distribution_spec: stage2_only.then(|| req.stage1_distribution.to_string()),
             penalty: req.penalty.clone(),
             seed: req.seed,
             scale: req.scale_name.clone(),
             scale_spec: req.scale.clone(),
             config_file: req.config_file.clone(),
             model,
-            model_dir: self.env.model_dir.display().to_string(),
+            model_dir: self.ctx.model_dir.display().to_string(),
             device: format!("{:?}", learner.encoder.vs.device()),
             threads: tch::get_num_threads(),
             git_commit: record::git_commit(),
@@ -332,16 +335,16 @@ impl Runner {
     }
 }
 
-/// Run settings over `rates`, `hp` and `train_from_depth` with `penalty`.
+/// Run settings over `rates`, `settings` and `train_from_depth` with `penalty`.
 fn settings_with<'a>(
     rates: &[Vec<f64>],
-    hp: &StageHp,
+    settings: &StageSettings,
     penalty: Option<&'a mut Penalty>,
     train_from_depth: &[usize],
 ) -> RunSettings<'a> {
     RunSettings {
         rates: rates.to_vec(),
-        hp: hp.clone(),
+        stage: settings.clone(),
         penalty,
         train_from_depth: train_from_depth.to_vec(),
     }
@@ -388,8 +391,8 @@ pub fn freeze_from_depth(top: usize, num_layers: usize) -> Result<usize> {
 }
 
 /// The stage hyperparameters a scale implies.
-pub fn stage_hp(scale: &ScaleSpec, seed: u64, progress: bool) -> StageHp {
-    StageHp {
+pub fn stage_settings(scale: &ScaleSpec, seed: u64, progress: bool) -> StageSettings {
+    StageSettings {
         epochs: scale.epochs,
         batch_size: scale.batch_size,
         eval_batch_size: scale.eval_batch_size,
@@ -423,9 +426,9 @@ impl Stage1Cache {
     /// The entry of `req`'s stage 1. A file task is named by the digests of the files as
     /// loaded (`files`: the run's file tasks), so the key names the data stage 1 trains on.
     fn new(
-        env: &Env,
+        ctx: &RunContext,
         req: &RunRequest,
-        hp: &StageHp,
+        settings: &StageSettings,
         files: &[lrdist_data::FileTaskRecord],
     ) -> Result<Self> {
         let first = req.scenario.tasks()[0].clone();
@@ -442,7 +445,7 @@ impl Stage1Cache {
         })?;
         let key = format!(
             "{}|{}|{:?}|{}|{}|{}|{}|{}|{:?}|{}|{}",
-            env.model_dir.display(),
+            ctx.model_dir.display(),
             identity,
             s.data_spec(&first),
             s.epochs,
@@ -450,7 +453,7 @@ impl Stage1Cache {
             s.eval_batch_size,
             s.max_len,
             s.bucketing,
-            hp.optimizer,
+            settings.optimizer,
             req.seed,
             req.stage1_distribution
         );
@@ -467,7 +470,7 @@ impl Stage1Cache {
             fnv1a(key.as_bytes())
         );
         Ok(Self {
-            dir: env.cache_dir.join("stage1").join(name),
+            dir: ctx.cache_dir.join("stage1").join(name),
         })
     }
 
@@ -613,7 +616,7 @@ impl Runner {
         &mut self,
         task: &TaskSpec,
         scale: &ScaleSpec,
-        distribution: &str,
+        distribution: &DistributionSpec,
         seed: u64,
     ) -> Result<FinetuneReport> {
         self.finetune_with(task, scale, distribution, seed, &FinetuneOptions::default())
@@ -624,16 +627,17 @@ impl Runner {
         &mut self,
         task: &TaskSpec,
         scale: &ScaleSpec,
-        distribution: &str,
+        distribution: &DistributionSpec,
         seed: u64,
         opts: &FinetuneOptions,
     ) -> Result<FinetuneReport> {
         let start = Instant::now();
         tch::manual_seed(seed as i64);
-        let encoder = Encoder::pretrained(&self.env.model_dir, self.env.device)?;
+        let encoder = Encoder::pretrained(&self.ctx.model_dir, self.ctx.device)?;
         let num_layers = encoder.config.num_hidden_layers;
-        let dist = Self::resolve(distribution, "per-layer", num_layers)?;
-        let progress = self.env.progress;
+        // Finetuning has one stage and no search: rates per layer.
+        let dist = Self::resolve(distribution, GroupingSpec::PerLayer, num_layers)?;
+        let progress = self.ctx.progress;
         let data = self.data(scale.max_len)?;
         let prepared = data.task(task, &scale.data_spec(task))?;
         let mut learner = Learner::new(encoder, data.tokenizer().pad_id());
@@ -646,7 +650,7 @@ impl Runner {
         }];
         let settings = RunSettings {
             rates: vec![dist.per_depth.clone()],
-            hp: stage_hp(scale, seed, progress),
+            stage: stage_settings(scale, seed, progress),
             penalty: None,
             train_from_depth: vec![0],
         };
@@ -668,8 +672,8 @@ impl Runner {
             max_len: scale.max_len,
             distribution_spec: distribution.to_string(),
             seed,
-            model: self.env.model_dir.display().to_string(),
-            device: format!("{:?}", self.env.device),
+            model: self.ctx.model_dir.display().to_string(),
+            device: format!("{:?}", self.ctx.device),
             threads: tch::get_num_threads(),
             train_samples_per_s: stage.samples_per_s,
             train_tokens_per_s: stage.tokens_per_s,
@@ -688,7 +692,7 @@ impl Runner {
 impl Runner {
     /// The per-depth rates `req`'s distribution gives this runner's model.
     pub fn per_depth(&self, req: &RunRequest) -> Result<Vec<f64>> {
-        let cfg_path = self.env.model_dir.join(lrdist_model::CONFIG_FILE);
+        let cfg_path = self.ctx.model_dir.join(lrdist_model::CONFIG_FILE);
         let layers = lrdist_model::BertConfig::from_file(&cfg_path)?.num_hidden_layers;
         Ok(Self::request_distribution(req, layers)?.per_depth)
     }
@@ -744,23 +748,23 @@ impl Runner {
     /// Checks a request before any work: the model config, the distribution against it,
     /// and the data folders. Every error here is the user's input (the CLI exits 2).
     pub fn validate(&self, req: &RunRequest) -> Result<()> {
-        let cfg_path = self.env.model_dir.join(lrdist_model::CONFIG_FILE);
+        let cfg_path = self.ctx.model_dir.join(lrdist_model::CONFIG_FILE);
         let cfg = lrdist_model::BertConfig::from_file(&cfg_path)?;
         let layers = cfg.num_hidden_layers;
         Self::request_distribution(req, layers)?;
         if req.stage2_only {
-            Self::resolve(&req.stage1_distribution, "per-layer", layers)?;
+            Self::stage1_distribution(req, layers)?;
         }
         req.scenario.validate()?;
         for task in req.scenario.tasks() {
             match &task {
                 TaskSpec::Glue(t) => {
-                    lrdist_data::task_dir(&self.env.glue_dir, *t)?;
+                    lrdist_data::task_dir(&self.ctx.glue_dir, *t)?;
                 }
                 // A file task is read and checked whole (its columns, texts and labels),
                 // so a bad row is found before anything is trained or written.
                 TaskSpec::File(_) => {
-                    lrdist_data::load_task(&self.env.glue_dir, &task, &req.scale.data_spec(&task))?;
+                    lrdist_data::load_task(&self.ctx.glue_dir, &task, &req.scale.data_spec(&task))?;
                 }
             }
         }
@@ -783,8 +787,22 @@ impl Runner {
         path: &Path,
     ) -> Result<Vec<RunRecord>> {
         let mut records = Vec::new();
-        for (method, dist) in [("flat", "flat:2e-5"), ("paper-combined", "paper-combined")] {
-            let req = RunRequest::new(pair.clone(), scale_name, scale.clone(), method, dist, seed);
+        let methods = [
+            (
+                "flat",
+                DistributionSpec::flat(crate::config::PAPER_FLAT_RATE),
+            ),
+            ("paper-combined", DistributionSpec::paper_combined()),
+        ];
+        for (method, dist) in methods {
+            let req = RunRequest::new(
+                pair.clone(),
+                scale_name,
+                scale.clone(),
+                method,
+                dist.clone(),
+                seed,
+            );
             self.validate(&req)?;
             eprintln!(
                 "==> {} with {dist} ({scale_name} scale, seed {seed})",

@@ -83,7 +83,8 @@ mod tests {
             second: GlueTask::Mrpc.into(),
         };
         let scale = ScaleSpec::builtin("quick").unwrap();
-        let mut req = RunRequest::new(scenario, "quick", scale, "flat", "flat:2e-5", 0);
+        let dist = lrdist_optimizer::DistributionSpec::flat(2e-5);
+        let mut req = RunRequest::new(scenario, "quick", scale, "flat", dist, 0);
         let json = serde_json::to_value(&req).unwrap();
         assert!(
             json.get("head").is_none() && json.get("save").is_none(),

@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 use lrdist_data::length_split;
 
 use crate::config::{ScaleSpec, ScenarioSpec};
-use crate::embed::{cls_embeddings, kmeans2, pca2};
+use crate::embeddings::{cls_embeddings, kmeans_two_clusters, pca2};
+use crate::inputs::{DataCache, PreparedTask, RowSet};
 use crate::learner::Learner;
-use crate::prep::{DataCache, PreparedTask, RowSet};
 use crate::protocol::StagePlan;
 
 /// Builds the stages of `scenario` and adds the heads they need to `learner` (which must
@@ -99,7 +99,7 @@ fn embedding_split(
 ) -> Result<ClusterSplit> {
     let dev_emb = cls_embeddings(&learner.encoder, &p.dev.rows, batch_size, pad_id);
     let train_emb = cls_embeddings(&learner.encoder, &p.train.rows, batch_size, pad_id);
-    let (dev_c, train_c) = kmeans2(&dev_emb, &train_emb)?;
+    let (dev_c, train_c) = kmeans_two_clusters(&dev_emb, &train_emb)?;
     let by_cluster = |labels: &[usize]| -> [Vec<usize>; 2] {
         let mut s = [Vec::new(), Vec::new()];
         for (i, &c) in labels.iter().enumerate() {

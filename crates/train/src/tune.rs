@@ -278,7 +278,7 @@ pub fn tune(
     on_record: &mut dyn FnMut(&RunRecord, &Path) -> Result<()>,
 ) -> Result<TuneOutcome> {
     let cfg = TuningConfig::from_file(config_file)?;
-    let results = runner.env().results_dir.clone();
+    let results = runner.context().results_dir.clone();
     let mut ran = 0;
     if run {
         let mine = cfg.runs(only_settings, only_baselines)?;
@@ -408,7 +408,9 @@ mod tests {
                 "forget",
                 crate::ScaleSpec::builtin("quick").unwrap(),
                 name,
-                "flat:1e-4",
+                "flat:1e-4"
+                    .parse::<lrdist_optimizer::DistributionSpec>()
+                    .unwrap(),
                 0,
             ),
         };

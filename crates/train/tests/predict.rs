@@ -9,7 +9,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{env, small_scale};
+use common::{context, small_scale};
 use lrdist_data::{load_task, metrics, Example, GlueTask, Task, TaskSpec};
 use lrdist_model::HeadKind;
 use lrdist_train::predict::{predict_file, PredictOptions};
@@ -24,16 +24,22 @@ fn finetune_saved(
     head: HeadKind,
 ) -> (FinetuneReport, PathBuf, Vec<Example>) {
     let task = TaskSpec::Glue(task);
-    let env = env(dir);
-    let glue = env.glue_dir.clone();
+    let ctx = context(dir);
+    let glue = ctx.glue_dir.clone();
     let scale = scale();
     let saved = dir.join(task.name());
     let opts = FinetuneOptions {
         head,
         save: Some(saved.clone()),
     };
-    let report = Runner::new(env)
-        .finetune_with(&task, &scale, "flat:1e-4", 0, &opts)
+    let report = Runner::new(ctx)
+        .finetune_with(
+            &task,
+            &scale,
+            &lrdist_optimizer::DistributionSpec::flat(1e-4),
+            0,
+            &opts,
+        )
         .unwrap();
     assert_eq!(report.head, head);
     let dev = load_task(&glue, &task, &scale.data_spec(&task))

@@ -6,9 +6,9 @@ mod common;
 use lrdist_data::{Encoded, GlueTask, Task};
 use lrdist_model::{BertConfig, Encoder};
 use lrdist_optimizer::AdamWConfig;
-use lrdist_train::learner::{Decision, Learner, StageHp};
+use lrdist_train::inputs::RowSet;
+use lrdist_train::learner::{Decision, Learner, StageSettings};
 use lrdist_train::penalty::Penalty;
-use lrdist_train::prep::RowSet;
 use lrdist_train::protocol::{run_plan, RunSettings, StagePlan};
 use lrdist_train::PenaltySpec;
 use rand::{RngExt, SeedableRng};
@@ -54,8 +54,8 @@ fn tiny_learner(seed: i64) -> Learner {
     Learner::new(Encoder::random(&cfg, Device::Cpu, seed), 0)
 }
 
-fn hp(epochs: usize) -> StageHp {
-    StageHp {
+fn stage_settings(epochs: usize) -> StageSettings {
+    StageSettings {
         epochs,
         batch_size: 16,
         eval_batch_size: 64,
@@ -94,9 +94,14 @@ fn training_learns_a_marker_task() {
     let before = learner.evaluate(head, &dev, 64).primary;
     let rates = flat(&learner, 3e-3);
     let stats = learner
-        .train_stage(head, &train, &rates, &hp(6), None, &mut |_, _| {
-            Ok(Decision::Continue)
-        })
+        .train_stage(
+            head,
+            &train,
+            &rates,
+            &stage_settings(6),
+            None,
+            &mut |_, _| Ok(Decision::Continue),
+        )
         .unwrap();
     let after = learner.evaluate(head, &dev, 64).primary;
     assert_eq!(stats.epochs.len(), 6);
@@ -126,7 +131,7 @@ fn a_stage_leaves_other_heads_untouched_and_trains_its_own() {
         weight_decay: 0.1,
         ..AdamWConfig::default()
     };
-    let mut stage = hp(1);
+    let mut stage = stage_settings(1);
     stage.optimizer = cfg;
     let rates = flat(&learner, 1e-3);
     learner
@@ -151,7 +156,7 @@ fn same_seed_same_numbers() {
         let mut learner = tiny_learner(5);
         let head = learner.add_head(GlueTask::Sst2.into(), 1);
         let rates = flat(&learner, 1e-3);
-        let mut stage = hp(2);
+        let mut stage = stage_settings(2);
         stage.optimizer.weight_decay = 0.01;
         let s = learner
             .train_stage(
@@ -196,7 +201,7 @@ fn protocol_fills_the_matrix_and_can_stop_early() {
     let mut events = Vec::new();
     let settings = RunSettings {
         rates: rates.clone(),
-        hp: hp(2),
+        stage: stage_settings(2),
         penalty: None,
         train_from_depth: vec![0; 2],
     };
@@ -219,7 +224,7 @@ fn protocol_fills_the_matrix_and_can_stop_early() {
     learner.add_head(GlueTask::Rte.into(), 2);
     let settings = RunSettings {
         rates,
-        hp: hp(2),
+        stage: stage_settings(2),
         penalty: None,
         train_from_depth: vec![0; 2],
     };
@@ -243,7 +248,7 @@ fn a_nan_loss_is_an_error_naming_where() {
     let mut rows = marker_rows(GlueTask::Stsb, 32, 7, 1);
     rows.rows[5].label = f32::NAN;
     let rates = flat(&learner, 1e-3);
-    let mut stage = hp(1);
+    let mut stage = stage_settings(1);
     stage.bucketing = false;
     let err = learner
         .train_stage(head, &rows, &rates, &stage, None, &mut |_, _| {
@@ -284,7 +289,7 @@ fn penalties_vanish_at_their_anchor_and_grow_away_from_it() {
 
     let rates = flat(&learner, 1e-2);
     learner
-        .train_stage(head, &set, &rates, &hp(1), None, &mut |_, _| {
+        .train_stage(head, &set, &rates, &stage_settings(1), None, &mut |_, _| {
             Ok(Decision::Continue)
         })
         .unwrap();
@@ -309,7 +314,7 @@ fn l2sp_pulls_the_encoder_toward_its_anchor() {
                 head,
                 &marker_rows(GlueTask::Sst2, 128, 7, 1),
                 &rates,
-                &hp(3),
+                &stage_settings(3),
                 penalty.as_ref(),
                 &mut |_, _| Ok(Decision::Continue),
             )
@@ -338,9 +343,14 @@ fn rows_set_sizes_are_checked() {
     };
     let rates = flat(&learner, 1e-3);
     let err = learner
-        .train_stage(head, &empty, &rates, &hp(1), None, &mut |_, _| {
-            Ok(Decision::Continue)
-        })
+        .train_stage(
+            head,
+            &empty,
+            &rates,
+            &stage_settings(1),
+            None,
+            &mut |_, _| Ok(Decision::Continue),
+        )
         .unwrap_err();
     assert!(err.to_string().contains("no training rows"));
 }

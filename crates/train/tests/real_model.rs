@@ -4,20 +4,21 @@
 
 mod common;
 
-use common::{env, small_scale};
+use common::{context, small_scale};
 use lrdist_data::GlueTask;
+use lrdist_optimizer::{DistributionSpec, GroupingSpec};
 use lrdist_train::{Decision, RunRequest, Runner, ScenarioSpec};
 
 #[test]
 fn finetuning_on_a_few_hundred_sst2_rows_learns() {
     let _rng = common::torch_rng_lock();
     let tmp = tempfile::tempdir().unwrap();
-    let mut runner = Runner::new(env(tmp.path()));
+    let mut runner = Runner::new(context(tmp.path()));
     let report = runner
         .finetune(
             &GlueTask::Sst2.into(),
             &small_scale(400, 200, 2),
-            "flat:1e-4",
+            &"flat:1e-4".parse().unwrap(),
             0,
         )
         .unwrap();
@@ -39,7 +40,7 @@ fn finetuning_on_a_few_hundred_sst2_rows_learns() {
 fn a_pair_run_produces_a_complete_record_and_the_stage1_cache_reproduces_it() {
     let _rng = common::torch_rng_lock();
     let tmp = tempfile::tempdir().unwrap();
-    let mut runner = Runner::new(env(tmp.path()));
+    let mut runner = Runner::new(context(tmp.path()));
     let scenario = ScenarioSpec::Pair {
         first: GlueTask::Rte.into(),
         second: GlueTask::Mrpc.into(),
@@ -49,7 +50,7 @@ fn a_pair_run_produces_a_complete_record_and_the_stage1_cache_reproduces_it() {
         "test",
         small_scale(64, 48, 1),
         "combined",
-        "paper-combined",
+        DistributionSpec::paper_combined(),
         3,
     );
     req.stage2_only = true;
@@ -91,18 +92,24 @@ fn a_pair_run_produces_a_complete_record_and_the_stage1_cache_reproduces_it() {
 fn invalid_requests_are_rejected_before_any_work() {
     let _rng = common::torch_rng_lock();
     let tmp = tempfile::tempdir().unwrap();
-    let runner = Runner::new(env(tmp.path()));
+    let runner = Runner::new(context(tmp.path()));
     let pair = ScenarioSpec::Pair {
         first: GlueTask::Sst2.into(),
         second: GlueTask::Mrpc.into(),
     };
-    let bad =
-        |dist: &str| RunRequest::new(pair.clone(), "test", small_scale(8, 8, 1), "x", dist, 0);
+    // A bad distribution is refused where its text is parsed, before any request exists.
     for dist in ["flat:-1e-5", "flat:nan", "warp:3", "llrd:2e-5"] {
-        assert!(runner.validate(&bad(dist)).is_err(), "{dist} accepted");
+        assert!(dist.parse::<DistributionSpec>().is_err(), "{dist} accepted");
     }
-    let mut req = bad("paper-combined");
-    req.grouping = "paper10".into(); // the paper's split needs 12 layers; MiniLM has 6
+    let mut req = RunRequest::new(
+        pair.clone(),
+        "test",
+        small_scale(8, 8, 1),
+        "x",
+        DistributionSpec::paper_combined(),
+        0,
+    );
+    req.grouping = GroupingSpec::Paper10; // the paper's split needs 12 layers; MiniLM has 6
     let msg = format!("{:#}", runner.validate(&req).unwrap_err());
     assert!(msg.contains("12"), "{msg}");
 }
@@ -111,7 +118,7 @@ fn invalid_requests_are_rejected_before_any_work() {
 fn embedding_and_length_shift_split_one_task_in_two() {
     let _rng = common::torch_rng_lock();
     let tmp = tempfile::tempdir().unwrap();
-    let mut runner = Runner::new(env(tmp.path()));
+    let mut runner = Runner::new(context(tmp.path()));
     for scenario in [
         ScenarioSpec::EmbeddingShift {
             task: GlueTask::Mrpc.into(),
@@ -125,7 +132,7 @@ fn embedding_and_length_shift_split_one_task_in_two() {
             "test",
             small_scale(64, 64, 1),
             "flat",
-            "flat:1e-4",
+            DistributionSpec::flat(1e-4),
             0,
         );
         let rec = runner.run(&req, &mut |_| Decision::Continue).unwrap();

@@ -32,11 +32,13 @@ mod common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use common::{env, small_scale};
+use common::{context, small_scale};
 use lrdist_data::{make_batches, read_split, BatchOrder, Example, GlueTask, Split, TextTokenizer};
 use lrdist_model::{Classifier, Encoder, HeadKind, Labels};
-use lrdist_train::prep::BatchTensors;
-use lrdist_train::{Decision, Env, FinetuneOptions, RunRequest, Runner, ScaleSpec, ScenarioSpec};
+use lrdist_train::inputs::BatchTensors;
+use lrdist_train::{
+    Decision, FinetuneOptions, RunContext, RunRequest, Runner, ScaleSpec, ScenarioSpec,
+};
 use tch::{Device, Tensor};
 
 const TOLERANCE: f64 = 1e-4;
@@ -60,13 +62,14 @@ struct Saved {
 }
 
 /// Trains and saves the three folders under `out` (see the module docs).
-fn make_folders(env: Env, out: &Path) -> Vec<Saved> {
+fn make_folders(ctx: RunContext, out: &Path) -> Vec<Saved> {
     tch::set_num_threads(1);
-    let mut runner = Runner::new(env);
+    let mut runner = Runner::new(ctx);
     let scenario = ScenarioSpec::Sequence {
         tasks: vec![GlueTask::Sst2.into(), GlueTask::Stsb.into()],
     };
-    let mut req = RunRequest::new(scenario, "fixture", tiny_scale(), "flat", "flat:1e-4", 0);
+    let flat = lrdist_optimizer::DistributionSpec::flat(1e-4);
+    let mut req = RunRequest::new(scenario, "fixture", tiny_scale(), "flat", flat.clone(), 0);
     req.head = HeadKind::Pooler;
     req.save = Some(out.join("pooler"));
     let record = runner.run(&req, &mut |_| Decision::Continue).unwrap();
@@ -76,7 +79,7 @@ fn make_folders(env: Env, out: &Path) -> Vec<Saved> {
         save: Some(out.join("cls_mrpc")),
     };
     let report = runner
-        .finetune_with(&GlueTask::Mrpc.into(), &tiny_scale(), "flat:1e-4", 0, &opts)
+        .finetune_with(&GlueTask::Mrpc.into(), &tiny_scale(), &flat, 0, &opts)
         .unwrap();
     assert_eq!(
         report.saved.as_deref(),
@@ -188,16 +191,16 @@ fn saved_folders_give_transformers_the_logits_of_lrdist() {
     if let Some(out) = std::env::var_os("LRDIST_SAVE_FIXTURE_OUT") {
         let out = PathBuf::from(out);
         std::fs::create_dir_all(&out).unwrap();
-        let env = env(&out);
-        let glue = env.glue_dir.clone();
-        let saved = make_folders(env, &out);
+        let ctx = context(&out);
+        let glue = ctx.glue_dir.clone();
+        let saved = make_folders(ctx, &out);
         write_generation_inputs(&out, &saved, &rows(&glue));
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let env = env(tmp.path());
-    let (glue, model) = (env.glue_dir.clone(), env.model_dir.clone());
-    let saved = make_folders(env, tmp.path());
+    let ctx = context(tmp.path());
+    let (glue, model) = (ctx.glue_dir.clone(), ctx.model_dir.clone());
+    let saved = make_folders(ctx, tmp.path());
     let rows = rows(&glue);
     let want: HashMap<String, Tensor> = Tensor::read_safetensors(FIXTURE)
         .unwrap_or_else(|e| panic!("reading {FIXTURE}: {e}"))

@@ -25,9 +25,9 @@ const MARGIN_PX: u32 = 12;
 const X_LABELS_PX: u32 = 45;
 const LEGEND_PX: u32 = 13;
 
-/// The paper's flat baseline rate (docs/METHOD.md "Baselines"), drawn when no flat run record
-/// says which flat rate was used.
-pub(crate) const PAPER_FLAT_RATE: f64 = 2e-5;
+// The paper's flat baseline rate (docs/METHOD.md "Baselines"), drawn when no flat run record
+// says which flat rate was used.
+use lrdist_record::PAPER_FLAT_RATE;
 
 /// Rates per group, one line each.
 pub(crate) struct Distributions {

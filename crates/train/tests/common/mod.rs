@@ -1,12 +1,12 @@
 //! What the real-data tests of this crate share: the default model and GLUE (missing either
-//! is a failure that says what to set), an `Env` on the CPU writing under a scratch folder,
+//! is a failure that says what to set), an `RunContext` on the CPU writing under a scratch folder,
 //! small scales, and the lock on libtorch's global generator.
 // Each test file uses a part of this module.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
-use lrdist_train::{Env, ScaleSpec};
+use lrdist_train::{RunContext, ScaleSpec};
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -14,7 +14,7 @@ fn workspace() -> PathBuf {
 
 /// `GLUE_DIR` (default `../shared/glue`) and `LRDIST_MODEL` (default
 /// `models/all-MiniLM-L6-v2`), results and the stage-1 cache under `results`, no progress.
-pub fn env(results: &Path) -> Env {
+pub fn context(results: &Path) -> RunContext {
     let glue = std::env::var_os("GLUE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("../shared/glue"));
@@ -31,7 +31,7 @@ pub fn env(results: &Path) -> Env {
         "model not found at {}: run `make model` or set LRDIST_MODEL",
         model.display()
     );
-    Env {
+    RunContext {
         model_dir: model,
         glue_dir: glue,
         device: tch::Device::Cpu,

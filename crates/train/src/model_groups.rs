@@ -4,14 +4,14 @@ use std::path::Path;
 
 use anyhow::Result;
 use lrdist_model::{Bert, BertConfig, Head, InitMode, CONFIG_FILE};
-use lrdist_optimizer::{group_table, GroupRow, Grouping};
+use lrdist_optimizer::{group_table, GroupRow, Grouping, GroupingSpec};
 use tch::{nn, Device};
 
 /// The group table of the model in `model_dir` (read from its config; weights are not
-/// loaded) with one task head, under `grouping` (`per-layer`, `paper10`, `even:K`).
-pub fn group_rows(model_dir: &Path, grouping: &str) -> Result<Vec<GroupRow>> {
+/// loaded) with one task head, under `grouping`.
+pub fn group_rows(model_dir: &Path, grouping: GroupingSpec) -> Result<Vec<GroupRow>> {
     let cfg = BertConfig::from_file(&model_dir.join(CONFIG_FILE))?;
-    let grouping = Grouping::parse(grouping, cfg.num_hidden_layers)?;
+    let grouping = Grouping::new(grouping, cfg.num_hidden_layers)?;
     // Placeholder init: only names and shapes are needed, not 22M random draws.
     let vs = nn::VarStore::new(Device::Cpu);
     let _bert = Bert::with_options(&vs.root(), &cfg, true, InitMode::Placeholder);
@@ -22,6 +22,18 @@ pub fn group_rows(model_dir: &Path, grouping: &str) -> Result<Vec<GroupRow>> {
         .map(|(n, t)| (n, t.numel()))
         .collect();
     Ok(group_table(&names, cfg.num_hidden_layers, &grouping)?)
+}
+
+/// The number of encoder layers of the model in `model_dir` (from its config) and the
+/// number of groups `grouping` splits its depths into.
+pub fn layers_and_groups(model_dir: &Path, grouping: GroupingSpec) -> Result<(usize, usize)> {
+    let layers = num_layers(model_dir)?;
+    Ok((layers, Grouping::new(grouping, layers)?.len()))
+}
+
+/// The number of encoder layers of the model in `model_dir` (from its config).
+pub fn num_layers(model_dir: &Path) -> Result<usize> {
+    Ok(BertConfig::from_file(&model_dir.join(CONFIG_FILE))?.num_hidden_layers)
 }
 
 /// A plain-text table of group rows.

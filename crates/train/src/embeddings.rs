@@ -8,7 +8,7 @@ use lrdist_model::Encoder;
 use ndarray::Array2;
 use tch::{Device, Kind, Tensor};
 
-use crate::prep::BatchTensors;
+use crate::inputs::BatchTensors;
 
 /// The last layer's [CLS] vector of every row, in row order, as an `[n, hidden]` tensor
 /// on the CPU (evaluation mode, no autograd).
@@ -43,7 +43,7 @@ fn to_array(x: &Tensor) -> Result<Array2<f64>> {
 /// k-means with k = 2 (linfa-clustering, its fixed default RNG, so the split is
 /// deterministic) fitted on `fit` and applied to `fit` and `apply`.
 /// Returns the cluster of every row of each.
-pub fn kmeans2(fit: &Tensor, apply: &Tensor) -> Result<(Vec<usize>, Vec<usize>)> {
+pub fn kmeans_two_clusters(fit: &Tensor, apply: &Tensor) -> Result<(Vec<usize>, Vec<usize>)> {
     let fit_a = to_array(fit)?;
     let dataset = DatasetBase::from(fit_a.clone());
     let model = KMeans::params(2)
