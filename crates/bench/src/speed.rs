@@ -167,7 +167,7 @@ pub fn speed_report(
         BatchOrder::Bucketed { seed: 1 },
         data.tokenizer().pad_id(),
     );
-    let stores = [&learner.encoder.vs, &learner.heads[head].vs];
+    let stores = [&learner.encoder().vs, &learner.head(head).vs];
     let total = batches.len().max(1);
     let mut one_opt = LayerwiseAdamW::new(&stores, &rates, &AdamWConfig::default(), total)?;
     let mut layer_opt = LayerwiseAdamW::new(&stores, &per_layer, &AdamWConfig::default(), total)?;
@@ -322,12 +322,12 @@ pub fn speed_report(
 /// `tch::with_grad`, so the pass is written out here from the learner's public parts; the
 /// predictions are dropped.
 fn predict_with_autograd(learner: &Learner, head: usize, set: &RowSet, batch: usize, pad_id: i64) {
-    let device = learner.encoder.vs.device();
-    let task_head = &learner.heads[head];
+    let device = learner.device();
+    let task_head = learner.head(head);
     tch::with_grad(|| {
         for b in lrdist_data::make_batches(&set.rows, batch, BatchOrder::ByLength, pad_id) {
             let t = BatchTensors::new(&b, device);
-            let bert = &learner.encoder.bert;
+            let bert = &learner.encoder().bert;
             let cls = bert.cls_t(&t.input_ids, &t.token_type_ids, &t.attention_mask, false);
             let logits = task_head.head.forward_t(&cls, false);
             let out = if task_head.task.is_regression() {

@@ -28,11 +28,11 @@ impl Snapshot {
         let top = learner.num_layers() + 1;
         let mut tensors = Vec::new();
         tch::no_grad(|| {
-            for (name, t) in learner.encoder.named_parameters() {
+            for (name, t) in learner.encoder().named_parameters() {
                 let depth = depth_of(&name, learner.num_layers()).unwrap_or(top);
                 tensors.push((name, depth, t.detach().copy()));
             }
-            let mut head_vars: Vec<_> = learner.heads[head].vs.variables().into_iter().collect();
+            let mut head_vars: Vec<_> = learner.head(head).vs.variables().into_iter().collect();
             head_vars.sort_by(|a, b| a.0.cmp(&b.0));
             for (name, t) in head_vars {
                 tensors.push((format!("head/{name}"), top, t.detach().copy()));
@@ -43,8 +43,8 @@ impl Snapshot {
 
     /// The live tensors of `learner` in this snapshot's order (shallow: same storage).
     fn live(&self, learner: &Learner) -> Vec<Tensor> {
-        let encoder = learner.encoder.vs.variables();
-        let head = learner.heads[self.head].vs.variables();
+        let encoder = learner.encoder().vs.variables();
+        let head = learner.head(self.head).vs.variables();
         self.tensors
             .iter()
             .map(|(name, _, _)| match name.strip_prefix("head/") {

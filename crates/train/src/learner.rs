@@ -53,10 +53,16 @@ pub struct TaskHead {
     pub head: Head,
 }
 
-/// The encoder and its heads.
+/// File names of a stage checkpoint ([`Learner::save_stage`]).
+const STAGE_ENCODER_FILE: &str = "encoder.safetensors";
+const STAGE_HEAD_FILE: &str = "head.safetensors";
+
+/// The encoder and its heads. Other modules read them through [`Learner::encoder`] and
+/// [`Learner::head`]; weights change by training or a stage checkpoint
+/// ([`Learner::save_stage`], [`Learner::load_stage`]).
 pub struct Learner {
-    pub encoder: Encoder,
-    pub heads: Vec<TaskHead>,
+    encoder: Encoder,
+    heads: Vec<TaskHead>,
     pad_id: i64,
     /// What every head reads (`--head`; [`Learner::set_head_kind`]).
     head_kind: HeadKind,
@@ -96,6 +102,53 @@ impl Learner {
 
     pub fn num_layers(&self) -> usize {
         self.encoder.config.num_hidden_layers
+    }
+
+    /// The shared encoder, read-only (its weights change through training, a stage
+    /// checkpoint, or in place through its tensors: `attribution::interpolate`).
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    /// Head `head` (an index [`Learner::add_head`] returned).
+    pub fn head(&self, head: usize) -> &TaskHead {
+        &self.heads[head]
+    }
+
+    /// Every head, in the order they were added.
+    pub fn heads(&self) -> &[TaskHead] {
+        &self.heads
+    }
+
+    /// The device the encoder's weights live on.
+    pub fn device(&self) -> tch::Device {
+        self.encoder.vs.device()
+    }
+
+    /// Writes the encoder and head `head` into `dir` as `encoder.safetensors` and
+    /// `head.safetensors`: a stage checkpoint ([`Learner::load_stage`] reads it back).
+    pub fn save_stage(&self, head: usize, dir: &std::path::Path) -> Result<()> {
+        self.encoder
+            .vs
+            .save(dir.join(STAGE_ENCODER_FILE))
+            .with_context(|| format!("{}: encoder", dir.display()))?;
+        self.heads[head]
+            .vs
+            .save(dir.join(STAGE_HEAD_FILE))
+            .with_context(|| format!("{}: head", dir.display()))
+    }
+
+    /// Loads a stage checkpoint [`Learner::save_stage`] wrote into the encoder and head
+    /// `head`.
+    pub fn load_stage(&mut self, head: usize, dir: &std::path::Path) -> Result<()> {
+        self.encoder
+            .vs
+            .load(dir.join(STAGE_ENCODER_FILE))
+            .with_context(|| format!("{}: encoder", dir.display()))?;
+        self.heads[head]
+            .vs
+            .load(dir.join(STAGE_HEAD_FILE))
+            .with_context(|| format!("{}: head", dir.display()))
     }
 
     fn logits(&self, head: usize, t: &BatchTensors, train: bool) -> Tensor {

@@ -307,7 +307,7 @@ impl Runner {
             config_file: req.config_file.clone(),
             model,
             model_dir: self.ctx.model_dir.display().to_string(),
-            device: format!("{:?}", learner.encoder.vs.device()),
+            device: format!("{:?}", learner.device()),
             threads: tch::get_num_threads(),
             git_commit: record::git_commit(),
             command: record::command_line(),
@@ -512,14 +512,8 @@ impl Stage1Cache {
             return Ok(None);
         }
         learner
-            .encoder
-            .vs
-            .load(self.dir.join("encoder.safetensors"))
-            .with_context(|| format!("stage-1 cache {}: encoder", self.dir.display()))?;
-        learner.heads[head]
-            .vs
-            .load(self.dir.join("head.safetensors"))
-            .with_context(|| format!("stage-1 cache {}: head", self.dir.display()))?;
+            .load_stage(head, &self.dir)
+            .context("stage-1 cache")?;
         let stats = serde_json::from_str(&std::fs::read_to_string(&stats_path)?)?;
         Ok(Some(stats))
     }
@@ -532,8 +526,7 @@ impl Stage1Cache {
             .with_extension(format!("partial-{}", std::process::id()));
         std::fs::create_dir_all(&tmp)
             .with_context(|| format!("cannot create {}", tmp.display()))?;
-        learner.encoder.vs.save(tmp.join("encoder.safetensors"))?;
-        learner.heads[head].vs.save(tmp.join("head.safetensors"))?;
+        learner.save_stage(head, &tmp)?;
         std::fs::write(tmp.join("stage.json"), serde_json::to_string_pretty(stats)?)?;
         let _ = std::fs::remove_dir_all(&self.dir);
         std::fs::rename(&tmp, &self.dir)

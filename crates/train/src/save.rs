@@ -21,10 +21,10 @@ pub fn task_labels(task: &Task) -> Labels {
 
 /// Writes the encoder and head `head` of `learner` to `dir`, loadable alone.
 pub fn save_head(learner: &Learner, head: usize, dir: &Path) -> Result<()> {
-    let h = &learner.heads[head];
+    let h = learner.head(head);
     save_classifier(
         dir,
-        &learner.encoder,
+        learner.encoder(),
         &h.vs,
         learner.head_kind(),
         &task_labels(&h.task),
@@ -36,7 +36,7 @@ pub fn save_head(learner: &Learner, head: usize, dir: &Path) -> Result<()> {
 /// `dir/<task>/` (`dir/<task>-<k>/` for the k-th head of a task that has several).
 /// Returns the folders, in head order.
 pub fn save_heads(learner: &Learner, dir: &Path) -> Result<Vec<PathBuf>> {
-    let tasks: Vec<&str> = learner.heads.iter().map(|h| h.task.name()).collect();
+    let tasks: Vec<&str> = learner.heads().iter().map(|h| h.task.name()).collect();
     let mut out = Vec::new();
     for (head, name) in head_folder_names(&tasks).into_iter().enumerate() {
         let folder = dir.join(name);

@@ -97,8 +97,8 @@ fn embedding_split(
     pad_id: i64,
     out: Option<&Path>,
 ) -> Result<ClusterSplit> {
-    let dev_emb = cls_embeddings(&learner.encoder, &p.dev.rows, batch_size, pad_id);
-    let train_emb = cls_embeddings(&learner.encoder, &p.train.rows, batch_size, pad_id);
+    let dev_emb = cls_embeddings(learner.encoder(), &p.dev.rows, batch_size, pad_id);
+    let train_emb = cls_embeddings(learner.encoder(), &p.train.rows, batch_size, pad_id);
     let (dev_c, train_c) = kmeans_two_clusters(&dev_emb, &train_emb)?;
     let by_cluster = |labels: &[usize]| -> [Vec<usize>; 2] {
         let mut s = [Vec::new(), Vec::new()];

@@ -123,9 +123,9 @@ fn a_stage_leaves_other_heads_untouched_and_trains_its_own() {
     let mut learner = tiny_learner(1);
     let a = learner.add_head(GlueTask::Sst2.into(), 1);
     let b = learner.add_head(GlueTask::Mrpc.into(), 2);
-    let before_a = params(&learner.heads[a].vs);
-    let before_b = params(&learner.heads[b].vs);
-    let before_enc = params(&learner.encoder.vs);
+    let before_a = params(&learner.head(a).vs);
+    let before_b = params(&learner.head(b).vs);
+    let before_enc = params(&learner.encoder().vs);
     // Decay must not reach the inactive head either.
     let cfg = AdamWConfig {
         weight_decay: 0.1,
@@ -144,9 +144,9 @@ fn a_stage_leaves_other_heads_untouched_and_trains_its_own() {
             &mut |_, _| Ok(Decision::Continue),
         )
         .unwrap();
-    assert_eq!(max_change(&before_a, &params(&learner.heads[a].vs)), 0.0);
-    assert!(max_change(&before_b, &params(&learner.heads[b].vs)) > 0.0);
-    assert!(max_change(&before_enc, &params(&learner.encoder.vs)) > 0.0);
+    assert_eq!(max_change(&before_a, &params(&learner.head(a).vs)), 0.0);
+    assert!(max_change(&before_b, &params(&learner.head(b).vs)) > 0.0);
+    assert!(max_change(&before_enc, &params(&learner.encoder().vs)) > 0.0);
 }
 
 #[test]
@@ -170,7 +170,7 @@ fn same_seed_same_numbers() {
             .unwrap();
         (
             s.epochs.iter().map(|e| e.loss).collect::<Vec<_>>(),
-            params(&learner.encoder.vs),
+            params(&learner.encoder().vs),
         )
     };
     let (l1, p1) = run();
@@ -303,7 +303,7 @@ fn l2sp_pulls_the_encoder_toward_its_anchor() {
     let drift = |alpha: Option<f64>| {
         let mut learner = tiny_learner(6);
         let head = learner.add_head(GlueTask::Sst2.into(), 1);
-        let start = params(&learner.encoder.vs);
+        let start = params(&learner.encoder().vs);
         let mut penalty = alpha.map(|a| Penalty::new(PenaltySpec::L2sp { alpha: a }));
         if let Some(p) = penalty.as_mut() {
             p.before_training(&learner);
@@ -319,7 +319,7 @@ fn l2sp_pulls_the_encoder_toward_its_anchor() {
                 &mut |_, _| Ok(Decision::Continue),
             )
             .unwrap();
-        let now = params(&learner.encoder.vs);
+        let now = params(&learner.encoder().vs);
         start
             .iter()
             .zip(&now)
