@@ -32,7 +32,9 @@ pub enum PenaltySpec {
         #[serde(default = "default_fisher_rows")]
         fisher_rows: usize,
     },
-    /// L2-SP: `alpha / 2 * ||theta - theta_pretrained||^2` over the encoder.
+    /// L2-SP: `alpha / 2 * ||theta - theta_start||^2` over the encoder, `theta_start` the
+    /// weights the first penalised stage starts from (pretrained in the both-stage
+    /// protocol, post-A under `--stage2-only`; docs/METHOD.md, "Baselines").
     L2sp { alpha: f64 },
 }
 

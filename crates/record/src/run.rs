@@ -76,6 +76,11 @@ pub struct RunRecord {
     pub cl: Option<ClMetrics>,
     pub stopped_early: bool,
     pub stage1_cached: bool,
+    /// Stage B was restored from the cache of an identical stage B (a WiSE-FT run whose
+    /// stage B another alpha of the same setting and seed trained; docs/METHOD.md,
+    /// "Baselines"): `seconds` then counts the restore and rescoring only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stage2_cached: bool,
     /// Per stage: the primary dev score of always predicting the most frequent label
     /// (`None` for regression), the bar a learned task must clear.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -61,10 +61,17 @@ impl Penalty {
         &self.spec
     }
 
-    /// Called once before the first stage: L2-SP anchors at the pretrained weights.
-    pub fn before_training(&mut self, model: &impl PenalisedModel) {
+    /// Called before each stage the penalty regularises. L2-SP anchors at the weights the
+    /// first of them starts from, the starting point of the regularised fine-tuning
+    /// (docs/METHOD.md, "Baselines"): the pretrained weights when stage A is penalised (the
+    /// both-stage protocol), the post-A weights under `--stage2-only`, whose cached stage A
+    /// trains without the penalty. Later calls keep that anchor; EWC anchors in
+    /// [`Self::after_stage`] instead.
+    pub fn before_stage(&mut self, model: &impl PenalisedModel) {
         if let PenaltySpec::L2sp { .. } = self.spec {
-            self.anchors.push(snapshot(model, None));
+            if self.anchors.is_empty() {
+                self.anchors.push(snapshot(model, None));
+            }
         }
     }
 

@@ -90,7 +90,8 @@ impl Outcome {
 }
 
 /// How a plan is run: one learning rate per depth for each stage, shared hyperparameters,
-/// and a penalty whose `before_training` the caller has already called.
+/// and a penalty ([`run_plan`] calls its `before_stage` before each stage it trains and its
+/// `after_stage` after each stage but the last).
 pub struct RunSettings<'a> {
     /// `rates[i]`: per-depth rates of stage i.
     pub rates: Vec<Vec<f64>>,
@@ -159,6 +160,9 @@ pub fn run_plan(
                 cached.clone()
             }
             _ => {
+                if let Some(p) = penalty.as_deref_mut() {
+                    p.before_stage(learner);
+                }
                 let active_penalty = penalty.as_deref().filter(|p| p.is_active());
                 let epochs = stage_settings.epochs;
                 let mut last_scores = Vec::new();

@@ -147,10 +147,8 @@ impl Runner {
             rates[0] = s1.per_depth.clone();
         }
         let settings = stage_settings(&req.scale, req.seed, ctx.progress);
+        // L2-SP anchors where the first stage it regularises starts (`Penalty::before_stage`).
         let mut penalty = req.penalty.clone().map(Penalty::new);
-        if let Some(p) = penalty.as_mut() {
-            p.before_training(&learner); // L2-SP anchors at the pretrained weights
-        }
 
         let majority: Vec<Option<f64>> = plan.iter().map(|s| s.dev.majority_score()).collect();
         let intervention = req.intervention.clone();
@@ -172,7 +170,7 @@ impl Runner {
         // entry's lock is held from the lookup until a missing entry is written, so two
         // processes that need the same entry train it once (the second waits, then loads).
         let cache = match req.stage2_only {
-            true => Some(Stage1Cache::new(&ctx, req, &settings, &file_tasks)?),
+            true => Some(StageCache::stage1(&ctx, req, &settings, &file_tasks)?),
             false => None,
         };
         let lock = match &cache {
@@ -180,7 +178,7 @@ impl Runner {
             None => None,
         };
         let cached = match &cache {
-            Some(c) => c.load(&mut learner, plan[0].head)?,
+            Some(c) => c.load::<StageStats>(&mut learner, plan[0].head)?,
             None => None,
         };
         let stage1_cached = cached.is_some();
@@ -212,16 +210,41 @@ impl Runner {
         }
         drop(lock);
         let post_a = keep_post_a.then(|| Snapshot::take(&learner, plan[0].head));
-        let mut outcome = match done {
-            Some(o) => o,
-            None => run_plan(
-                &mut learner,
-                &plan,
-                settings_with(&rates, &settings, penalty.as_mut(), &train_from_depth),
-                first_stage,
-                on_epoch,
-            )?,
+        // WiSE-FT changes nothing before stage B ends, so every alpha of a setting and seed
+        // shares one trained stage B: the first run trains and stores it, the others
+        // restore it (under the entry's lock, as stage 1) and only interpolate and rescore.
+        let stage2_cache = match (&cache, &intervention) {
+            (Some(c), Some(Intervention::WiseFt { .. })) if plan.len() == 2 && done.is_none() => {
+                Some(c.stage2(&ctx, req, &rates[1], &train_from_depth, &file_tasks))
+            }
+            _ => None,
         };
+        let stage2_lock = match &stage2_cache {
+            Some(c) => Some(c.lock(ctx.progress)?),
+            None => None,
+        };
+        let restored = match &stage2_cache {
+            Some(c) => c.load::<Outcome>(&mut learner, plan[1].head)?,
+            None => None,
+        };
+        let stage2_cached = restored.is_some();
+        let mut outcome = match (done, restored) {
+            (Some(o), _) | (None, Some(o)) => o,
+            (None, None) => {
+                let o = run_plan(
+                    &mut learner,
+                    &plan,
+                    settings_with(&rates, &settings, penalty.as_mut(), &train_from_depth),
+                    first_stage,
+                    on_epoch,
+                )?;
+                if let Some(c) = stage2_cache.as_ref().filter(|_| !o.stopped_early) {
+                    c.save(&learner, plan[1].head, &o)?;
+                }
+                o
+            }
+        };
+        drop(stage2_lock);
         let eval_batch = req.scale.eval_batch_size;
         if let (Some(Intervention::WiseFt { alpha }), Some(a)) = (&intervention, &post_a) {
             if !outcome.stopped_early && plan.len() >= 2 {
@@ -249,6 +272,7 @@ impl Runner {
             start,
             stage1_cached,
         );
+        record.stage2_cached = stage2_cached;
         record.majority = majority;
         record.attribution = attribution;
         record.intervention = intervention;
@@ -326,6 +350,7 @@ impl Runner {
             cl,
             stopped_early: outcome.stopped_early,
             stage1_cached,
+            stage2_cached: false,
             majority: Vec::new(),
             attribution: None,
             intervention: None,
@@ -409,11 +434,17 @@ pub fn stage_settings(scale: &ScaleSpec, seed: u64, progress: bool) -> StageSett
     }
 }
 
-/// A trained stage 1 on disk, keyed by everything that determines it: model, what stage
-/// 1 trains on, its data, the stage hyperparameters, seed and the stage-1 distribution.
-/// Task B plays no part, so every setting with the same task A (and `lrdist calibrate`'s
-/// run of A at that rate) shares one entry per seed.
-struct Stage1Cache {
+/// A trained stage on disk (docs/METHOD.md, "Protocol"): the encoder, one head and a JSON
+/// payload, in a folder named by a hash of everything that determines it.
+///
+/// - [`StageCache::stage1`]: stage 1, keyed by model, what stage 1 trains on, its data,
+///   the stage hyperparameters, seed and the stage-1 distribution. Task B plays no part,
+///   so every setting with the same task A (and `lrdist calibrate`'s run of A at that
+///   rate) shares one entry per seed. Payload: the stage's [`StageStats`].
+/// - [`StageCache::stage2`]: a pair's stage B on top of a stage-1 entry, keyed further by
+///   the scenario, the whole scale, stage B's rates, penalty and frozen depths. Used by
+///   WiSE-FT only (its alphas share stage B). Payload: the run's [`Outcome`].
+struct StageCache {
     dir: PathBuf,
 }
 
@@ -422,10 +453,10 @@ struct EntryLock {
     _file: std::fs::File,
 }
 
-impl Stage1Cache {
+impl StageCache {
     /// The entry of `req`'s stage 1. A file task is named by the digests of the files as
     /// loaded (`files`: the run's file tasks), so the key names the data stage 1 trains on.
-    fn new(
+    fn stage1(
         ctx: &RunContext,
         req: &RunRequest,
         settings: &StageSettings,
@@ -474,6 +505,43 @@ impl Stage1Cache {
         })
     }
 
+    /// The entry of a pair's stage B trained from this stage-1 entry with `rates_b` (per
+    /// depth) and `train_from_depth`, `req`'s penalty, scale and scenario (`files`: the
+    /// run's file tasks, with their digests).
+    fn stage2(
+        &self,
+        ctx: &RunContext,
+        req: &RunRequest,
+        rates_b: &[f64],
+        train_from_depth: &[usize],
+        files: &[lrdist_data::FileTaskRecord],
+    ) -> Self {
+        let stage1 = self
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let key = format!(
+            "{stage1}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{}",
+            req.scenario,
+            serde_json::to_string(&req.scale).unwrap_or_default(),
+            rates_b,
+            req.penalty,
+            train_from_depth,
+            files,
+            req.head
+        );
+        let name = format!(
+            "{}-s{}-{:016x}",
+            req.scenario.label().replace([':', '>'], "_"),
+            req.seed,
+            fnv1a(key.as_bytes())
+        );
+        Self {
+            dir: ctx.cache_dir.join("stage2").join(name),
+        }
+    }
+
     /// Locks the entry (blocking while another process holds it, which it does while it
     /// trains the entry).
     fn lock(&self, progress: bool) -> Result<EntryLock> {
@@ -492,7 +560,7 @@ impl Stage1Cache {
             Err(std::fs::TryLockError::WouldBlock) => {
                 if progress {
                     eprintln!(
-                        "stage-1 cache: another process is training {}; waiting for it",
+                        "stage cache: another process is training {}; waiting for it",
                         self.dir.display()
                     );
                 }
@@ -506,19 +574,26 @@ impl Stage1Cache {
         Ok(EntryLock { _file: file })
     }
 
-    fn load(&self, learner: &mut Learner, head: usize) -> Result<Option<StageStats>> {
+    /// Restores the entry's encoder and head `head` into `learner` and returns its payload,
+    /// or `None` when the entry does not exist.
+    fn load<T: serde::de::DeserializeOwned>(
+        &self,
+        learner: &mut Learner,
+        head: usize,
+    ) -> Result<Option<T>> {
         let stats_path = self.dir.join("stage.json");
         if !stats_path.exists() {
             return Ok(None);
         }
-        learner
-            .load_stage(head, &self.dir)
-            .context("stage-1 cache")?;
-        let stats = serde_json::from_str(&std::fs::read_to_string(&stats_path)?)?;
-        Ok(Some(stats))
+        learner.load_stage(head, &self.dir).context("stage cache")?;
+        let text = std::fs::read_to_string(&stats_path)
+            .with_context(|| format!("cannot read {}", stats_path.display()))?;
+        let payload = serde_json::from_str(&text)
+            .with_context(|| format!("invalid {}", stats_path.display()))?;
+        Ok(Some(payload))
     }
 
-    fn save(&self, learner: &Learner, head: usize, stats: &StageStats) -> Result<()> {
+    fn save<T: Serialize>(&self, learner: &Learner, head: usize, payload: &T) -> Result<()> {
         // A folder of this process's own, renamed into place last, so a crash never
         // leaves a half-written entry that looks complete.
         let tmp = self
@@ -527,7 +602,10 @@ impl Stage1Cache {
         std::fs::create_dir_all(&tmp)
             .with_context(|| format!("cannot create {}", tmp.display()))?;
         learner.save_stage(head, &tmp)?;
-        std::fs::write(tmp.join("stage.json"), serde_json::to_string_pretty(stats)?)?;
+        std::fs::write(
+            tmp.join("stage.json"),
+            serde_json::to_string_pretty(payload)?,
+        )?;
         let _ = std::fs::remove_dir_all(&self.dir);
         std::fs::rename(&tmp, &self.dir)
             .with_context(|| format!("cannot move {} into place", tmp.display()))?;

@@ -8,7 +8,7 @@ use lrdist_model::{BertConfig, Encoder};
 use lrdist_optimizer::AdamWConfig;
 use lrdist_train::inputs::RowSet;
 use lrdist_train::learner::{Decision, Learner, StageSettings};
-use lrdist_train::penalty::Penalty;
+use lrdist_train::penalty::{PenalisedModel, Penalty};
 use lrdist_train::protocol::{run_plan, RunSettings, StagePlan};
 use lrdist_train::PenaltySpec;
 use rand::{RngExt, SeedableRng};
@@ -270,7 +270,7 @@ fn penalties_vanish_at_their_anchor_and_grow_away_from_it() {
     let set = marker_rows(GlueTask::Sst2, 32, 7, 1);
 
     let mut l2sp = Penalty::new(PenaltySpec::L2sp { alpha: 0.5 });
-    l2sp.before_training(&learner);
+    l2sp.before_stage(&learner);
     assert!(l2sp.is_active());
     assert!(l2sp.value().double_value(&[]).abs() < 1e-12);
 
@@ -278,7 +278,7 @@ fn penalties_vanish_at_their_anchor_and_grow_away_from_it() {
         lambda: 1000.0,
         fisher_rows: 16,
     });
-    ewc.before_training(&learner);
+    ewc.before_stage(&learner);
     assert!(
         !ewc.is_active(),
         "EWC has no anchor before the first stage ends"
@@ -306,7 +306,7 @@ fn l2sp_pulls_the_encoder_toward_its_anchor() {
         let start = params(&learner.encoder().vs);
         let mut penalty = alpha.map(|a| Penalty::new(PenaltySpec::L2sp { alpha: a }));
         if let Some(p) = penalty.as_mut() {
-            p.before_training(&learner);
+            p.before_stage(&learner);
         }
         let rates = flat(&learner, 3e-3);
         learner
@@ -329,6 +329,99 @@ fn l2sp_pulls_the_encoder_toward_its_anchor() {
     let free = drift(None);
     let held = drift(Some(10.0));
     assert!(held < 0.5 * free, "L2-SP drift {held} vs free {free}");
+}
+
+/// `alpha / 2 * ||theta - anchor||^2` over the encoder's trainable parameters, by hand.
+fn l2_to(learner: &Learner, anchor: &[Tensor], alpha: f64) -> f64 {
+    let now = learner.encoder_parameters();
+    assert_eq!(now.len(), anchor.len());
+    let sq: f64 = now
+        .iter()
+        .zip(anchor)
+        .map(|(p, a)| (p - a).square().sum(tch::Kind::Float).double_value(&[]))
+        .sum();
+    alpha / 2.0 * sq
+}
+
+#[test]
+fn l2sp_anchors_where_the_first_penalised_stage_starts() {
+    // Under --stage2-only stage A comes from the cache (`skip_first`) and is not penalised,
+    // so L2-SP's starting point is the post-A encoder; in the both-stage protocol it is the
+    // pretrained one. Either way a second `before_stage` keeps the first anchor.
+    let _rng = common::torch_rng_lock();
+    let alpha = 0.5;
+    let two_stages = |learner: &mut Learner| {
+        let a = learner.add_head(GlueTask::Sst2.into(), 1);
+        let b = learner.add_head(GlueTask::Rte.into(), 2);
+        vec![
+            StagePlan {
+                train: marker_rows(GlueTask::Sst2, 64, 7, 1),
+                dev: marker_rows(GlueTask::Sst2, 32, 7, 2),
+                head: a,
+            },
+            StagePlan {
+                train: marker_rows(GlueTask::Rte, 64, 11, 3),
+                dev: marker_rows(GlueTask::Rte, 32, 11, 4),
+                head: b,
+            },
+        ]
+    };
+    fn settings(rate: Vec<f64>, n: usize, penalty: Option<&mut Penalty>) -> RunSettings<'_> {
+        RunSettings {
+            rates: vec![rate; n],
+            stage: stage_settings(1),
+            penalty,
+            train_from_depth: vec![0; n],
+        }
+    }
+    let snapshot = |learner: &Learner| -> Vec<Tensor> {
+        learner
+            .encoder_parameters()
+            .iter()
+            .map(|p| p.detach().copy())
+            .collect()
+    };
+
+    // Stage A alone and unpenalised, then stage B restored-and-penalised.
+    let mut learner = tiny_learner(8);
+    let plan = two_stages(&mut learner);
+    let pretrained = snapshot(&learner);
+    let rate = flat(&learner, 1e-2);
+    let mut first = run_plan(
+        &mut learner,
+        &plan[..1],
+        settings(rate, 1, None),
+        None,
+        &mut |_| Decision::Continue,
+    )
+    .unwrap();
+    let post_a = snapshot(&learner);
+    let mut l2sp = Penalty::new(PenaltySpec::L2sp { alpha });
+    let s = settings(flat(&learner, 1e-2), 2, Some(&mut l2sp));
+    run_plan(
+        &mut learner,
+        &plan,
+        s,
+        Some(first.stages.remove(0)),
+        &mut |_| Decision::Continue,
+    )
+    .unwrap();
+    let value = l2sp.value().double_value(&[]);
+    let to_post_a = l2_to(&learner, &post_a, alpha);
+    let to_pretrained = l2_to(&learner, &pretrained, alpha);
+    assert!(to_post_a > 0.0 && (value - to_post_a).abs() <= 1e-6 * to_post_a);
+    assert!((value - to_pretrained).abs() > 1e-3 * to_pretrained);
+
+    // Both stages penalised: the anchor is the pretrained encoder, through stage B too.
+    let mut learner = tiny_learner(8);
+    let plan = two_stages(&mut learner);
+    let pretrained = snapshot(&learner);
+    let mut l2sp = Penalty::new(PenaltySpec::L2sp { alpha });
+    let s = settings(flat(&learner, 1e-2), 2, Some(&mut l2sp));
+    run_plan(&mut learner, &plan, s, None, &mut |_| Decision::Continue).unwrap();
+    let value = l2sp.value().double_value(&[]);
+    let to_pretrained = l2_to(&learner, &pretrained, alpha);
+    assert!(to_pretrained > 0.0 && (value - to_pretrained).abs() <= 1e-6 * to_pretrained);
 }
 
 #[test]

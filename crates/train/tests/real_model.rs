@@ -7,7 +7,7 @@ mod common;
 use common::{context, small_scale};
 use lrdist_data::GlueTask;
 use lrdist_optimizer::{DistributionSpec, GroupingSpec};
-use lrdist_train::{Decision, RunRequest, Runner, ScenarioSpec};
+use lrdist_train::{Decision, Intervention, RunRequest, Runner, ScenarioSpec};
 
 #[test]
 fn finetuning_on_a_few_hundred_sst2_rows_learns() {
@@ -86,6 +86,58 @@ fn a_pair_run_produces_a_complete_record_and_the_stage1_cache_reproduces_it() {
     assert_eq!(second.a1, first.a1);
     assert_eq!(second.p_s, first.p_s);
     assert_eq!(second.p_o, first.p_o);
+}
+
+#[test]
+fn wise_ft_alphas_share_one_stage_b_and_match_a_trained_one() {
+    let _rng = common::torch_rng_lock();
+    let scenario = ScenarioSpec::Pair {
+        first: GlueTask::Rte.into(),
+        second: GlueTask::Mrpc.into(),
+    };
+    let wise_ft = |alpha: f64| {
+        let mut req = RunRequest::new(
+            scenario.clone(),
+            "test",
+            small_scale(48, 32, 1),
+            &format!("wise-ft@{alpha}"),
+            DistributionSpec::flat(1e-4),
+            5,
+        );
+        req.stage2_only = true;
+        req.intervention = Some(Intervention::WiseFt { alpha });
+        req
+    };
+    let shared = tempfile::tempdir().unwrap();
+    let mut runner = Runner::new(context(shared.path()));
+    let first = runner
+        .run(&wise_ft(0.5), &mut |_| Decision::Continue)
+        .unwrap();
+    assert!(!first.stage2_cached, "the first alpha trains stage B");
+    let restored = runner
+        .run(&wise_ft(0.25), &mut |_| Decision::Continue)
+        .unwrap();
+    assert!(restored.stage1_cached && restored.stage2_cached);
+    assert_eq!(restored.a1, first.a1);
+    let stages = |r: &lrdist_train::RunRecord| serde_json::to_value(&r.stages).unwrap();
+    assert_eq!(
+        stages(&restored),
+        stages(&first),
+        "the same stage B, epoch by epoch"
+    );
+
+    // The same alpha with empty caches trains both stages: identical numbers.
+    let fresh = tempfile::tempdir().unwrap();
+    let trained = Runner::new(context(fresh.path()))
+        .run(&wise_ft(0.25), &mut |_| Decision::Continue)
+        .unwrap();
+    assert!(!trained.stage1_cached && !trained.stage2_cached);
+    assert_eq!(restored.matrix, trained.matrix);
+    assert_eq!(restored.metrics, trained.metrics);
+    assert_ne!(
+        restored.p_o, first.p_o,
+        "another alpha, another interpolation"
+    );
 }
 
 #[test]
