@@ -328,16 +328,16 @@ pub fn search_status(study: &str, console: &mut Console) -> Result<(), Failure> 
     Ok(())
 }
 
-/// `lrdist search export`: a study's trials as CSV.
+/// `lrdist search export`: a study's trials as CSV (`csv` `-`: standard output).
 pub fn search_export(study: &str, csv: &Path, console: &mut Console) -> Result<(), Failure> {
     let (store, name) = input(lrdist_search::open_study(study))?;
     let trials = store.trials(&name)?;
     if let Some(dir) = csv.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let file =
-        std::fs::File::create(csv).with_context(|| format!("cannot write {}", csv.display()))?;
-    lrdist_search::export_csv(&trials, file)?;
+    let out = lrdist_data::table::create_output(csv)
+        .with_context(|| format!("cannot write {}", csv.display()))?;
+    lrdist_search::export_csv(&trials, out)?;
     console.err(format!(
         "wrote {} trials of {name} to {}",
         trials.len(),

@@ -35,6 +35,20 @@ impl Failure {
         }
     }
 
+    /// Whether the error comes from writing to a pipe whose reader has gone (`--out -`
+    /// into `head`, say): not a failure of the command, which then ends quietly.
+    pub fn is_broken_pipe(&self) -> bool {
+        self.error().chain().any(|cause| {
+            let io = cause.downcast_ref::<std::io::Error>().or_else(|| {
+                match cause.downcast_ref::<csv::Error>().map(csv::Error::kind) {
+                    Some(csv::ErrorKind::Io(e)) => Some(e),
+                    _ => None,
+                }
+            });
+            io.is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        })
+    }
+
     /// The process's exit code: 2 for bad input (also an error met while working that the
     /// user's input caused, [`is_bad_input`]), else 1.
     pub fn exit_code(&self) -> u8 {

@@ -699,10 +699,10 @@ pub struct DataArgs {
     pub max_train: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// File to write, with a header: .csv, .jsonl, else TSV (unquoted, as GLUE's). A GLUE
-    /// task's columns are sentence (or sentence1, sentence2) and label (the class index); a
-    /// task of your own keeps its columns and labels, so the file reads back as its train
-    /// file.
+    /// File to write (`-`: standard output), with a header: .csv, .jsonl, else TSV
+    /// (unquoted, as GLUE's). A GLUE task's columns are sentence (or sentence1, sentence2)
+    /// and label (the class index); a task of your own keeps its columns and labels, so the
+    /// file reads back as its train file.
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -771,6 +771,7 @@ pub enum SearchCmd {
     /// Write a study's trials as CSV.
     Export {
         study: String,
+        /// The CSV file to write (`-`: standard output).
         #[arg(long)]
         csv: PathBuf,
     },

@@ -4,6 +4,7 @@
 
 mod args;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -13,12 +14,19 @@ use args::{AnalysisCmd, BenchCmd, Cli, Cmd, DataCmd, SearchCmd};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut write = |stream: Stream, text: &str| match stream {
-        Stream::Out => print!("{text}"),
-        Stream::Err => eprint!("{text}"),
+    let mut write = |stream: Stream, text: &str| {
+        let written = match stream {
+            Stream::Out => std::io::stdout().write_all(text.as_bytes()),
+            Stream::Err => std::io::stderr().write_all(text.as_bytes()),
+        };
+        // A reader that stopped reading (`lrdist ... | head`) ends the command quietly.
+        if written.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            std::process::exit(0);
+        }
     };
     match dispatch(cli, &mut Console::new(&mut write)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(failure) if failure.is_broken_pipe() => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("error: {:#}", failure.error());
             ExitCode::from(failure.exit_code())

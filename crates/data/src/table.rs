@@ -81,6 +81,19 @@ impl Format {
     }
 }
 
+/// Whether `path` names standard output (`-`), as `--out -` and `--csv -` do.
+pub fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// A buffered writer to `path`, or to standard output when `path` is `-`.
+pub fn create_output(path: &Path) -> std::io::Result<Box<dyn std::io::Write>> {
+    Ok(match is_stdout(path) {
+        true => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        false => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
+    })
+}
+
 /// Reads the rows of `path` (see the module's documentation). A file without rows is an
 /// error.
 pub fn read_table(path: &Path, columns: &Columns) -> Result<Table, InputError> {

@@ -162,8 +162,9 @@ impl BatchTensors {
 }
 
 /// Writes the train rows that `spec` selects from `task` with a header; returns the row
-/// count. Lets another tool train on exactly our rows. The format follows `out`'s
-/// extension: `.csv` (quoted where needed) or `.jsonl` (one object per row), else TSV,
+/// count. Lets another tool train on exactly our rows. `out` `-` is standard output. The
+/// format follows `out`'s extension: `.csv` (quoted where needed) or `.jsonl` (one object
+/// per row), else TSV,
 /// tab-separated and unquoted as GLUE's files. A GLUE task's columns are `sentence` (or
 /// `sentence1`, `sentence2`) and `label`, its label the class index (the STS-B score); a
 /// task of your own keeps its own column names and labels (a class by its name), so the
@@ -197,7 +198,7 @@ pub fn export_sample(
     };
     let write_err = || format!("cannot write {}", out.display());
     if format == lrdist_data::table::Format::Jsonl {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(out).with_context(write_err)?);
+        let mut w = lrdist_data::table::create_output(out).with_context(write_err)?;
         for ex in &data.train {
             let label = match data.task.labels() {
                 lrdist_data::LabelSet::Regression => serde_json::json!(ex.label),
@@ -243,7 +244,7 @@ pub fn export_sample(
         } else {
             csv::QuoteStyle::Necessary
         })
-        .from_path(out)?;
+        .from_writer(lrdist_data::table::create_output(out).with_context(write_err)?);
     w.write_record(&columns)?;
     for ex in &data.train {
         let label = label_of(ex);
