@@ -173,14 +173,8 @@ impl Runner {
             true => Some(StageCache::stage1(&ctx, req, &settings, &file_tasks)?),
             false => None,
         };
-        let lock = match &cache {
-            Some(c) => Some(c.lock(ctx.progress)?),
-            None => None,
-        };
-        let cached = match &cache {
-            Some(c) => c.load::<StageStats>(&mut learner, plan[0].head)?,
-            None => None,
-        };
+        let (lock, cached) =
+            StageCache::lock_and_load::<StageStats>(&cache, &mut learner, plan[0].head, &ctx)?;
         let stage1_cached = cached.is_some();
         let mut first_stage = cached;
         let mut done: Option<Outcome> = None;
@@ -219,14 +213,8 @@ impl Runner {
             }
             _ => None,
         };
-        let stage2_lock = match &stage2_cache {
-            Some(c) => Some(c.lock(ctx.progress)?),
-            None => None,
-        };
-        let restored = match &stage2_cache {
-            Some(c) => c.load::<Outcome>(&mut learner, plan[1].head)?,
-            None => None,
-        };
+        let (stage2_lock, restored) =
+            StageCache::lock_and_load::<Outcome>(&stage2_cache, &mut learner, plan[1].head, &ctx)?;
         let stage2_cached = restored.is_some();
         let mut outcome = match (done, restored) {
             (Some(o), _) | (None, Some(o)) => o,
@@ -572,6 +560,21 @@ impl StageCache {
             }
         }
         Ok(EntryLock { _file: file })
+    }
+
+    /// With a cache: locks its entry (the lock is held until a missing entry is written)
+    /// and restores the entry into `learner` when it exists ([`Self::load`]).
+    fn lock_and_load<T: serde::de::DeserializeOwned>(
+        cache: &Option<StageCache>,
+        learner: &mut Learner,
+        head: usize,
+        ctx: &RunContext,
+    ) -> Result<(Option<EntryLock>, Option<T>)> {
+        let Some(c) = cache else {
+            return Ok((None, None));
+        };
+        let lock = c.lock(ctx.progress)?;
+        Ok((Some(lock), c.load(learner, head)?))
     }
 
     /// Restores the entry's encoder and head `head` into `learner` and returns its payload,

@@ -179,13 +179,11 @@ fn same_seed_same_numbers() {
     assert_eq!(max_change(&p1, &p2), 0.0);
 }
 
-#[test]
-fn protocol_fills_the_matrix_and_can_stop_early() {
-    let _rng = common::torch_rng_lock();
-    let mut learner = tiny_learner(2);
+/// Two stages on `learner` (one new head each): an SST-2 marker task, then an RTE one.
+fn two_marker_stages(learner: &mut Learner) -> Vec<StagePlan> {
     let a = learner.add_head(GlueTask::Sst2.into(), 1);
     let b = learner.add_head(GlueTask::Rte.into(), 2);
-    let plan = vec![
+    vec![
         StagePlan {
             train: marker_rows(GlueTask::Sst2, 64, 7, 1),
             dev: marker_rows(GlueTask::Sst2, 32, 7, 2),
@@ -196,7 +194,14 @@ fn protocol_fills_the_matrix_and_can_stop_early() {
             dev: marker_rows(GlueTask::Rte, 32, 11, 4),
             head: b,
         },
-    ];
+    ]
+}
+
+#[test]
+fn protocol_fills_the_matrix_and_can_stop_early() {
+    let _rng = common::torch_rng_lock();
+    let mut learner = tiny_learner(2);
+    let plan = two_marker_stages(&mut learner);
     let rates = vec![flat(&learner, 1e-3); 2];
     let mut events = Vec::new();
     let settings = RunSettings {
@@ -350,22 +355,6 @@ fn l2sp_anchors_where_the_first_penalised_stage_starts() {
     // pretrained one. Either way a second `before_stage` keeps the first anchor.
     let _rng = common::torch_rng_lock();
     let alpha = 0.5;
-    let two_stages = |learner: &mut Learner| {
-        let a = learner.add_head(GlueTask::Sst2.into(), 1);
-        let b = learner.add_head(GlueTask::Rte.into(), 2);
-        vec![
-            StagePlan {
-                train: marker_rows(GlueTask::Sst2, 64, 7, 1),
-                dev: marker_rows(GlueTask::Sst2, 32, 7, 2),
-                head: a,
-            },
-            StagePlan {
-                train: marker_rows(GlueTask::Rte, 64, 11, 3),
-                dev: marker_rows(GlueTask::Rte, 32, 11, 4),
-                head: b,
-            },
-        ]
-    };
     fn settings(rate: Vec<f64>, n: usize, penalty: Option<&mut Penalty>) -> RunSettings<'_> {
         RunSettings {
             rates: vec![rate; n],
@@ -384,7 +373,7 @@ fn l2sp_anchors_where_the_first_penalised_stage_starts() {
 
     // Stage A alone and unpenalised, then stage B restored-and-penalised.
     let mut learner = tiny_learner(8);
-    let plan = two_stages(&mut learner);
+    let plan = two_marker_stages(&mut learner);
     let pretrained = snapshot(&learner);
     let rate = flat(&learner, 1e-2);
     let mut first = run_plan(
@@ -414,7 +403,7 @@ fn l2sp_anchors_where_the_first_penalised_stage_starts() {
 
     // Both stages penalised: the anchor is the pretrained encoder, through stage B too.
     let mut learner = tiny_learner(8);
-    let plan = two_stages(&mut learner);
+    let plan = two_marker_stages(&mut learner);
     let pretrained = snapshot(&learner);
     let mut l2sp = Penalty::new(PenaltySpec::L2sp { alpha });
     let s = settings(flat(&learner, 1e-2), 2, Some(&mut l2sp));
