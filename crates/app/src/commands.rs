@@ -15,6 +15,9 @@ use lrdist_train::{
 
 use crate::{input, Console, Failure, Settings};
 
+/// What `lrdist predict` reads and writes, beside the model of the settings.
+pub use lrdist_train::predict::PredictInput;
+
 /// `lrdist finetune`: fine-tune on `task` and write its dev metrics (a summary on stderr,
 /// the report as JSON on stdout).
 pub fn finetune(
@@ -513,18 +516,6 @@ pub fn bench_speed(
     Ok(())
 }
 
-/// What `lrdist predict` reads and writes, beside the model of the settings.
-#[derive(Clone, Debug)]
-pub struct PredictInput {
-    pub input: PathBuf,
-    pub text_column: Option<String>,
-    pub text_pair_column: Option<String>,
-    /// JSONL to write [default: stdout].
-    pub output: Option<PathBuf>,
-    pub batch_size: usize,
-    pub max_len: usize,
-}
-
 /// `lrdist predict`: the saved model of the settings on the rows of a file.
 pub fn predict(
     settings: &Settings,
@@ -533,12 +524,7 @@ pub fn predict(
 ) -> Result<(), Failure> {
     let opts = lrdist_train::predict::PredictOptions {
         model_dir: settings.model_dir(None),
-        input: what.input.clone(),
-        text_column: what.text_column.clone(),
-        text_pair_column: what.text_pair_column.clone(),
-        output: what.output.clone(),
-        batch_size: what.batch_size,
-        max_len: what.max_len,
+        rows: what.clone(),
         device: input(settings.device())?,
         progress: !settings.quiet,
     };

@@ -113,15 +113,7 @@ impl DistributionSpec {
                 let per_layer = Grouping::per_layer(num_layers);
                 let matched = target.resolve(num_layers, &per_layer)?;
                 let lr = flat_matched(&matched.per_depth);
-                let per_depth = flat(lr, num_layers);
-                let rates = group_geometric_means(&per_depth, grouping);
-                Ok(ResolvedDistribution::new(
-                    spec,
-                    spec.trim(),
-                    grouping,
-                    rates,
-                    None,
-                ))
+                Ok(per_depth_rates(spec, &flat(lr, num_layers), grouping))
             }
             SpecKind::File(path) => Distribution::load_for(path, num_layers)?.apply(spec, grouping),
             // `base` is not a rate: the error a preset with a bad number gives.
@@ -129,16 +121,7 @@ impl DistributionSpec {
                 .err()
                 .unwrap_or_else(|| DistributionError::UnknownPreset { spec: spec.into() })),
             SpecKind::Preset(preset) => match preset.rates(num_layers) {
-                PresetRates::PerDepth(per_depth) => {
-                    let rates = group_geometric_means(&per_depth, grouping);
-                    Ok(ResolvedDistribution::new(
-                        spec,
-                        spec.trim(),
-                        grouping,
-                        rates,
-                        None,
-                    ))
-                }
+                PresetRates::PerDepth(per_depth) => Ok(per_depth_rates(spec, &per_depth, grouping)),
                 PresetRates::Groups(dist) => dist.apply(spec, grouping),
             },
         }
@@ -208,6 +191,13 @@ impl From<DistributionSpec> for String {
 
 /// Geometric mean of the per-depth rates over each group's depths (exact when they are
 /// all equal).
+/// The distribution `spec` gives as one rate per depth, applied to `grouping` (each
+/// group's rate the geometric mean of its depths').
+fn per_depth_rates(spec: &str, per_depth: &[f64], grouping: &Grouping) -> ResolvedDistribution {
+    let rates = group_geometric_means(per_depth, grouping);
+    ResolvedDistribution::new(spec, spec.trim(), grouping, rates, None)
+}
+
 fn group_geometric_means(per_depth: &[f64], grouping: &Grouping) -> Vec<f64> {
     grouping
         .depth_ranges()

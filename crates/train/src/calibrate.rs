@@ -229,15 +229,7 @@ mod tests {
              tasks: [sst2, rte]\nrates: [1.0e-4, 2.0e-4]\nseeds: [0]\n",
         )
         .unwrap();
-        let own = FileTask {
-            name: "reviews".into(),
-            train: "r/train.csv".into(),
-            dev: "r/dev.csv".into(),
-            text: lrdist_data::DEFAULT_TEXT_COLUMN.into(),
-            text_pair: None,
-            label: lrdist_data::DEFAULT_LABEL_COLUMN.into(),
-            kind: lrdist_data::TaskKind::Classification,
-        };
+        let own = crate::requests::tests::own();
         let tasks = |only: &[&str], file: Option<FileTask>| {
             let only: Vec<TaskName> = only.iter().map(|t| t.parse().unwrap()).collect();
             let mut names: Vec<String> = requests_for(&config, "tiny", &only, file)

@@ -24,12 +24,9 @@ use crate::inputs::BatchTensors;
 /// The text column used when none is named, then the one tried when it is missing.
 pub const DEFAULT_TEXT_COLUMNS: [&str; 2] = ["text", "sentence"];
 
-/// What `lrdist predict` reads and writes.
+/// The rows `lrdist predict` classifies and where it writes them: what a user gives.
 #[derive(Clone, Debug)]
-pub struct PredictOptions {
-    /// The model folder (config.json, model.safetensors or pytorch_model.bin,
-    /// tokenizer.json and a head).
-    pub model_dir: PathBuf,
+pub struct PredictInput {
     /// `.csv`, `.tsv` (no quoting, as GLUE) or `.jsonl` (one object per line).
     pub input: PathBuf,
     /// Column of the text [default: `text`, else `sentence`].
@@ -41,6 +38,15 @@ pub struct PredictOptions {
     pub batch_size: usize,
     /// Longest row in tokens (capped at the model's `max_position_embeddings`).
     pub max_len: usize,
+}
+
+/// What `lrdist predict` reads and writes, and with which model on which device.
+#[derive(Clone, Debug)]
+pub struct PredictOptions {
+    /// The model folder (config.json, model.safetensors or pytorch_model.bin,
+    /// tokenizer.json and a head).
+    pub model_dir: PathBuf,
+    pub rows: PredictInput,
     pub device: Device,
     pub progress: bool,
 }
@@ -127,33 +133,34 @@ impl Prediction {
     }
 }
 
-/// Predicts every row of `opts.input` and writes one JSON line per row. Input errors (the
+/// Predicts every row of `opts.rows.input` and writes one JSON line per row. Input errors (the
 /// file, a row, the model folder) are [`InputError`]s; the input is read and checked
 /// before the model is loaded.
 pub fn predict_file(opts: &PredictOptions) -> Result<PredictSummary> {
     let rows = read_rows(
-        &opts.input,
-        opts.text_column.as_deref(),
-        opts.text_pair_column.as_deref(),
+        &opts.rows.input,
+        opts.rows.text_column.as_deref(),
+        opts.rows.text_pair_column.as_deref(),
     )?;
     let classifier = Classifier::load(&opts.model_dir, opts.device)
         .map_err(|e| InputError::File(format!("{e:#}")))?;
     let max_len = opts
+        .rows
         .max_len
         .min(classifier.encoder.config.max_position_embeddings);
     let tokenizer = TextTokenizer::from_model_dir(&opts.model_dir, max_len)
         .map_err(|e| InputError::File(format!("{e:#}")))?;
     let encoded = tokenizer
         .encode(&examples(&rows))
-        .map_err(|e| InputError::File(format!("{}: {e:#}", opts.input.display())))?;
+        .map_err(|e| InputError::File(format!("{}: {e:#}", opts.rows.input.display())))?;
     let predictions = predict_encoded(
         &classifier,
         &encoded,
         tokenizer.pad_id(),
-        opts.batch_size,
+        opts.rows.batch_size,
         opts.progress,
     )?;
-    match &opts.output {
+    match &opts.rows.output {
         Some(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -169,7 +176,7 @@ pub fn predict_file(opts: &PredictOptions) -> Result<PredictSummary> {
     Ok(PredictSummary {
         rows: rows.len(),
         labels: classifier.labels.clone(),
-        output: opts.output.clone(),
+        output: opts.rows.output.clone(),
     })
 }
 

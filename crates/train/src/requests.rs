@@ -455,7 +455,7 @@ fn no_such_method(config: &ExperimentConfig, scale: &str, name: &str) -> String 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use lrdist_data::TaskKind;
 
@@ -476,7 +476,7 @@ mod tests {
     }
 
     /// The task of `--train r/train.csv --dev r/dev.csv --task-name reviews`.
-    fn own() -> FileTask {
+    pub(crate) fn own() -> FileTask {
         FileTask {
             name: "reviews".into(),
             train: "r/train.csv".into(),

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use common::{context, small_scale};
 use lrdist_data::{load_task, metrics, Example, GlueTask, Task, TaskSpec};
 use lrdist_model::HeadKind;
-use lrdist_train::predict::{predict_file, PredictOptions};
+use lrdist_train::predict::{predict_file, PredictInput, PredictOptions};
 use lrdist_train::{FinetuneOptions, FinetuneReport, Runner, ScaleSpec};
 use tch::Device;
 
@@ -62,12 +62,14 @@ fn predict(
     let output = input.with_extension("out.jsonl");
     let opts = PredictOptions {
         model_dir,
-        input,
-        text_column: columns[0].map(Into::into),
-        text_pair_column: columns[1].map(Into::into),
-        output: Some(output.clone()),
-        batch_size: scale().eval_batch_size,
-        max_len: scale().max_len,
+        rows: PredictInput {
+            input,
+            text_column: columns[0].map(Into::into),
+            text_pair_column: columns[1].map(Into::into),
+            output: Some(output.clone()),
+            batch_size: scale().eval_batch_size,
+            max_len: scale().max_len,
+        },
         device: Device::Cpu,
         progress: false,
     };
