@@ -213,8 +213,10 @@ impl Runner {
             }
             _ => None,
         };
+        // The last stage's head: stage B's where the cache exists (pairs only).
+        let last_head = plan[plan.len() - 1].head;
         let (stage2_lock, restored) =
-            StageCache::lock_and_load::<Outcome>(&stage2_cache, &mut learner, plan[1].head, &ctx)?;
+            StageCache::lock_and_load::<Outcome>(&stage2_cache, &mut learner, last_head, &ctx)?;
         let stage2_cached = restored.is_some();
         let mut outcome = match (done, restored) {
             (Some(o), _) | (None, Some(o)) => o,
@@ -227,7 +229,7 @@ impl Runner {
                     on_epoch,
                 )?;
                 if let Some(c) = stage2_cache.as_ref().filter(|_| !o.stopped_early) {
-                    c.save(&learner, plan[1].head, &o)?;
+                    c.save(&learner, last_head, &o)?;
                 }
                 o
             }
