@@ -198,7 +198,7 @@ TABLES := main cl unseen search authors calibration regime attribution forget fo
 FIGURES := combined best-distributions search-progress pareto embedding-shift authors attribution tradeoff search-progress-forget pareto-forget best-distributions-forget
 ANALYSIS := $(LRDIST) analysis --results results --out paper --authors-logs $(AUTHORS_LOGS)
 
-.PHONY: reproduce calibrate survey tune searches combine evaluations tables figures check \
+.PHONY: reproduce calibrate survey tune searches combine evaluations status tables figures check \
 	$(addprefix table-,$(TABLES)) $(addprefix figure-,$(FIGURES))
 
 reproduce: $(if $(filter forget,$(SCALE)),calibrate survey tune,) searches combine evaluations tables figures ## [calibrate -> survey -> tune ->] searches -> combine -> evaluations -> tables -> figures (SCALE=quick|cpu|forget), resuming
@@ -291,6 +291,12 @@ EVAL_METHODS ?=
 evaluations: glue-check model $(BUILD_DEP) ## every method x seed on settings never searched (then the searched pairs), resumable
 	@$(MAKE) -j$(EVAL_JOBS) $(addprefix eval-,$(EVAL_CONFIGS))
 	@$(MAKE) -j$(EVAL_JOBS) $(addprefix eval-,$(SEARCH_CONFIGS))
+
+status: $(BUILD_DEP) ## what is left of SCALE's tuning and evaluations, per config, with the hours it takes (runs nothing)
+	@$(if $(filter forget,$(SCALE)),echo "tuning: $$($(LRDIST) tune --dry-run 2>&1 >/dev/null | tail -n 1)";,)
+	@for c in $(EVAL_CONFIGS) $(SEARCH_CONFIGS); do \
+		echo "$$c: $$($(LRDIST) run --config experiments/$$c.yaml --scale $(SCALE) --all --dry-run 2>&1 >/dev/null | tail -n 1)"; \
+	done
 
 eval-%: ## one config's methods x seeds (e.g. eval-rte_sst2), resumable
 	@echo "==> evaluating experiments/$*.yaml ($(SCALE) scale)"

@@ -167,14 +167,19 @@ pub fn export_param_groups(
 
 /// `lrdist run`: the runs `opts` asks for, each record appended to `record` (default:
 /// `RESULTS/runs/<config or scenario>.jsonl`); with `--all`, runs with a record are
-/// skipped.
+/// skipped. With `dry_run`, nothing runs: each run's status goes to stdout as CSV
+/// ([`lrdist_train::pending`]) and what is left to stderr.
 pub fn run(
     settings: &Settings,
     opts: &RunOptions,
     record: Option<&Path>,
+    dry_run: bool,
     console: &mut Console,
 ) -> Result<(), Failure> {
-    let reqs = input(opts.requests())?;
+    let (reqs, waiting) = match dry_run {
+        true => input(opts.requests_and_waiting())?,
+        false => (input(opts.requests())?, Vec::new()),
+    };
     let glue = reqs.iter().any(|r| r.scenario.uses_glue());
     let ctx = input(
         opts.config_model()
@@ -186,7 +191,56 @@ pub fn run(
             .map(Path::to_path_buf)
             .unwrap_or_else(|| lrdist_train::record::default_record_path(&results, req))
     };
+    if dry_run {
+        let template = match waiting.is_empty() {
+            true => None,
+            false => Some(input(opts.request())?),
+        };
+        return plan_batch(
+            settings,
+            ctx,
+            &reqs,
+            &path,
+            &waiting,
+            template.as_ref(),
+            console,
+        );
+    }
     run_batch(settings, ctx, &reqs, &path, opts.all, console)
+}
+
+/// Validates `reqs`, then prints where each of them (and each of `waiting`, whose
+/// records go where `template`'s go) stands instead of running it ([`print_plan`]).
+fn plan_batch(
+    settings: &Settings,
+    ctx: lrdist_train::RunContext,
+    reqs: &[RunRequest],
+    path: &dyn Fn(&RunRequest) -> PathBuf,
+    waiting: &[lrdist_train::requests::WaitingRun],
+    template: Option<&RunRequest>,
+    console: &mut Console,
+) -> Result<(), Failure> {
+    let runner = Runner::new(ctx);
+    for req in reqs {
+        input(runner.validate(req))?;
+    }
+    let rows = lrdist_train::pending::plan(&runner, reqs, path, waiting, template)?;
+    print_plan(console, &rows, settings.quiet)
+}
+
+/// A batch's plan: one CSV row per run on stdout, what is left on stderr (unless quiet).
+fn print_plan(
+    console: &mut Console,
+    rows: &[lrdist_train::pending::PlannedRun],
+    quiet: bool,
+) -> Result<(), Failure> {
+    let mut csv = Vec::new();
+    lrdist_train::pending::write_csv(rows, &mut csv)?;
+    console.out_raw(&String::from_utf8(csv).context("the plan is UTF-8")?);
+    if !quiet {
+        console.err(lrdist_train::pending::summary(rows));
+    }
+    Ok(())
 }
 
 /// What `lrdist calibrate` was asked for.
@@ -201,9 +255,12 @@ pub struct CalibrateOptions {
     pub file: Option<lrdist_data::FileTask>,
     /// The records' file [default: `RESULTS/calibration/<scale>-<task>.jsonl`].
     pub record: Option<PathBuf>,
+    /// Run nothing; print what is left ([`run`]'s `dry_run`).
+    pub dry_run: bool,
 }
 
-/// `lrdist calibrate`: every rate x seed x task of the calibration without a record.
+/// `lrdist calibrate`: every rate x seed x task of the calibration without a record (with
+/// `dry_run`, only what is left, as [`run`]'s).
 pub fn calibrate(
     settings: &Settings,
     opts: &CalibrateOptions,
@@ -224,6 +281,9 @@ pub fn calibrate(
             .clone()
             .unwrap_or_else(|| lrdist_train::calibrate::record_path(&results, req))
     };
+    if opts.dry_run {
+        return plan_batch(settings, ctx, &reqs, &path, &[], None, console);
+    }
     run_batch(settings, ctx, &reqs, &path, true, console)
 }
 
@@ -257,25 +317,42 @@ fn print_record(console: &mut Console, record: &RunRecord, path: &Path, quiet: b
     Ok(())
 }
 
+/// What `lrdist tune` was asked for.
+#[derive(Clone, Debug)]
+pub struct TuneOptions {
+    /// The tuning config: settings, seeds and each baseline's grid.
+    pub config: PathBuf,
+    /// Only these settings and baselines (all when empty).
+    pub settings: Vec<String>,
+    pub baselines: Vec<String>,
+    /// Run nothing; write the choice from the records.
+    pub only_choose: bool,
+    /// Run nothing; print what is left ([`run`]'s `dry_run`).
+    pub dry_run: bool,
+}
+
 /// `lrdist tune`: the baselines' tuning runs without a record (`only_choose`: none), then
-/// the choice once every run has its record.
-pub fn tune(
-    settings: &Settings,
-    config: &Path,
-    settings_names: &[String],
-    baselines: &[String],
-    only_choose: bool,
-    console: &mut Console,
-) -> Result<(), Failure> {
+/// the choice once every run has its record; with `dry_run`, only what is left (as
+/// [`run`]'s).
+pub fn tune(settings: &Settings, opts: &TuneOptions, console: &mut Console) -> Result<(), Failure> {
     let ctx = input(settings.context())?;
     let mut runner = Runner::new(ctx);
+    if opts.dry_run {
+        let rows = input(lrdist_train::tune::plan(
+            &runner,
+            &opts.config,
+            &opts.settings,
+            &opts.baselines,
+        ))?;
+        return print_plan(console, &rows, settings.quiet);
+    }
     let quiet = settings.quiet;
     let outcome = input(lrdist_train::tune::tune(
         &mut runner,
-        config,
-        settings_names,
-        baselines,
-        !only_choose,
+        &opts.config,
+        &opts.settings,
+        &opts.baselines,
+        !opts.only_choose,
         &mut |record, path| print_record(console, record, path, quiet),
     ))?;
     match (&outcome.written, &outcome.not_yet) {

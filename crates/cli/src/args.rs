@@ -563,6 +563,13 @@ pub struct RunArgs {
     /// before results/combined/combined.yaml exists).
     #[arg(long, value_delimiter = ',', requires = "all")]
     pub methods: Vec<String>,
+    /// Run nothing: print each run the command would make with its status against its
+    /// record file (done, stale, to_run, or waiting for a file such as the tuning choice)
+    /// as CSV on stdout, and on stderr how many are left and about how long they take at
+    /// the median seconds per run of that file's records. E.g. `lrdist run --config
+    /// experiments/qqp_sst2.yaml --scale forget --all --dry-run`.
+    #[arg(long)]
+    pub dry_run: bool,
     /// What the heads read (`--head`) and where to save the model (`--save`; one run only,
     /// not with --all).
     #[command(flatten)]
@@ -621,6 +628,11 @@ pub struct CalibrateArgs {
     /// JSONL file for the records (default: RESULTS/calibration/<scale>-<task>.jsonl).
     #[arg(long)]
     pub record: Option<PathBuf>,
+    /// Run nothing: print each calibration run with its status (done, stale, to_run) as
+    /// CSV on stdout, and on stderr how many are left and about how long they take (as
+    /// `run --dry-run`).
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 impl CalibrateArgs {
@@ -632,6 +644,7 @@ impl CalibrateArgs {
             tasks: self.tasks.clone(),
             file: self.file.task()?,
             record: self.record.clone(),
+            dry_run: self.dry_run,
         })
     }
 }
@@ -650,6 +663,23 @@ pub struct TuneArgs {
     /// Run nothing: write the choice from the records, or fail naming the missing runs.
     #[arg(long, conflicts_with_all = ["settings", "baselines"])]
     pub choose: bool,
+    /// Run nothing: print each tuning run with its status (done, stale, to_run) as CSV on
+    /// stdout, and on stderr how many are left and about how long they take (as `run
+    /// --dry-run`).
+    #[arg(long, conflicts_with = "choose")]
+    pub dry_run: bool,
+}
+
+impl TuneArgs {
+    pub fn options(&self) -> lrdist_app::TuneOptions {
+        lrdist_app::TuneOptions {
+            config: self.config.clone(),
+            settings: self.settings.clone(),
+            baselines: self.baselines.clone(),
+            only_choose: self.choose,
+            dry_run: self.dry_run,
+        }
+    }
 }
 
 #[derive(Args)]

@@ -63,12 +63,13 @@ fn dispatch(cli: Cli, console: &mut Console) -> Result<(), Failure> {
             a.output.as_deref(),
             console,
         ),
-        Cmd::Run(a) => lrdist_app::run(s, &input(a.options())?, a.record.as_deref(), console),
+        Cmd::Run(a) => {
+            let opts = input(a.options())?;
+            lrdist_app::run(s, &opts, a.record.as_deref(), a.dry_run, console)
+        }
         Cmd::Predict(a) => lrdist_app::predict(s, &a.options(), console),
         Cmd::Calibrate(a) => lrdist_app::calibrate(s, &input(a.options())?, console),
-        Cmd::Tune(a) => {
-            lrdist_app::tune(s, &a.config, &a.settings, &a.baselines, a.choose, console)
-        }
+        Cmd::Tune(a) => lrdist_app::tune(s, &a.options(), console),
         Cmd::Demo(a) => lrdist_app::demo(s, &input(a.options())?, console),
         Cmd::Search(a) => match a.cmd {
             Some(SearchCmd::Status { study }) => lrdist_app::search_status(&study, console),

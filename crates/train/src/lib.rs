@@ -10,6 +10,7 @@
 //! - [`requests`]: which runs a command asks for (a scale with overrides, `run`'s and
 //!   `demo`'s requests);
 //! - [`calibrate`] and [`tune`]: the flat-rate calibration and the baselines' tuning;
+//! - [`pending`]: what a resumable batch still has to run (`--dry-run`), and its cost;
 //! - [`flops`]: model FLOPs of a training step (`StageStats::flops`);
 //! - [`save`] and [`predict`]: trained heads as Hugging Face folders (`--save`), and
 //!   predictions of such a folder on a file (`lrdist predict`).
@@ -23,6 +24,7 @@ pub mod inputs;
 pub mod learner;
 pub mod model_groups;
 pub mod penalty;
+pub mod pending;
 pub mod predict;
 pub mod protocol;
 pub mod record;

@@ -10,9 +10,7 @@ use lrdist_data::{FileTask, GlueTask, TaskSpec};
 use lrdist_model::HeadKind;
 use lrdist_optimizer::{DistributionSpec, GroupingSpec};
 
-use crate::config::{
-    ExperimentConfig, MethodSpec, PenaltySpec, RunRequest, ScaleSpec, ScenarioSpec,
-};
+use crate::config::{ExperimentConfig, PenaltySpec, RunRequest, ScaleSpec, ScenarioSpec};
 
 /// The scale of `run` and `search` when none is named.
 pub const DEFAULT_SCALE: &str = "quick";
@@ -148,6 +146,43 @@ pub fn config_model(config: Option<&Path>) -> Result<Option<PathBuf>> {
     })
 }
 
+/// A run of `run --all` that cannot start yet: its method reads a file that does not
+/// exist yet (its tuning choice, `make tune`; or its distribution, e.g. the combination
+/// before the searches end).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WaitingRun {
+    /// The config's name.
+    pub config: String,
+    pub method: String,
+    pub seed: u64,
+    /// The missing file.
+    pub file: PathBuf,
+    /// Whether `file` is the method's tuning choice (else its distribution).
+    pub tuned: bool,
+}
+
+impl std::fmt::Display for WaitingRun {
+    /// The message `run --all` prints for a method it skips.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.tuned {
+            true => write!(
+                f,
+                "{}: method {} skipped: its tuning file {} does not exist yet (`make tune`)",
+                self.config,
+                self.method,
+                self.file.display()
+            ),
+            false => write!(
+                f,
+                "{}: method {} skipped: {} does not exist yet",
+                self.config,
+                self.method,
+                self.file.display()
+            ),
+        }
+    }
+}
+
 /// What `lrdist run` was asked for.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
@@ -189,11 +224,25 @@ impl RunOptions {
     /// The requests: one, or with `all` one per method x seed of the config. A method
     /// waiting for its tuning or distribution file is skipped, said on stderr.
     pub fn requests(&self) -> Result<Vec<RunRequest>> {
+        let (reqs, waiting) = self.requests_and_waiting()?;
+        let mut said = std::collections::BTreeSet::new();
+        for w in &waiting {
+            if said.insert(&w.method) {
+                eprintln!("{w}");
+            }
+        }
+        Ok(reqs)
+    }
+
+    /// [`RunOptions::requests`], and (with `all` and no `methods`) the method x seed runs
+    /// of the config that wait for a file (its tuning choice, or its distribution) that
+    /// does not exist yet.
+    pub fn requests_and_waiting(&self) -> Result<(Vec<RunRequest>, Vec<WaitingRun>)> {
         if self.all && self.save.is_some() {
             bail!("--save writes the model of one run: give it without --all");
         }
         if !self.all {
-            return Ok(vec![self.request()?]);
+            return Ok((vec![self.request()?], Vec::new()));
         }
         let config = ExperimentConfig::from_file(
             self.config
@@ -213,40 +262,37 @@ impl RunOptions {
         {
             bail!(no_such_method(&config, scale, unknown));
         }
+        let mut waiting = Vec::new();
+        let mut wait = |method: &str, file: &Path, tuned: bool| {
+            for &seed in &seeds {
+                waiting.push(WaitingRun {
+                    config: config.name.clone(),
+                    method: method.to_string(),
+                    seed,
+                    file: file.to_path_buf(),
+                    tuned,
+                });
+            }
+        };
         if self.methods.is_empty() {
             for (m, file) in config.pending_at(scale) {
-                eprintln!(
-                    "{}: method {m} skipped: its tuning file {} does not exist yet (`make tune`)",
-                    config.name,
-                    file.display()
-                );
+                wait(m, file, true);
             }
         }
         // Without --methods, a method whose distribution file is not written yet (the
         // combination before the searches end) waits, said, rather than failing the batch.
-        let waiting = |m: &&MethodSpec| {
-            let missing: Vec<_> = m
-                .distribution
-                .files()
-                .into_iter()
-                .filter(|f| !f.exists())
-                .collect();
-            let wait = self.methods.is_empty() && !missing.is_empty();
-            if wait {
-                eprintln!(
-                    "{}: method {} skipped: {} does not exist yet",
-                    config.name,
-                    m.name,
-                    missing[0].display()
-                );
-            }
-            wait
-        };
-        let chosen = config
+        let mut chosen = Vec::new();
+        for m in config
             .methods_at(scale)
             .iter()
             .filter(|m| self.methods.is_empty() || self.methods.contains(&m.name))
-            .filter(|m| !waiting(m));
+        {
+            let files = m.distribution.files();
+            match files.iter().find(|f| !f.exists()) {
+                Some(missing) if self.methods.is_empty() => wait(&m.name, missing, false),
+                _ => chosen.push(m),
+            }
+        }
         let mut out = Vec::new();
         for m in chosen {
             for &seed in &seeds {
@@ -259,7 +305,7 @@ impl RunOptions {
                 out.push(req);
             }
         }
-        Ok(out)
+        Ok((out, waiting))
     }
 
     /// The one request the options name (without `all`).

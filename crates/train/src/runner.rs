@@ -773,6 +773,12 @@ impl Runner {
         Ok(Self::request_distribution(req, layers)?.per_depth)
     }
 
+    /// Whether `path` already holds a record of exactly `req` ([`record::compare`]), only
+    /// stale ones, or none: what a resumable batch decides by.
+    pub fn status(&self, req: &RunRequest, path: &Path) -> Result<record::Done> {
+        record::find_record(path, req, &self.per_depth(req)?)
+    }
+
     /// Runs `reqs` in order, appending each record to `record_path(req)` and handing it
     /// to `on_record`. With `resume`, a request whose record already exists (the same
     /// run: scale spec, rates, penalty, intervention; [`record::compare`]) is skipped,
@@ -798,7 +804,7 @@ impl Runner {
                 req.scale_name
             );
             if resume {
-                match record::find_record(&path, req, &self.per_depth(req)?)? {
+                match self.status(req, &path)? {
                     record::Done::Same => {
                         eprintln!("{what}: skipped, already in {}", path.display());
                         continue;

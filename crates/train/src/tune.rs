@@ -281,24 +281,7 @@ pub fn tune(
     let results = runner.context().results_dir.clone();
     let mut ran = 0;
     if run {
-        let mine = cfg.runs(only_settings, only_baselines)?;
-        for r in &mine {
-            runner.validate(&r.request)?;
-        }
-        let reqs: Vec<RunRequest> = mine.iter().map(|r| r.request.clone()).collect();
-        let settings: BTreeMap<String, String> = mine
-            .iter()
-            .map(|r| {
-                (
-                    r.request.config_file.clone().unwrap_or_default(),
-                    r.setting.clone(),
-                )
-            })
-            .collect();
-        let path = |req: &RunRequest| {
-            let setting = &settings[&req.config_file.clone().unwrap_or_default()];
-            cfg.record_path(&results, setting)
-        };
+        let (reqs, path) = batch(runner, &cfg, only_settings, only_baselines)?;
         ran = runner.run_batch(&reqs, &path, true, on_record)?;
     }
     let all = cfg.runs(&[], &[])?;
@@ -327,6 +310,46 @@ pub fn tune(
             not_yet: Some(format!("{e:#}")),
         }),
     }
+}
+
+/// The tuning runs of `only_settings` x `only_baselines` (all when empty), checked, and
+/// where each one's record goes.
+#[allow(clippy::type_complexity)]
+fn batch(
+    runner: &Runner,
+    cfg: &TuningConfig,
+    only_settings: &[String],
+    only_baselines: &[String],
+) -> Result<(Vec<RunRequest>, Box<dyn Fn(&RunRequest) -> PathBuf>)> {
+    let mine = cfg.runs(only_settings, only_baselines)?;
+    for r in &mine {
+        runner.validate(&r.request)?;
+    }
+    let reqs: Vec<RunRequest> = mine.iter().map(|r| r.request.clone()).collect();
+    let paths: BTreeMap<String, PathBuf> = mine
+        .iter()
+        .map(|r| {
+            (
+                r.request.config_file.clone().unwrap_or_default(),
+                cfg.record_path(&runner.context().results_dir, &r.setting),
+            )
+        })
+        .collect();
+    let path = move |req: &RunRequest| paths[&req.config_file.clone().unwrap_or_default()].clone();
+    Ok((reqs, Box::new(path)))
+}
+
+/// What [`tune`] would run, without running it: every tuning run of `only_settings` x
+/// `only_baselines` with its status (`lrdist tune --dry-run`).
+pub fn plan(
+    runner: &Runner,
+    config_file: &Path,
+    only_settings: &[String],
+    only_baselines: &[String],
+) -> Result<Vec<crate::pending::PlannedRun>> {
+    let cfg = TuningConfig::from_file(config_file)?;
+    let (reqs, path) = batch(runner, &cfg, only_settings, only_baselines)?;
+    crate::pending::plan(runner, &reqs, &*path, &[], None)
 }
 
 /// The objective of one tuning run: p_o + p_s, as the search's `sum` objective.

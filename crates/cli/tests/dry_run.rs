@@ -1,0 +1,239 @@
+//! `run --all --dry-run` and `tune --dry-run` run nothing and say, per run, whether its
+//! record exists (done), is stale, is still to run, or waits for a file (the tuning choice,
+//! the combination); the CSV on stdout is one row per run, stderr says what is left.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn model() -> PathBuf {
+    std::env::var_os("LRDIST_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"))
+}
+
+/// A GLUE folder with empty task folders (a dry run reads no data, it only checks them).
+fn empty_glue(dir: &Path) -> PathBuf {
+    let glue = dir.join("glue");
+    for t in ["SST-2", "MRPC", "QQP"] {
+        std::fs::create_dir_all(glue.join(t)).unwrap();
+    }
+    glue
+}
+
+fn lrdist(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lrdist"))
+        .current_dir(cwd)
+        .args(args)
+        .arg("--glue-dir")
+        .arg(empty_glue(cwd))
+        .arg("--model")
+        .arg(model())
+        .output()
+        .unwrap()
+}
+
+/// The CSV's rows as (method, seed, status, note) with the header checked.
+fn rows(out: &Output) -> Vec<(String, u64, String, String)> {
+    let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "record",
+            "scenario",
+            "method",
+            "seed",
+            "scale",
+            "status",
+            "est_seconds",
+            "note"
+        ]
+    );
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                r[2].to_string(),
+                r[3].parse().unwrap(),
+                r[5].to_string(),
+                r[7].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn run_dry_run_says_what_is_done_left_and_waiting_and_writes_nothing() {
+    // A copy of a forget config in a folder with neither the tuning choice nor the
+    // combination, and the committed record file of that config (flat, seeds 0-2).
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("experiments")).unwrap();
+    std::fs::create_dir_all(root.join("results/runs")).unwrap();
+    std::fs::copy(
+        workspace().join("experiments/qqp_sst2.yaml"),
+        root.join("experiments/qqp_sst2.yaml"),
+    )
+    .unwrap();
+    let records = root.join("results/runs/qqp_sst2.jsonl");
+    std::fs::copy(workspace().join("results/runs/qqp_sst2.jsonl"), &records).unwrap();
+    let before = std::fs::read(&records).unwrap();
+
+    let out = lrdist(
+        root,
+        &[
+            "run",
+            "--config",
+            "experiments/qqp_sst2.yaml",
+            "--scale",
+            "forget",
+            "--all",
+            "--dry-run",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        std::fs::read(&records).unwrap(),
+        before,
+        "a dry run wrote a record"
+    );
+    assert!(!root.join(".cache").exists(), "a dry run trained something");
+
+    let rows = rows(&out);
+    let status = |method: &str| -> Vec<String> {
+        let mut s: Vec<_> = rows
+            .iter()
+            .filter(|r| r.0 == method)
+            .map(|r| (r.1, r.2.clone()))
+            .collect();
+        s.sort();
+        s.into_iter().map(|(_, st)| st).collect()
+    };
+    // flat at the forget scale's spec has a record for every seed.
+    assert_eq!(status("flat"), ["done", "done", "done"]);
+    // the frontier and the paper's vector need no file: still to run.
+    for m in ["flat@1e-5", "flat@2e-4", "paper-combined"] {
+        assert_eq!(status(m), ["to_run", "to_run", "to_run"], "{m}");
+    }
+    // the tuned baselines wait for the choice, combined and flat-matched for the combination.
+    for m in ["ewc", "wise-ft", "freeze"] {
+        assert_eq!(status(m), ["waiting", "waiting", "waiting"], "{m}");
+        assert!(rows
+            .iter()
+            .any(|r| r.0 == m && r.3 == "needs results/tuning/forget.yaml"));
+    }
+    for m in ["combined", "flat-matched"] {
+        assert_eq!(status(m), ["waiting", "waiting", "waiting"], "{m}");
+        assert!(rows
+            .iter()
+            .any(|r| r.0 == m && r.3 == "needs results/combined/forget.yaml"));
+    }
+    let left = rows.iter().filter(|r| r.2 != "done").count();
+    let waiting = rows.iter().filter(|r| r.2 == "waiting").count();
+    let summary = format!(
+        "{left} of {} runs left ({waiting} waiting for a file); about ",
+        rows.len()
+    );
+    assert!(stderr.contains(&summary), "{summary:?} not in {stderr}");
+}
+
+#[test]
+fn tune_dry_run_lists_every_grid_point_of_every_searched_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let out = Command::new(env!("CARGO_BIN_EXE_lrdist"))
+        .current_dir(workspace())
+        .args([
+            "tune",
+            "--dry-run",
+            "--settings",
+            "sst2_mrpc",
+            "--baselines",
+            "ewc,freeze",
+        ])
+        .arg("--results")
+        .arg(&results)
+        .arg("--glue-dir")
+        .arg(empty_glue(dir.path()))
+        .arg("--model")
+        .arg(model())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rows = rows(&out);
+    let mut methods: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    methods.sort();
+    assert_eq!(
+        methods,
+        [
+            "ewc@1e3", "ewc@1e4", "ewc@1e5", "ewc@1e6", "ewc@1e7", "freeze@0", "freeze@1",
+            "freeze@2", "freeze@4"
+        ]
+    );
+    assert!(rows.iter().all(|r| r.1 == 0 && r.2 == "to_run"));
+    assert!(
+        stderr.contains("9 of 9 runs left; their record files have no measured run"),
+        "{stderr}"
+    );
+    assert!(!results.exists(), "a dry run wrote {}", results.display());
+}
+
+#[test]
+fn calibrate_dry_run_finds_the_committed_calibration_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let calibrate = |results: &Path| {
+        let glue = empty_glue(dir.path());
+        std::fs::create_dir_all(glue.join("RTE")).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_lrdist"))
+            .current_dir(workspace())
+            .args([
+                "calibrate",
+                "--dry-run",
+                "--scale",
+                "forget",
+                "--tasks",
+                "rte",
+            ])
+            .arg("--results")
+            .arg(results)
+            .arg("--glue-dir")
+            .arg(glue)
+            .arg("--model")
+            .arg(model())
+            .output()
+            .unwrap()
+    };
+    // Without records every run is to do; with the committed ones, none.
+    let out = calibrate(&results);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let todo = rows(&out);
+    assert!(!todo.is_empty());
+    assert!(todo.iter().all(|r| r.2 == "to_run"), "{todo:?}");
+    std::fs::create_dir_all(results.join("calibration")).unwrap();
+    std::fs::copy(
+        workspace().join("results/calibration/forget-rte.jsonl"),
+        results.join("calibration/forget-rte.jsonl"),
+    )
+    .unwrap();
+    let out = calibrate(&results);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let done = rows(&out);
+    assert_eq!(done.len(), todo.len());
+    assert!(done.iter().all(|r| r.2 == "done"), "{done:?}");
+    assert!(
+        stderr.contains(&format!("0 of {} runs left", done.len())),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,287 @@
+//! What a resumable batch (`run --all`, `tune`) still has to run, without running anything
+//! (`--dry-run`): each run's status against its record file, and the compute left,
+//! estimated from the seconds that file's own records measured. Long experiments are
+//! planned from this (which lane takes what, what is left for the next session).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::config::RunRequest;
+use crate::record::{read_records, Done};
+use crate::requests::WaitingRun;
+use crate::runner::Runner;
+
+/// Where one run of a batch stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    /// Its record exists: a resumed batch skips it.
+    Done,
+    /// Only a record of something else under its name exists (why): it runs again.
+    Stale(String),
+    /// No record: it runs.
+    ToRun,
+    /// It cannot run yet: its method reads this file, which does not exist yet.
+    Waiting(PathBuf),
+}
+
+impl Status {
+    /// The `status` column: `done`, `stale`, `to_run` or `waiting`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Done => "done",
+            Status::Stale(_) => "stale",
+            Status::ToRun => "to_run",
+            Status::Waiting(_) => "waiting",
+        }
+    }
+
+    /// Whether a batch still has to run it (now or once its file exists).
+    pub fn is_left(&self) -> bool {
+        !matches!(self, Status::Done)
+    }
+}
+
+/// One run of a batch and where it stands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedRun {
+    /// The record file it is (or will be) in.
+    pub record: PathBuf,
+    pub scenario: String,
+    pub method: String,
+    pub seed: u64,
+    pub scale: String,
+    pub status: Status,
+    /// The median `seconds` of the trained records at this scale in `record` (restored
+    /// WiSE-FT runs, `stage2_cached`, left out); `None` when the file has none.
+    pub est_seconds: Option<f64>,
+}
+
+/// One CSV row of [`write_csv`].
+#[derive(Serialize)]
+struct Row<'a> {
+    record: String,
+    scenario: &'a str,
+    method: &'a str,
+    seed: u64,
+    scale: &'a str,
+    status: &'static str,
+    est_seconds: Option<f64>,
+    note: String,
+}
+
+/// The batch `reqs` (records at `record_path(req)`) and the runs `waiting` for a file
+/// (records at `record_path(template)`, `template` being any request of the same config),
+/// each with its status.
+pub fn plan(
+    runner: &Runner,
+    reqs: &[RunRequest],
+    record_path: &dyn Fn(&RunRequest) -> PathBuf,
+    waiting: &[WaitingRun],
+    template: Option<&RunRequest>,
+) -> Result<Vec<PlannedRun>> {
+    let mut rows = Vec::new();
+    for req in reqs {
+        let path = record_path(req);
+        let status = match runner.status(req, &path)? {
+            Done::Same => Status::Done,
+            Done::Stale(why) => Status::Stale(why),
+            Done::None => Status::ToRun,
+        };
+        rows.push(PlannedRun {
+            est_seconds: measured_seconds(&path, &req.scale_name)?,
+            record: path,
+            scenario: req.scenario.label(),
+            method: req.method.clone(),
+            seed: req.seed,
+            scale: req.scale_name.clone(),
+            status,
+        });
+    }
+    if let Some(t) = template {
+        let path = record_path(t);
+        let est = measured_seconds(&path, &t.scale_name)?;
+        for w in waiting {
+            rows.push(PlannedRun {
+                record: path.clone(),
+                scenario: t.scenario.label(),
+                method: w.method.clone(),
+                seed: w.seed,
+                scale: t.scale_name.clone(),
+                status: Status::Waiting(w.file.clone()),
+                est_seconds: est,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// The median `seconds` of the records at `scale` in `path` that trained their last stage
+/// (restored runs, `stage2_cached`, took seconds only); `None` without such a record.
+pub fn measured_seconds(path: &Path, scale: &str) -> Result<Option<f64>> {
+    let mut secs: Vec<f64> = read_records(path)?
+        .into_iter()
+        .filter(|r| r.scale == scale && !r.stage2_cached && r.seconds > 0.0)
+        .map(|r| r.seconds)
+        .collect();
+    if secs.is_empty() {
+        return Ok(None);
+    }
+    secs.sort_by(f64::total_cmp);
+    let n = secs.len();
+    Ok(Some(match n % 2 {
+        1 => secs[n / 2],
+        _ => (secs[n / 2 - 1] + secs[n / 2]) / 2.0,
+    }))
+}
+
+/// `rows` as CSV with a header: record, scenario, method, seed, scale, status
+/// (`done`/`stale`/`to_run`/`waiting`), est_seconds (empty when unknown), note (why a
+/// record is stale, or the file a waiting run needs).
+pub fn write_csv(rows: &[PlannedRun], out: impl Write) -> Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    for r in rows {
+        let note = match &r.status {
+            Status::Stale(why) => why.clone(),
+            Status::Waiting(file) => format!("needs {}", file.display()),
+            Status::Done | Status::ToRun => String::new(),
+        };
+        w.serialize(Row {
+            record: r.record.display().to_string(),
+            scenario: &r.scenario,
+            method: &r.method,
+            seed: r.seed,
+            scale: &r.scale,
+            status: r.status.name(),
+            est_seconds: r.est_seconds.map(|s| s.round()),
+            note,
+        })
+        .context("writing the plan as CSV")?;
+    }
+    w.flush().context("writing the plan as CSV")?;
+    Ok(())
+}
+
+/// One line on what is left: runs to do of all, stale and waiting among them, and the
+/// one-thread compute they take at the measured seconds per run.
+pub fn summary(rows: &[PlannedRun]) -> String {
+    let left: Vec<&PlannedRun> = rows.iter().filter(|r| r.status.is_left()).collect();
+    let stale = left
+        .iter()
+        .filter(|r| matches!(r.status, Status::Stale(_)))
+        .count();
+    let waiting = left
+        .iter()
+        .filter(|r| matches!(r.status, Status::Waiting(_)))
+        .count();
+    let seconds: f64 = left.iter().filter_map(|r| r.est_seconds).sum();
+    let unmeasured = left.iter().filter(|r| r.est_seconds.is_none()).count();
+    let mut line = format!("{} of {} runs left", left.len(), rows.len());
+    let mut parts = Vec::new();
+    if stale > 0 {
+        parts.push(format!("{stale} stale"));
+    }
+    if waiting > 0 {
+        parts.push(format!("{waiting} waiting for a file"));
+    }
+    if !parts.is_empty() {
+        line += &format!(" ({})", parts.join(", "));
+    }
+    if unmeasured == left.len() && !left.is_empty() {
+        line += "; their record files have no measured run to estimate from";
+    } else if !left.is_empty() {
+        line += &format!(
+            "; about {:.1} h at the seconds per run their record files measured",
+            seconds / 3600.0
+        );
+        if unmeasured > 0 {
+            line += &format!(" ({unmeasured} in files with no measured run, not counted)");
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(status: Status, est: Option<f64>) -> PlannedRun {
+        PlannedRun {
+            record: PathBuf::from("results/runs/x.jsonl"),
+            scenario: "sst2->mrpc".into(),
+            method: "flat".into(),
+            seed: 0,
+            scale: "forget".into(),
+            status,
+            est_seconds: est,
+        }
+    }
+
+    #[test]
+    fn summary_counts_what_is_left_and_its_measured_hours() {
+        let rows = [
+            run(Status::Done, Some(3600.0)),
+            run(Status::ToRun, Some(1800.0)),
+            run(Status::Stale("its rates differ (r1)".into()), Some(1800.0)),
+            run(Status::Waiting("results/tuning/forget.yaml".into()), None),
+        ];
+        assert_eq!(
+            summary(&rows),
+            "3 of 4 runs left (1 stale, 1 waiting for a file); about 1.0 h at the seconds \
+             per run their record files measured (1 in files with no measured run, not counted)"
+        );
+        assert_eq!(summary(&rows[..1]), "0 of 1 runs left");
+        assert_eq!(
+            summary(&rows[3..]),
+            "1 of 1 runs left (1 waiting for a file); their record files have no measured \
+             run to estimate from"
+        );
+    }
+
+    #[test]
+    fn csv_has_one_row_per_run_and_says_why() {
+        let rows = [
+            run(Status::Stale("its rates differ (r1)".into()), Some(12.4)),
+            run(Status::Waiting("results/tuning/forget.yaml".into()), None),
+        ];
+        let mut out = Vec::new();
+        write_csv(&rows, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "record,scenario,method,seed,scale,status,est_seconds,note",
+                "results/runs/x.jsonl,sst2->mrpc,flat,0,forget,stale,12.0,its rates differ (r1)",
+                "results/runs/x.jsonl,sst2->mrpc,flat,0,forget,waiting,,needs results/tuning/forget.yaml",
+            ]
+        );
+    }
+
+    #[test]
+    fn measured_seconds_is_the_median_of_trained_runs_at_the_scale() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.jsonl");
+        assert_eq!(measured_seconds(&path, "forget").unwrap(), None);
+        // A real record (sst2->mrpc flat, forget scale), its scale and seconds replaced.
+        let base: crate::RunRecord =
+            serde_json::from_str(include_str!("../tests/fixtures/record.json")).unwrap();
+        for (scale, secs, restored) in [
+            ("forget", 100.0, false),
+            ("forget", 300.0, false),
+            ("forget", 200.0, false),
+            ("forget", 5.0, true),
+            ("quick", 9.0, false),
+        ] {
+            let mut r = base.clone();
+            r.scale = scale.into();
+            r.seconds = secs;
+            r.stage2_cached = restored;
+            crate::append_record(&path, &r).unwrap();
+        }
+        assert_eq!(measured_seconds(&path, "forget").unwrap(), Some(200.0));
+        assert_eq!(measured_seconds(&path, "quick").unwrap(), Some(9.0));
+    }
+}
