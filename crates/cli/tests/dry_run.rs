@@ -1,19 +1,12 @@
-//! `run --all --dry-run` and `tune --dry-run` run nothing and say, per run, whether its
+//! `run --all --dry-run`, `tune --dry-run` and `calibrate --dry-run` run nothing and say, per run, whether its
 //! record exists (done), is stale, is still to run, or waits for a file (the tuning choice,
 //! the combination); the CSV on stdout is one row per run, stderr says what is left.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn model() -> PathBuf {
-    std::env::var_os("LRDIST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"))
-}
+mod common;
+use common::{model, workspace};
 
 /// A GLUE folder with empty task folders (a dry run reads no data, it only checks them).
 fn empty_glue(dir: &Path) -> PathBuf {

@@ -7,15 +7,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn model() -> PathBuf {
-    std::env::var_os("LRDIST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"))
-}
+mod common;
+use common::{model, workspace};
 
 /// A GLUE folder with a synthetic SST-2 of `rows` train rows (a few dev rows).
 fn synthetic_glue(dir: &Path, rows: usize) -> PathBuf {
