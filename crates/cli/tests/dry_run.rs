@@ -1,6 +1,7 @@
-//! `run --all --dry-run`, `tune --dry-run` and `calibrate --dry-run` run nothing and say, per run, whether its
-//! record exists (done), is stale, is still to run, or waits for a file (the tuning choice,
-//! the combination); the CSV on stdout is one row per run, stderr says what is left.
+//! `run --all --dry-run`, `tune --dry-run` and `calibrate --dry-run` run nothing and say,
+//! per run, whether its record exists (done), is stale, is still to run, or waits for a
+//! file (the tuning choice, the combination); the CSV on stdout is one row per run, stderr
+//! says what is left.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -8,21 +9,23 @@ use std::process::{Command, Output};
 mod common;
 use common::{model, workspace};
 
-/// A GLUE folder with empty task folders (a dry run reads no data, it only checks them).
-fn empty_glue(dir: &Path) -> PathBuf {
-    let glue = dir.join("glue");
-    for t in ["SST-2", "MRPC", "QQP"] {
+/// A GLUE folder under `scratch` with empty task folders (a dry run reads no data, it
+/// only checks them).
+fn empty_glue(scratch: &Path) -> PathBuf {
+    let glue = scratch.join("glue");
+    for t in ["SST-2", "MRPC", "QQP", "RTE"] {
         std::fs::create_dir_all(glue.join(t)).unwrap();
     }
     glue
 }
 
-fn lrdist(cwd: &Path, args: &[&str]) -> Output {
+/// `lrdist ARGS` run in `cwd`, with an empty GLUE folder under `scratch` and the model.
+fn lrdist(cwd: &Path, scratch: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lrdist"))
         .current_dir(cwd)
         .args(args)
         .arg("--glue-dir")
-        .arg(empty_glue(cwd))
+        .arg(empty_glue(scratch))
         .arg("--model")
         .arg(model())
         .output()
@@ -77,6 +80,7 @@ fn run_dry_run_says_what_is_done_left_and_waiting_and_writes_nothing() {
     let before = std::fs::read(&records).unwrap();
 
     let out = lrdist(
+        root,
         root,
         &[
             "run",
@@ -139,24 +143,21 @@ fn run_dry_run_says_what_is_done_left_and_waiting_and_writes_nothing() {
 fn tune_dry_run_lists_every_grid_point_of_every_searched_setting() {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
-    let out = Command::new(env!("CARGO_BIN_EXE_lrdist"))
-        .current_dir(workspace())
-        .args([
+    let results_arg = results.to_str().unwrap();
+    let out = lrdist(
+        &workspace(),
+        dir.path(),
+        &[
             "tune",
             "--dry-run",
             "--settings",
             "sst2_mrpc",
             "--baselines",
             "ewc,freeze",
-        ])
-        .arg("--results")
-        .arg(&results)
-        .arg("--glue-dir")
-        .arg(empty_glue(dir.path()))
-        .arg("--model")
-        .arg(model())
-        .output()
-        .unwrap();
+            "--results",
+            results_arg,
+        ],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let rows = rows(&out);
@@ -182,26 +183,20 @@ fn calibrate_dry_run_finds_the_committed_calibration_done() {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
     let calibrate = |results: &Path| {
-        let glue = empty_glue(dir.path());
-        std::fs::create_dir_all(glue.join("RTE")).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_lrdist"))
-            .current_dir(workspace())
-            .args([
+        lrdist(
+            &workspace(),
+            dir.path(),
+            &[
                 "calibrate",
                 "--dry-run",
                 "--scale",
                 "forget",
                 "--tasks",
                 "rte",
-            ])
-            .arg("--results")
-            .arg(results)
-            .arg("--glue-dir")
-            .arg(glue)
-            .arg("--model")
-            .arg(model())
-            .output()
-            .unwrap()
+                "--results",
+                results.to_str().unwrap(),
+            ],
+        )
     };
     // Without records every run is to do; with the committed ones, none.
     let out = calibrate(&results);

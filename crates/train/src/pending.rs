@@ -3,6 +3,7 @@
 //! estimated from the seconds that file's own records measured. Long experiments are
 //! planned from this (which lane takes what, what is left for the next session).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -82,6 +83,17 @@ pub fn plan(
     waiting: &[WaitingRun],
     template: Option<&RunRequest>,
 ) -> Result<Vec<PlannedRun>> {
+    // Each record file's measure, read once (a config's runs share one file).
+    let mut measured: BTreeMap<(PathBuf, String), Option<f64>> = BTreeMap::new();
+    let mut estimate = |path: &Path, scale: &str| -> Result<Option<f64>> {
+        let key = (path.to_path_buf(), scale.to_string());
+        if let Some(est) = measured.get(&key) {
+            return Ok(*est);
+        }
+        let est = measured_seconds(path, scale)?;
+        measured.insert(key, est);
+        Ok(est)
+    };
     let mut rows = Vec::new();
     for req in reqs {
         let path = record_path(req);
@@ -91,7 +103,7 @@ pub fn plan(
             Done::None => Status::ToRun,
         };
         rows.push(PlannedRun {
-            est_seconds: measured_seconds(&path, &req.scale_name)?,
+            est_seconds: estimate(&path, &req.scale_name)?,
             record: path,
             scenario: req.scenario.label(),
             method: req.method.clone(),
@@ -102,7 +114,7 @@ pub fn plan(
     }
     if let Some(t) = template {
         let path = record_path(t);
-        let est = measured_seconds(&path, &t.scale_name)?;
+        let est = estimate(&path, &t.scale_name)?;
         for w in waiting {
             rows.push(PlannedRun {
                 record: path.clone(),
