@@ -42,7 +42,7 @@ BUILD_DEP := $(if $(filter $(BUILT),$(LRDIST)),build,)
 # cargo sees the venv first on PATH, so torch-sys's `python` is the venv's.
 CARGO := PATH="$(VENV_BIN):$$PATH" cargo
 
-.PHONY: help venv model glue-check build pin test regress demo bench bench-speed bench-distribution bench-search bench-peer fmt lint clean-results-tmp
+.PHONY: help venv model glue-check build pin test regress demo bench bench-speed bench-distribution bench-search bench-heap bench-peer fmt lint clean-results-tmp
 
 help: ## list the targets
 	@echo "lrdist targets (variables: GLUE_DIR=$(GLUE_DIR) SCALE=$(SCALE) PYTHON=$(PYTHON) PEER_ARGS=$(PEER_ARGS)):"
@@ -131,6 +131,10 @@ bench-search: glue-check venv model build ## quick-search trials/hour with and w
 	@echo "==> search throughput (scripts/bench_search.py)"
 	@$(VENV)/bin/python scripts/bench_search.py --lrdist $(LRDIST) --trials $(SEARCH_BENCH_TRIALS) \
 		--out results/bench/search.json
+
+bench-heap: glue-check venv model build ## seconds and memory of flat/L2-SP/EWC runs with glibc's heap and with lrdist's top pad -> results/bench/heap.json
+	@echo "==> the heap's top pad (scripts/bench_heap.py)"
+	@$(VENV)/bin/python scripts/bench_heap.py --lrdist $(LRDIST) --out results/bench/heap.json
 
 $(PEER_STAMP): scripts/requirements-peer.txt | $(VENV_STAMP)
 	@echo "==> installing the peer benchmark's Python packages (scripts/requirements-peer.txt)"

@@ -2,9 +2,11 @@
 //! already parsed into types by the CLI (`crates/cli`), which only parses and calls one of
 //! them. Shared by every command: the global settings ([`Settings`]: model, GLUE folder,
 //! results folder, device, quiet), where text goes ([`Console`]) and whose fault an error
-//! is ([`Failure`]: bad input exits 2, a failure while working 1).
+//! is ([`Failure`]: bad input exits 2, a failure while working 1). The process's heap is
+//! set up once at start ([`heap`]).
 
 pub mod commands;
+pub mod heap;
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};

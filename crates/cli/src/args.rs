@@ -20,7 +20,8 @@ learning rate per layer group on two GLUE tasks in sequence, and measure what th
 Typical use:\n  lrdist finetune --task sst2 --max-train 2000 --epochs 1\n  lrdist run --first sst2 --second mrpc \
 --distribution paper-combined --scale quick\n  lrdist groups --grouping paper10 --model path/to/bert-base\n\n\
 Data comes from --glue-dir or GLUE_DIR (the standard GLUE TSV layout); the model from --model or \
-LRDIST_MODEL (any local Hugging Face BERT folder)."
+LRDIST_MODEL (any local Hugging Face BERT folder). LRDIST_TOP_PAD sets the bytes glibc keeps \
+for reuse when libtorch frees memory (default 1 GiB; `off`: glibc's own behaviour; crates/app/src/heap.rs)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -566,7 +567,8 @@ pub struct RunArgs {
     /// Run nothing: print each run the command would make with its status against its
     /// record file (done, stale, to_run, or waiting for a file such as the tuning choice)
     /// as CSV on stdout, and on stderr how many are left and about how long they take at
-    /// the median seconds per run of that file's records. E.g. `lrdist run --config
+    /// the median seconds per run of that file's records (of the same method where it has
+    /// some). E.g. `lrdist run --config
     /// experiments/qqp_sst2.yaml --scale forget --all --dry-run`.
     #[arg(long)]
     pub dry_run: bool,

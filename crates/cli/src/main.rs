@@ -36,6 +36,7 @@ fn main() -> ExitCode {
 
 /// Runs the command `cli` names: its flags as typed options, then one library call.
 fn dispatch(cli: Cli, console: &mut Console) -> Result<(), Failure> {
+    input(lrdist_app::heap::configure())?;
     let settings = cli.common.settings();
     settings.apply_threads();
     let s = &settings;

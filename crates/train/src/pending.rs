@@ -55,8 +55,9 @@ pub struct PlannedRun {
     pub seed: u64,
     pub scale: String,
     pub status: Status,
-    /// The median `seconds` of the trained records at this scale in `record` (restored
-    /// WiSE-FT runs, `stage2_cached`, left out); `None` when the file has none.
+    /// The median `seconds` of the trained records of its method at this scale in
+    /// `record`, else of all its trained records there ([`Measured::estimate`]); `None`
+    /// when the file has none.
     pub est_seconds: Option<f64>,
 }
 
@@ -84,15 +85,13 @@ pub fn plan(
     template: Option<&RunRequest>,
 ) -> Result<Vec<PlannedRun>> {
     // Each record file's measure, read once (a config's runs share one file).
-    let mut measured: BTreeMap<(PathBuf, String), Option<f64>> = BTreeMap::new();
-    let mut estimate = |path: &Path, scale: &str| -> Result<Option<f64>> {
+    let mut measured: BTreeMap<(PathBuf, String), Measured> = BTreeMap::new();
+    let mut estimate = |path: &Path, scale: &str, method: &str| -> Result<Option<f64>> {
         let key = (path.to_path_buf(), scale.to_string());
-        if let Some(est) = measured.get(&key) {
-            return Ok(*est);
+        if !measured.contains_key(&key) {
+            measured.insert(key.clone(), measured_seconds(path, scale)?);
         }
-        let est = measured_seconds(path, scale)?;
-        measured.insert(key, est);
-        Ok(est)
+        Ok(measured[&key].estimate(method))
     };
     let mut rows = Vec::new();
     for req in reqs {
@@ -103,7 +102,7 @@ pub fn plan(
             Done::None => Status::ToRun,
         };
         rows.push(PlannedRun {
-            est_seconds: estimate(&path, &req.scale_name)?,
+            est_seconds: estimate(&path, &req.scale_name, &req.method)?,
             record: path,
             scenario: req.scenario.label(),
             method: req.method.clone(),
@@ -114,8 +113,8 @@ pub fn plan(
     }
     if let Some(t) = template {
         let path = record_path(t);
-        let est = estimate(&path, &t.scale_name)?;
         for w in waiting {
+            let est = estimate(&path, &t.scale_name, &w.method)?;
             rows.push(PlannedRun {
                 record: path.clone(),
                 scenario: t.scenario.label(),
@@ -130,23 +129,54 @@ pub fn plan(
     Ok(rows)
 }
 
-/// The median `seconds` of the records at `scale` in `path` that trained their last stage
-/// (restored runs, `stage2_cached`, took seconds only); `None` without such a record.
-pub fn measured_seconds(path: &Path, scale: &str) -> Result<Option<f64>> {
-    let mut secs: Vec<f64> = read_records(path)?
-        .into_iter()
-        .filter(|r| r.scale == scale && !r.stage2_cached && r.seconds > 0.0)
-        .map(|r| r.seconds)
-        .collect();
-    if secs.is_empty() {
-        return Ok(None);
+/// The seconds one record file measured at one scale: the median `seconds` of its runs
+/// that trained their last stage (restored runs, `stage2_cached`, took seconds only), over
+/// all of them and per method.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Measured {
+    /// Over every trained run at the scale; `None` without one.
+    pub all: Option<f64>,
+    /// Per method label (`ewc`, `ewc@1e3`, ...), for the methods that have one.
+    pub by_method: BTreeMap<String, f64>,
+}
+
+impl Measured {
+    /// A run of `method`: its method's median where the file has one (EWC and L2-SP take
+    /// 2-3 times a flat run), else the file's.
+    pub fn estimate(&self, method: &str) -> Option<f64> {
+        self.by_method.get(method).copied().or(self.all)
     }
-    secs.sort_by(f64::total_cmp);
-    let n = secs.len();
-    Ok(Some(match n % 2 {
-        1 => secs[n / 2],
-        _ => (secs[n / 2 - 1] + secs[n / 2]) / 2.0,
-    }))
+}
+
+/// What the records at `scale` in `path` measured ([`Measured`]).
+pub fn measured_seconds(path: &Path, scale: &str) -> Result<Measured> {
+    let mut all = Vec::new();
+    let mut by_method: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in read_records(path)? {
+        if r.scale == scale && !r.stage2_cached && r.seconds > 0.0 {
+            all.push(r.seconds);
+            by_method.entry(r.method).or_default().push(r.seconds);
+        }
+    }
+    Ok(Measured {
+        all: median(all),
+        by_method: by_method
+            .into_iter()
+            .filter_map(|(m, secs)| Some((m, median(secs)?)))
+            .collect(),
+    })
+}
+
+fn median(mut xs: Vec<f64>) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    Some(match n % 2 {
+        1 => xs[n / 2],
+        _ => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
+    })
 }
 
 /// `rows` as CSV with a header: record, scenario, method, seed, scale, status
@@ -273,27 +303,40 @@ mod tests {
     }
 
     #[test]
-    fn measured_seconds_is_the_median_of_trained_runs_at_the_scale() {
+    fn measured_seconds_is_the_median_of_trained_runs_at_the_scale_and_per_method() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runs.jsonl");
-        assert_eq!(measured_seconds(&path, "forget").unwrap(), None);
+        assert_eq!(
+            measured_seconds(&path, "forget").unwrap(),
+            Measured::default()
+        );
         // A real record (sst2->mrpc flat, forget scale), its scale and seconds replaced.
         let base: crate::RunRecord =
             serde_json::from_str(include_str!("../tests/fixtures/record.json")).unwrap();
-        for (scale, secs, restored) in [
-            ("forget", 100.0, false),
-            ("forget", 300.0, false),
-            ("forget", 200.0, false),
-            ("forget", 5.0, true),
-            ("quick", 9.0, false),
+        for (scale, method, secs, restored) in [
+            ("forget", "flat", 100.0, false),
+            ("forget", "flat", 300.0, false),
+            ("forget", "ewc", 900.0, false),
+            ("forget", "ewc", 700.0, false),
+            ("forget", "wise-ft", 5.0, true),
+            ("quick", "flat", 9.0, false),
         ] {
             let mut r = base.clone();
             r.scale = scale.into();
+            r.method = method.into();
             r.seconds = secs;
             r.stage2_cached = restored;
             crate::append_record(&path, &r).unwrap();
         }
-        assert_eq!(measured_seconds(&path, "forget").unwrap(), Some(200.0));
-        assert_eq!(measured_seconds(&path, "quick").unwrap(), Some(9.0));
+        let forget = measured_seconds(&path, "forget").unwrap();
+        assert_eq!(forget.all, Some(500.0));
+        assert_eq!(forget.estimate("flat"), Some(200.0));
+        assert_eq!(forget.estimate("ewc"), Some(800.0));
+        // No trained wise-ft run (the one there was restored): the file's median.
+        assert_eq!(forget.estimate("wise-ft"), Some(500.0));
+        assert_eq!(
+            measured_seconds(&path, "quick").unwrap().estimate("l2sp"),
+            Some(9.0)
+        );
     }
 }
