@@ -4,7 +4,7 @@ default heap (`LRDIST_TOP_PAD=off`) and with lrdist's 1 GiB top pad (the default
 crates/app/src/heap.rs), and whether their scores are identical.
 
 Each case is a committed quick-scale run of results/runs/ (one thread): flat, L2-SP and
-EWC on the length shift of SST-2, the ones `make regress` re-runs. For every case and
+EWC on the length shift of SST-2, run as `make regress` runs them (scripts/regress.py). For every case and
 repeat the two settings run one after the other (off first), so a background load that
 changes slowly weighs on both alike; the load average at each start is recorded.
 
@@ -23,21 +23,19 @@ import time
 from pathlib import Path
 
 from bench_report import write_report
+from regress import RUN_SCORE_FIELDS, run_command
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [("length_shift_sst2", "flat", 0), ("length_shift_sst2", "l2sp", 0),
          ("length_shift_sst2", "ewc", 1)]
 SETTINGS = {"glibc default (LRDIST_TOP_PAD=off)": "off", "top pad 1 GiB (lrdist default)": None}
-SCORE_FIELDS = ("matrix", "metrics", "a1", "p_s", "p_o")
 
 
 def run(lrdist: str, case: tuple[str, str, int], top_pad: str | None, tmp: Path) -> dict:
     file, method, seed = case
     out = tmp / "run.jsonl"
     out.unlink(missing_ok=True)
-    command = [lrdist, "run", "--config", f"experiments/{file}.yaml", "--method", method,
-               "--seed", str(seed), "--scale", "quick", "--threads", "1", "-q",
-               "--record", str(out), "--results", str(tmp / "results")]
+    command = run_command(lrdist, file, method, seed, out, tmp / "results")
     env = {k: v for k, v in os.environ.items() if k not in ("LRDIST_TOP_PAD", "MALLOC_TOP_PAD_")}
     if top_pad is not None:
         env["LRDIST_TOP_PAD"] = top_pad
@@ -51,7 +49,7 @@ def run(lrdist: str, case: tuple[str, str, int], top_pad: str | None, tmp: Path)
     record = json.loads(out.read_text().splitlines()[0])
     return {"command": command, "LRDIST_TOP_PAD": top_pad, "load_at_start": load,
             "seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024,
-            "scores": {k: record[k] for k in SCORE_FIELDS}}
+            "scores": {k: record[k] for k in RUN_SCORE_FIELDS}}
 
 
 def main() -> int:

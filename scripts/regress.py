@@ -65,17 +65,27 @@ def committed(file: str, method: str, seed: int) -> dict:
     raise SystemExit(f"{path}: no quick record of {method} seed {seed}")
 
 
+# Fields of a run record that must match exactly (also scripts/bench_heap.py's check).
+RUN_SCORE_FIELDS = ("matrix", "metrics", "a1", "p_s", "p_o")
+
+
+def run_command(lrdist: str, file: str, method: str, seed: int, out: Path,
+                results: Path) -> list[str]:
+    """The one-thread quick-scale `lrdist run` of a run case, its record written to `out`."""
+    return [lrdist, "run", "--config", f"experiments/{file}.yaml", "--method", method,
+            "--seed", str(seed), "--scale", "quick", "--threads", "1", "-q",
+            "--record", str(out), "--results", str(results)]
+
+
 def run_case(lrdist: str, file: str, method: str, seed: int) -> list[str]:
     ref = committed(file, method, seed)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run.jsonl"
-        cmd = [lrdist, "run", "--config", f"experiments/{file}.yaml", "--method", method,
-               "--seed", str(seed), "--scale", "quick", "--threads", "1", "-q",
-               "--record", str(out), "--results", str(Path(tmp) / "results")]
+        cmd = run_command(lrdist, file, method, seed, out, Path(tmp) / "results")
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         new = json.loads(out.read_text().splitlines()[0])
     diffs = []
-    for key in ("matrix", "metrics", "a1", "p_s", "p_o"):
+    for key in RUN_SCORE_FIELDS:
         if new[key] != ref[key]:
             diffs.append(f"{key}: committed {ref[key]} now {new[key]}")
     if new["distribution"]["per_depth"] != ref["distribution"]["per_depth"]:
