@@ -132,8 +132,8 @@ bench-search: glue-check venv model build ## quick-search trials/hour with and w
 	@$(VENV)/bin/python scripts/bench_search.py --lrdist $(LRDIST) --trials $(SEARCH_BENCH_TRIALS) \
 		--out results/bench/search.json
 
-bench-heap: glue-check venv model build ## seconds and memory of flat/L2-SP/EWC runs with glibc's heap and with lrdist's top pad -> results/bench/heap.json
-	@echo "==> the heap's top pad (scripts/bench_heap.py)"
+bench-heap: glue-check venv model build ## seconds, faults and memory of flat/L2-SP/EWC runs with glibc's heap, the top pad alone, and lrdist's pad + no mmap -> results/bench/heap.json
+	@echo "==> the heap settings (scripts/bench_heap.py)"
 	@$(VENV)/bin/python scripts/bench_heap.py --lrdist $(LRDIST) --out results/bench/heap.json
 
 $(PEER_STAMP): scripts/requirements-peer.txt | $(VENV_STAMP)

@@ -20,8 +20,9 @@ learning rate per layer group on two GLUE tasks in sequence, and measure what th
 Typical use:\n  lrdist finetune --task sst2 --max-train 2000 --epochs 1\n  lrdist run --first sst2 --second mrpc \
 --distribution paper-combined --scale quick\n  lrdist groups --grouping paper10 --model path/to/bert-base\n\n\
 Data comes from --glue-dir or GLUE_DIR (the standard GLUE TSV layout); the model from --model or \
-LRDIST_MODEL (any local Hugging Face BERT folder). LRDIST_TOP_PAD sets the bytes glibc keeps \
-for reuse when libtorch frees memory (default 1 GiB; `off`: glibc's own behaviour; crates/app/src/heap.rs)."
+LRDIST_MODEL (any local Hugging Face BERT folder). lrdist has glibc keep the memory libtorch frees for reuse \
+(a top pad and no mmap blocks; crates/app/src/heap.rs): LRDIST_TOP_PAD sets the pad in bytes (default 1 GiB), \
+`off` leaves glibc's heap as glibc sets it."
 )]
 pub struct Cli {
     #[command(flatten)]

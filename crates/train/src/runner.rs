@@ -466,7 +466,7 @@ impl StageCache {
         })?;
         let key = format!(
             "{}|{}|{:?}|{}|{}|{}|{}|{}|{:?}|{}|{}",
-            ctx.model_dir.display(),
+            model_key(&ctx.model_dir),
             identity,
             s.data_spec(&first),
             s.epochs,
@@ -616,6 +616,16 @@ impl StageCache {
             .with_context(|| format!("cannot move {} into place", tmp.display()))?;
         Ok(())
     }
+}
+
+/// The model folder as a stage-1 cache key names it: its canonical path, so that
+/// `models/all-MiniLM-L6-v2` given on the command line and the absolute path the Makefile
+/// exports (`LRDIST_MODEL`) share one entry. Unchanged where the folder cannot be resolved.
+fn model_key(model_dir: &Path) -> String {
+    std::fs::canonicalize(model_dir)
+        .unwrap_or_else(|_| model_dir.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// 64-bit FNV-1a, a stable hash for cache keys (std's hasher is not stable across builds).
@@ -952,6 +962,20 @@ mod tests {
             "{} is not git-ignored",
             path.display()
         );
+    }
+
+    #[test]
+    fn a_model_folder_has_one_key_however_it_is_spelled() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tmp.path().join("model");
+        std::fs::create_dir_all(&model).unwrap();
+        std::fs::create_dir_all(tmp.path().join("other")).unwrap();
+        let detour = tmp.path().join("other").join("..").join(".").join("model");
+        assert_eq!(model_key(&detour), model_key(&model));
+        // An absolute path without links is its own key (the keys of existing entries stay).
+        let canonical = std::fs::canonicalize(&model).unwrap();
+        assert_eq!(model_key(&canonical), canonical.display().to_string());
+        assert_ne!(model_key(&model), model_key(&tmp.path().join("other")));
     }
 
     #[test]
