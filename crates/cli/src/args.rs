@@ -533,8 +533,9 @@ pub struct RunArgs {
     /// [default: flat:2e-5, or the --method's distribution].
     #[arg(long)]
     pub distribution: Option<DistributionSpec>,
-    /// With --config: one of its methods (distribution + penalty). Otherwise: the label of
-    /// this run in records and tables (default: the distribution).
+    /// With --config: one of its methods (distribution + penalty; --distribution and
+    /// --penalty cannot change it). Otherwise: the label of this run in records and tables
+    /// (default: the distribution, and `+PENALTY` with --penalty, e.g. `flat:1e-4+l2sp:0.01`).
     #[arg(long)]
     pub method: Option<String>,
     /// How depths map to the distribution's groups: per-layer, paper10, even:K.

@@ -72,6 +72,24 @@ impl PenaltySpec {
     }
 }
 
+/// The spec [`PenaltySpec::parse`] reads back: `ewc:LAMBDA` (`:ROWS` when not the default)
+/// or `l2sp:ALPHA`; a run's label when `--penalty` is given without a method.
+impl std::fmt::Display for PenaltySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ewc {
+                lambda,
+                fisher_rows,
+            } if *fisher_rows == default_fisher_rows() => write!(f, "ewc:{lambda}"),
+            Self::Ewc {
+                lambda,
+                fisher_rows,
+            } => write!(f, "ewc:{lambda}:{fisher_rows}"),
+            Self::L2sp { alpha } => write!(f, "l2sp:{alpha}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +107,11 @@ mod tests {
                 fisher_rows: 64
             }
         );
+        for spec in ["l2sp:0.01", "ewc:1000", "ewc:100000:64"] {
+            let p = PenaltySpec::parse(spec).unwrap();
+            assert_eq!(p.to_string(), spec);
+            assert_eq!(PenaltySpec::parse(&p.to_string()).unwrap(), p);
+        }
         assert!(PenaltySpec::parse("ewc:-1").is_err());
         assert!(PenaltySpec::parse("dropout:0.1").is_err());
     }

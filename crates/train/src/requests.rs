@@ -342,26 +342,39 @@ impl RunOptions {
             ),
             _ => None,
         };
-        let (method, mut distribution, penalty, intervention) = match method_spec {
-            Some(m) => (m.name, m.distribution, m.penalty, m.intervention),
+        let (method, distribution, penalty, intervention) = match method_spec {
+            Some(m) => {
+                // A config method's name stands for its settings in every record and table:
+                // runs with other settings under that name would be averaged with its runs.
+                if let Some(flag) = [
+                    self.distribution.as_ref().map(|_| "--distribution"),
+                    self.penalty.as_ref().map(|_| "--penalty"),
+                ]
+                .into_iter()
+                .flatten()
+                .next()
+                {
+                    bail!(
+                        "--method {} is a method of {} (its own distribution and penalty); {flag} would record other settings under its name. Drop --method (the run is then labelled by its distribution and penalty) or add a method to the config",
+                        m.name,
+                        self.config.as_deref().unwrap_or(Path::new("the config")).display()
+                    );
+                }
+                (m.name, m.distribution, m.penalty, m.intervention)
+            }
             None => {
                 let d = self
                     .distribution
                     .clone()
                     .unwrap_or_else(|| DistributionSpec::flat(scale.flat_rate()));
-                (
-                    self.method.clone().unwrap_or_else(|| d.to_string()),
-                    d,
-                    None,
-                    None,
-                )
+                let label = self.method.clone().unwrap_or_else(|| match &self.penalty {
+                    Some(p) => format!("{d}+{p}"),
+                    None => d.to_string(),
+                });
+                (label, d, self.penalty.clone(), None)
             }
         };
-        if let Some(d) = &self.distribution {
-            distribution = d.clone();
-        }
         let distribution = distribution.with_base(scale.flat_rate())?;
-        let penalty = self.penalty.clone().or(penalty);
         let mut req = RunRequest::new(
             scenario,
             &scale_name,
@@ -558,6 +571,52 @@ pub(crate) mod tests {
             .requests()
             .unwrap();
         assert_eq!(named.len(), config.seeds.len());
+    }
+
+    #[test]
+    fn a_penalty_without_a_method_is_in_the_label() {
+        let one = |change: &dyn Fn(&mut RunOptions)| {
+            let mut o = all(|o| o.all = false);
+            change(&mut o);
+            o.request()
+        };
+        let l2sp = PenaltySpec::L2sp { alpha: 0.01 };
+        let req = one(&|o| o.penalty = Some(l2sp.clone())).unwrap();
+        assert_eq!(req.penalty, Some(l2sp.clone()));
+        assert!(req.method.ends_with("+l2sp:0.01"), "{}", req.method);
+        assert_eq!(req.method, format!("{}+l2sp:0.01", req.distribution));
+        // A name given without a config method stays the label.
+        let named = one(&|o| {
+            o.penalty = Some(l2sp.clone());
+            o.method = Some("mine".into());
+            o.config = None;
+            o.first = Some("rte".into());
+            o.second = Some("sst2".into());
+        })
+        .unwrap();
+        assert_eq!(
+            (named.method.as_str(), named.penalty),
+            ("mine", Some(l2sp.clone()))
+        );
+        // A config method's name is not given to other settings.
+        let with_penalty = |o: &mut RunOptions| o.penalty = Some(PenaltySpec::L2sp { alpha: 0.01 });
+        let with_distribution =
+            |o: &mut RunOptions| o.distribution = Some("flat:1e-5".parse().unwrap());
+        let changes: [&dyn Fn(&mut RunOptions); 2] = [&with_penalty, &with_distribution];
+        for change in changes {
+            let err = one(&|o| {
+                change(o);
+                o.method = Some("ewc".into());
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("--method ewc") && err.contains("Drop --method"),
+                "{err}"
+            );
+        }
+        let ewc = one(&|o| o.method = Some("ewc".into())).unwrap();
+        assert_eq!(ewc.method, "ewc");
     }
 
     #[test]
