@@ -29,7 +29,7 @@ pub mod trial;
 
 pub use head::HeadKind;
 pub use input::InputError;
-pub use method::{Intervention, PenaltySpec};
+pub use method::{grid_point, Intervention, PenaltySpec};
 pub use run::{
     append_record, parse_record_line, read_records, DistributionRecord, RunRecord, SCHEMA,
 };

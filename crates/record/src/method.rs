@@ -21,6 +21,15 @@ pub enum Intervention {
     Freeze { top: usize },
 }
 
+/// A method label split into its baseline and value, `BASELINE@VALUE`: the tuning's grid
+/// points (`ewc@1e6` -> (`ewc`, `1e6`); docs/METHOD.md, "Baselines") and the flat
+/// frontier's rates (`flat@2e-5`). Split at the last `@`; `None` for a plain name.
+pub fn grid_point(method: &str) -> Option<(&str, &str)> {
+    method
+        .rsplit_once('@')
+        .filter(|(b, v)| !b.is_empty() && !v.is_empty())
+}
+
 /// A regulariser added to the loss after the first stage (docs/METHOD.md "Baselines").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
@@ -93,6 +102,16 @@ impl std::fmt::Display for PenaltySpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grid_points_split_at_the_last_at() {
+        assert_eq!(grid_point("ewc@1e6"), Some(("ewc", "1e6")));
+        assert_eq!(grid_point("wise-ft@0.5"), Some(("wise-ft", "0.5")));
+        assert_eq!(grid_point("flat@2e-5"), Some(("flat", "2e-5")));
+        assert_eq!(grid_point("ewc"), None);
+        assert_eq!(grid_point("@1"), None);
+        assert_eq!(grid_point("ewc@"), None);
+    }
 
     #[test]
     fn penalties_parse_and_reject() {

@@ -138,13 +138,26 @@ pub struct Measured {
     pub all: Option<f64>,
     /// Per method label (`ewc`, `ewc@1e3`, ...), for the methods that have one.
     pub by_method: BTreeMap<String, f64>,
+    /// Per baseline of a grid point label (`ewc` for `ewc@1e3` and `ewc@1e5`, `flat` for
+    /// `flat@2e-5`; [`lrdist_record::grid_point`]) and per plain label, over all of them.
+    pub by_baseline: BTreeMap<String, f64>,
+}
+
+/// The baseline a method label belongs to: `ewc` for `ewc@1e3`, the label itself otherwise.
+fn baseline_of(method: &str) -> &str {
+    lrdist_record::grid_point(method).map_or(method, |(b, _)| b)
 }
 
 impl Measured {
     /// A run of `method`: its method's median where the file has one (EWC and L2-SP take
-    /// 2-3 times a flat run), else the file's.
+    /// 2-3 times a flat run), else its baseline's (another grid point of it, or the plain
+    /// method: `flat@2e-5` costs what `flat` does), else the file's.
     pub fn estimate(&self, method: &str) -> Option<f64> {
-        self.by_method.get(method).copied().or(self.all)
+        self.by_method
+            .get(method)
+            .or_else(|| self.by_baseline.get(baseline_of(method)))
+            .copied()
+            .or(self.all)
     }
 }
 
@@ -152,18 +165,26 @@ impl Measured {
 pub fn measured_seconds(path: &Path, scale: &str) -> Result<Measured> {
     let mut all = Vec::new();
     let mut by_method: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut by_baseline: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for r in read_records(path)? {
         if r.scale == scale && !r.stage2_cached && r.seconds > 0.0 {
             all.push(r.seconds);
+            by_baseline
+                .entry(baseline_of(&r.method).to_string())
+                .or_default()
+                .push(r.seconds);
             by_method.entry(r.method).or_default().push(r.seconds);
         }
     }
+    let medians = |m: BTreeMap<String, Vec<f64>>| {
+        m.into_iter()
+            .filter_map(|(k, secs)| Some((k, median(secs)?)))
+            .collect()
+    };
     Ok(Measured {
         all: median(all),
-        by_method: by_method
-            .into_iter()
-            .filter_map(|(m, secs)| Some((m, median(secs)?)))
-            .collect(),
+        by_method: medians(by_method),
+        by_baseline: medians(by_baseline),
     })
 }
 
@@ -303,7 +324,7 @@ mod tests {
     }
 
     #[test]
-    fn measured_seconds_is_the_median_of_trained_runs_at_the_scale_and_per_method() {
+    fn measured_seconds_is_the_median_of_trained_runs_at_the_scale_per_method_and_baseline() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runs.jsonl");
         assert_eq!(
@@ -334,6 +355,10 @@ mod tests {
         assert_eq!(forget.estimate("ewc"), Some(800.0));
         // No trained wise-ft run (the one there was restored): the file's median.
         assert_eq!(forget.estimate("wise-ft"), Some(500.0));
+        // A grid point or frontier rate without runs of its own: its baseline's median.
+        assert_eq!(forget.estimate("ewc@1e6"), Some(800.0));
+        assert_eq!(forget.estimate("flat@2e-5"), Some(200.0));
+        assert_eq!(forget.estimate("llrd@0.8"), Some(500.0));
         assert_eq!(
             measured_seconds(&path, "quick").unwrap().estimate("l2sp"),
             Some(9.0)

@@ -74,11 +74,7 @@ impl TuningConfig {
         for (baseline, grid) in &self.baselines {
             ensure!(!grid.is_empty(), "baseline `{baseline}` has an empty grid");
             for m in grid {
-                let ok = m
-                    .name
-                    .strip_prefix(baseline.as_str())
-                    .and_then(|rest| rest.strip_prefix('@'))
-                    .is_some_and(|v| !v.is_empty());
+                let ok = lrdist_record::grid_point(&m.name).is_some_and(|(b, _)| b == baseline);
                 ensure!(
                     ok,
                     "grid point `{}` of baseline `{baseline}` must be named `{baseline}@VALUE`",

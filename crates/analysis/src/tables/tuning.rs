@@ -18,16 +18,10 @@ use super::unseen::Searched;
 use crate::inputs::{shown_path, MissingInput};
 use crate::runs::{read_records_under, to_frame, Run};
 use crate::table::{csv_num, f64_column, md_mean_sd, str_column, Table};
+use lrdist_record::grid_point;
 
 /// Where the tuning records of the forget scale live, under `results`.
 const FOLDER: &str = "tuning/forget";
-
-/// A grid point's method name split into baseline and value: `ewc@1e6` → (`ewc`, `1e6`).
-pub(crate) fn grid_point(method: &str) -> Option<(&str, &str)> {
-    method
-        .rsplit_once('@')
-        .filter(|(b, v)| !b.is_empty() && !v.is_empty())
-}
 
 /// Order of a baseline's values: numerically where they parse, then as text.
 fn value_order(value: &str) -> (u8, u64, String) {
@@ -332,11 +326,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grid_points_split_at_the_last_at_and_order_numerically() {
-        assert_eq!(grid_point("ewc@1e6"), Some(("ewc", "1e6")));
-        assert_eq!(grid_point("wise-ft@0.5"), Some(("wise-ft", "0.5")));
-        assert_eq!(grid_point("ewc"), None);
-        assert_eq!(grid_point("@1"), None);
+    fn grid_values_order_numerically() {
         let mut values = vec!["1e6", "2", "1e4", "0.5", "x", "-1"];
         values.sort_by_key(|v| value_order(v));
         assert_eq!(values, ["-1", "0.5", "2", "1e4", "1e6", "x"]);
