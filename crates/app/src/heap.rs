@@ -118,21 +118,22 @@ fn set_top_pad(bytes: usize) -> Result<()> {
             libc::c_int::MAX
         );
     };
-    // SAFETY: mallopt only updates malloc's parameters; it is called before other threads
-    // allocate (start of main) and glibc serialises it with the arena lock anyway.
-    let ok = unsafe { libc::mallopt(libc::M_TOP_PAD, value) };
-    if ok != 1 {
-        bail!("glibc refused mallopt(M_TOP_PAD, {bytes})");
-    }
-    Ok(())
+    mallopt(libc::M_TOP_PAD, value, "M_TOP_PAD")
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn set_no_mmap() -> Result<()> {
-    // SAFETY: as in set_top_pad.
-    let ok = unsafe { libc::mallopt(libc::M_MMAP_MAX, 0) };
+    mallopt(libc::M_MMAP_MAX, 0, "M_MMAP_MAX")
+}
+
+/// Sets one of glibc's malloc parameters, or fails naming it.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn mallopt(param: libc::c_int, value: libc::c_int, name: &str) -> Result<()> {
+    // SAFETY: mallopt only updates malloc's parameters; it is called before other threads
+    // allocate (start of main) and glibc serialises it with the arena lock anyway.
+    let ok = unsafe { libc::mallopt(param, value) };
     if ok != 1 {
-        bail!("glibc refused mallopt(M_MMAP_MAX, 0)");
+        bail!("glibc refused mallopt({name}, {value})");
     }
     Ok(())
 }
