@@ -6,19 +6,7 @@
 /// is 2.5e-3), as in the `unseen` table.
 pub const TIE: f64 = 1e-9;
 
-/// Method names of the flat-frontier points: `flat@2e-5` is flat at rate 2e-5 in stage B
-/// (docs/METHOD.md "The flat frontier"); `flat` itself, at the calibrated rate, is a point
-/// of the curve too.
-pub const FRONTIER_PREFIX: &str = "flat@";
-
-/// The rate of a flat-frontier method name (`flat@2e-5` → 2e-5); `None` for any other name.
-pub fn frontier_rate(method: &str) -> Option<f64> {
-    method
-        .strip_prefix(FRONTIER_PREFIX)?
-        .parse()
-        .ok()
-        .filter(|r: &f64| r.is_finite() && *r > 0.0)
-}
+pub use lrdist_record::frontier_rate;
 
 /// One point of the flat curve: a flat rate's mean p_s and p_o over its seeds, and the
 /// standard error of its mean p_o (`None` below two seeds).
@@ -253,16 +241,6 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12
-    }
-
-    #[test]
-    fn frontier_names_carry_their_rate() {
-        assert_eq!(frontier_rate("flat@2e-5"), Some(2e-5));
-        assert_eq!(frontier_rate("flat@1e-4"), Some(1e-4));
-        assert_eq!(frontier_rate("flat"), None);
-        assert_eq!(frontier_rate("flat-matched"), None);
-        assert_eq!(frontier_rate("flat@x"), None);
-        assert_eq!(frontier_rate("flat@-1"), None);
     }
 
     #[test]

@@ -20,9 +20,7 @@ use crate::inputs::shown_path;
 /// The record schema version this reader understands.
 pub use lrdist_record::SCHEMA;
 
-/// The method label of the flat learning-rate baseline (docs/METHOD.md "Baselines"), the
-/// reference every other method is compared with.
-pub const FLAT: &str = "flat";
+pub use lrdist_record::FLAT;
 
 /// One record and where it was read.
 #[derive(Debug, Clone)]

@@ -15,11 +15,7 @@ pub enum PairedTest {
     Tested { n: usize, t: f64, p: f64 },
 }
 
-/// Below this standard deviation the differences count as all equal: scores are dev-set
-/// fractions (steps of 1/400 at the forget scale), so a real spread is above 1e-4, while
-/// equal differences computed in floating point leave a spread near 1e-17 that would give
-/// a t statistic in the billions and p near 1e-29.
-pub const NO_VARIANCE_SD: f64 = 1e-12;
+pub use lrdist_record::stats::NO_VARIANCE_SD;
 
 impl PairedTest {
     /// The test from the mean, sample standard deviation (ddof 1) and count of the
@@ -82,16 +78,7 @@ pub fn sign_test(better: usize, worse: usize) -> Option<f64> {
     Some((2.0 * tail).min(1.0))
 }
 
-/// Sample standard deviation (ddof 1); `None` for fewer than two values.
-pub fn sample_sd(values: &[f64]) -> Option<f64> {
-    let n = values.len();
-    if n < 2 {
-        return None;
-    }
-    let mean = values.iter().sum::<f64>() / n as f64;
-    let ss: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
-    Some((ss / (n - 1) as f64).sqrt())
-}
+pub use lrdist_record::sample_sd;
 
 #[cfg(test)]
 mod tests {

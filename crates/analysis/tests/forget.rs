@@ -338,6 +338,41 @@ fn frontier_interpolates_the_flat_curve_and_claims_nothing_outside_it() {
 }
 
 #[test]
+fn seeds_beyond_the_curves_are_left_out_of_the_frontier_only() {
+    // The seed rule gave flat and combined seeds 2 and 3 on sst2->qnli, the frontier
+    // rates not: the curve and combined's place against it stay on seeds 0-1 (gain .03,
+    // as above), while the forget table averages and pairs all four seeds.
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = fixture(dir.path());
+    let more: Vec<String> = [2, 3]
+        .iter()
+        .flat_map(|&seed| {
+            [
+                forget_record("sst2->qnli", "flat", seed, 0.80, 0.90, 0.90).to_string(),
+                forget_record("sst2->qnli", "combined", seed, 0.80, 0.60, 0.50).to_string(),
+            ]
+        })
+        .collect();
+    write_runs(&inputs.results, "more_seeds.jsonl", &more);
+    let out = dir.path().join("paper");
+    let (rows, md) = table(&inputs, "frontier", &out);
+    let combined = find(&rows, "sst2->qnli", "combined");
+    assert_eq!(combined["seeds"], "2");
+    close(combined, "p_s_mean", 0.77);
+    close(combined, "gain", 0.03);
+    assert_eq!(find(&rows, "sst2->qnli", "flat")["seeds"], "2");
+    assert_md(
+        &md,
+        &["seeds the seed rule added to a method and to flat are left out here"],
+    );
+    let (rows, _) = table(&inputs, "forget", &out);
+    let combined = find(&rows, "sst2->qnli", "combined");
+    assert_eq!(combined["seeds"], "4");
+    close(combined, "p_s_mean", (0.76 + 0.78 + 0.60 + 0.60) / 4.0);
+    assert_eq!(combined["d_p_o_n"], "4");
+}
+
+#[test]
 fn sequence_table_computes_the_continual_learning_measures_from_the_matrix() {
     let (_dir, rows, md) = fixture_table("sequence");
     let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str()).collect();

@@ -167,8 +167,9 @@ pub fn export_param_groups(
 
 /// `lrdist run`: the runs `opts` asks for, each record appended to `record` (default:
 /// `RESULTS/runs/<config or scenario>.jsonl`); with `--all`, runs with a record are
-/// skipped. With `dry_run`, nothing runs: each run's status goes to stdout as CSV
-/// ([`lrdist_train::pending`]) and what is left to stderr.
+/// skipped, and once the config's seeds are recorded the seed rule may add more
+/// ([`lrdist_train::seeds`]), run after them. With `dry_run`, nothing runs: each run's
+/// status goes to stdout as CSV ([`lrdist_train::pending`]) and what is left to stderr.
 pub fn run(
     settings: &Settings,
     opts: &RunOptions,
@@ -191,40 +192,67 @@ pub fn run(
             .map(Path::to_path_buf)
             .unwrap_or_else(|| lrdist_train::record::default_record_path(&results, req))
     };
+    let mut runner = Runner::new(ctx);
+    for req in &reqs {
+        input(runner.validate(req))?;
+    }
     if dry_run {
         let template = match waiting.is_empty() {
             true => None,
             false => Some(input(opts.request())?),
         };
-        return plan_batch(
-            settings,
-            ctx,
-            &reqs,
+        let more = more_seeds(&runner, opts, &path)?;
+        let mut firm = reqs;
+        firm.extend(more.runs);
+        let rows = lrdist_train::pending::plan(
+            &runner,
+            &firm,
             &path,
             &waiting,
             template.as_ref(),
-            console,
-        );
+            &more.conditional,
+        )?;
+        return print_plan(console, &rows, settings.quiet);
     }
-    run_batch(settings, ctx, &reqs, &path, opts.all, console)
+    run_validated(settings, &mut runner, &reqs, &path, opts.all, console)?;
+    let more = more_seeds(&runner, opts, &path)?;
+    if let Some(message) = more.message() {
+        if !settings.quiet || !more.runs.is_empty() {
+            console.err(message);
+        }
+    }
+    for req in &more.runs {
+        input(runner.validate(req))?;
+    }
+    run_validated(settings, &mut runner, &more.runs, &path, true, console)
 }
 
-/// Validates `reqs`, then prints where each of them (and each of `waiting`, whose
-/// records go where `template`'s go) stands instead of running it ([`print_plan`]).
+/// The seed rule on `opts`'s batch, p_o read from the record of exactly each request.
+fn more_seeds(
+    runner: &Runner,
+    opts: &RunOptions,
+    path: &dyn Fn(&RunRequest) -> PathBuf,
+) -> Result<lrdist_train::seeds::MoreSeeds, Failure> {
+    Ok(lrdist_train::seeds::more_seeds(opts, &mut |req| {
+        let found = lrdist_train::record::find_same(&path(req), req, &runner.per_depth(req)?)?;
+        Ok(found.and_then(|r| r.p_o))
+    })?)
+}
+
+/// Validates `reqs`, then prints where each of them stands instead of running it
+/// ([`print_plan`]).
 fn plan_batch(
     settings: &Settings,
     ctx: lrdist_train::RunContext,
     reqs: &[RunRequest],
     path: &dyn Fn(&RunRequest) -> PathBuf,
-    waiting: &[lrdist_train::requests::WaitingRun],
-    template: Option<&RunRequest>,
     console: &mut Console,
 ) -> Result<(), Failure> {
     let runner = Runner::new(ctx);
     for req in reqs {
         input(runner.validate(req))?;
     }
-    let rows = lrdist_train::pending::plan(&runner, reqs, path, waiting, template)?;
+    let rows = lrdist_train::pending::plan(&runner, reqs, path, &[], None, &[])?;
     print_plan(console, &rows, settings.quiet)
 }
 
@@ -282,24 +310,24 @@ pub fn calibrate(
             .unwrap_or_else(|| lrdist_train::calibrate::record_path(&results, req))
     };
     if opts.dry_run {
-        return plan_batch(settings, ctx, &reqs, &path, &[], None, console);
+        return plan_batch(settings, ctx, &reqs, &path, console);
     }
-    run_batch(settings, ctx, &reqs, &path, true, console)
+    let mut runner = Runner::new(ctx);
+    for req in &reqs {
+        input(runner.validate(req))?;
+    }
+    run_validated(settings, &mut runner, &reqs, &path, true, console)
 }
 
-/// Validates `reqs`, then runs them ([`Runner::run_batch`]), printing each record.
-fn run_batch(
+/// Runs `reqs`, validated by the caller ([`Runner::run_batch`]), printing each record.
+fn run_validated(
     settings: &Settings,
-    ctx: lrdist_train::RunContext,
+    runner: &mut Runner,
     reqs: &[RunRequest],
     path: &dyn Fn(&RunRequest) -> PathBuf,
     resume: bool,
     console: &mut Console,
 ) -> Result<(), Failure> {
-    let mut runner = Runner::new(ctx);
-    for req in reqs {
-        input(runner.validate(req))?;
-    }
     let quiet = settings.quiet;
     runner.run_batch(reqs, path, resume, &mut |record, path| {
         print_record(console, record, path, quiet)

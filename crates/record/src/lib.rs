@@ -29,12 +29,17 @@ pub mod trial;
 
 pub use head::HeadKind;
 pub use input::InputError;
-pub use method::{grid_point, Intervention, PenaltySpec};
+pub use method::{
+    compared_with_flat, frontier_rate, grid_point, Intervention, PenaltySpec, FLAT, FRONTIER_PREFIX,
+};
 pub use run::{
     append_record, parse_record_line, read_records, DistributionRecord, RunRecord, SCHEMA,
 };
 pub use scale::{DataSpec, ScaleSpec, PAPER_FLAT_RATE};
-pub use stats::{cl_metrics, forgetting, Attribution, ClMetrics, EpochStats, StageStats};
+pub use stats::{
+    cl_metrics, forgetting, needs_more_seeds, sample_sd, Attribution, ClMetrics, EpochStats,
+    StageStats,
+};
 pub use task::{
     sha256_hex, FileDigests, FileTask, FileTaskRecord, GlueTask, LabelSet, TaskKind, TaskName,
     TaskSpec, UnknownTask, DEFAULT_LABEL_COLUMN, DEFAULT_TEXT_COLUMN,

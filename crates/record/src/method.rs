@@ -30,6 +30,31 @@ pub fn grid_point(method: &str) -> Option<(&str, &str)> {
         .filter(|(b, v)| !b.is_empty() && !v.is_empty())
 }
 
+/// The method label of the flat learning-rate baseline (docs/METHOD.md "Baselines"), the
+/// reference every other method is paired with by seed ("Comparing a method with flat").
+pub const FLAT: &str = "flat";
+
+/// Method names of the flat-frontier points: `flat@2e-5` is flat at rate 2e-5 in stage B
+/// (docs/METHOD.md "The flat frontier"); `flat` itself, at the calibrated rate, is a point
+/// of the curve too.
+pub const FRONTIER_PREFIX: &str = "flat@";
+
+/// The rate of a flat-frontier method name (`flat@2e-5` → 2e-5); `None` for any other name.
+pub fn frontier_rate(method: &str) -> Option<f64> {
+    method
+        .strip_prefix(FRONTIER_PREFIX)?
+        .parse()
+        .ok()
+        .filter(|r: &f64| r.is_finite() && *r > 0.0)
+}
+
+/// Whether a method is one the evaluation tests against flat: neither [`FLAT`] itself nor
+/// a flat-frontier point ([`frontier_rate`]), which trace the curve methods are judged by.
+/// The seed rule (docs/METHOD.md, "Seeds") is about these methods.
+pub fn compared_with_flat(method: &str) -> bool {
+    method != FLAT && frontier_rate(method).is_none()
+}
+
 /// A regulariser added to the loss after the first stage (docs/METHOD.md "Baselines").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
@@ -102,6 +127,25 @@ impl std::fmt::Display for PenaltySpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frontier_names_carry_their_rate() {
+        assert_eq!(frontier_rate("flat@2e-5"), Some(2e-5));
+        assert_eq!(frontier_rate("flat@1e-4"), Some(1e-4));
+        assert_eq!(frontier_rate("flat"), None);
+        assert_eq!(frontier_rate("flat-matched"), None);
+        assert_eq!(frontier_rate("flat@x"), None);
+        assert_eq!(frontier_rate("flat@-1"), None);
+    }
+
+    #[test]
+    fn methods_compared_with_flat_are_neither_flat_nor_its_frontier() {
+        assert!(!compared_with_flat("flat"));
+        assert!(!compared_with_flat("flat@2e-5"));
+        assert!(compared_with_flat("flat-matched"));
+        assert!(compared_with_flat("combined"));
+        assert!(compared_with_flat("ewc@1e5"));
+    }
 
     #[test]
     fn grid_points_split_at_the_last_at() {

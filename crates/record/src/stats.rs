@@ -47,6 +47,36 @@ pub fn forgetting(a1: f64, p_o: f64) -> f64 {
     a1 - p_o
 }
 
+/// Below this standard deviation the differences count as all equal: scores are dev-set
+/// fractions (steps of 1/400 at the forget scale), so a real spread is above 1e-4, while
+/// equal differences computed in floating point leave a spread near 1e-17 that would give
+/// a t statistic in the billions and p near 1e-29.
+pub const NO_VARIANCE_SD: f64 = 1e-12;
+
+/// Sample standard deviation (ddof 1); `None` for fewer than two values.
+pub fn sample_sd(values: &[f64]) -> Option<f64> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let ss: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
+    Some((ss / (n - 1) as f64).sqrt())
+}
+
+/// The seed rule (docs/METHOD.md, "Seeds"): whether a comparison with flat needs more
+/// seeds than the config's first ones. `differences` are a method's per-seed Δp_o to flat
+/// (method − flat, paired by seed) over those seeds; more seeds are needed when their
+/// sample sd is larger than the magnitude of their mean, the difference being tested
+/// (then the paired t statistic is below sqrt(n), 1.73 at three seeds: far from any
+/// conclusion). Equal differences ([`NO_VARIANCE_SD`]) need none. `None` below two
+/// differences: the rule cannot be applied yet.
+pub fn needs_more_seeds(differences: &[f64]) -> Option<bool> {
+    let sd = sample_sd(differences)?;
+    let mean = differences.iter().sum::<f64>() / differences.len() as f64;
+    Some(sd > mean.abs().max(NO_VARIANCE_SD))
+}
+
 /// Continual-learning metrics over N tasks (Chaudhry et al. 2018).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClMetrics {
@@ -108,6 +138,27 @@ impl Attribution {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sample_sd_has_ddof_one() {
+        assert_eq!(sample_sd(&[1.0]), None);
+        let sd = sample_sd(&[1.0, 2.0, 3.0]).unwrap();
+        assert!((sd - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_seed_rule_asks_for_more_seeds_when_the_spread_exceeds_the_difference() {
+        // mean 0, sd .02: combined vs flat on the length shift of SST-2 looks like this
+        assert_eq!(needs_more_seeds(&[0.02, -0.02, 0.0]), Some(true));
+        // mean .01, sd .005: freeze there
+        assert_eq!(needs_more_seeds(&[0.01, 0.015, 0.005]), Some(false));
+        // a clear loss is as settled as a clear gain
+        assert_eq!(needs_more_seeds(&[-0.05, -0.04, -0.06]), Some(false));
+        // equal differences: sd 0 is not above |mean| 0
+        assert_eq!(needs_more_seeds(&[0.0, 0.0, 0.0]), Some(false));
+        assert_eq!(needs_more_seeds(&[0.1]), None);
+        assert_eq!(needs_more_seeds(&[]), None);
+    }
 
     #[test]
     fn chaudhry_metrics_on_a_hand_matrix() {

@@ -43,6 +43,10 @@ pub struct ExperimentConfig {
     pub pending: BTreeMap<String, Vec<(String, PathBuf)>>,
     /// The seeds `make reproduce` runs.
     pub seeds: Vec<u64>,
+    /// Per scale, the seeds added to a method the seed rule asks more of (docs/METHOD.md,
+    /// "Seeds"; [`lrdist_record::needs_more_seeds`]), and to flat for the pairing:
+    /// `more_seeds: {forget: [3, 4]}`. Decided by `run --all` once `seeds` are recorded.
+    pub more_seeds: BTreeMap<String, Vec<u64>>,
 }
 
 /// The file as written: method entries may still point to a tuning file.
@@ -62,6 +66,8 @@ struct RawConfig {
     scale_methods: BTreeMap<String, Vec<MethodEntry>>,
     #[serde(default)]
     seeds: Vec<u64>,
+    #[serde(default)]
+    more_seeds: BTreeMap<String, Vec<u64>>,
 }
 
 /// One entry of `methods:` or `scale_methods:`: a method spelled out, or a baseline whose
@@ -174,6 +180,8 @@ impl ExperimentConfig {
         for (name, scale) in &raw.scales {
             scale.check_task_names(&tasks, name, &format!("config {}", path.display()))?;
         }
+        check_more_seeds(&raw.seeds, &raw.more_seeds, &raw.scales)
+            .with_context(|| format!("config {}", path.display()))?;
         let mut pending = BTreeMap::new();
         let mut resolve = |scale: &str, entries: Vec<MethodEntry>| -> Result<Vec<MethodSpec>> {
             let mut out = Vec::new();
@@ -216,7 +224,13 @@ impl ExperimentConfig {
             scale_methods,
             pending,
             seeds: raw.seeds,
+            more_seeds: raw.more_seeds,
         })
+    }
+
+    /// The seeds the seed rule may add at scale `scale` (none when the file names none).
+    pub fn more_seeds_at(&self, scale: &str) -> &[u64] {
+        self.more_seeds.get(scale).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// The scale called `name`, from this file or else the built-in one.
@@ -276,6 +290,36 @@ impl ExperimentConfig {
         req.config_file = Some(config_file.display().to_string());
         Ok(req)
     }
+}
+
+/// `more_seeds` names scales of the file, after `seeds` to decide by, and seeds that
+/// neither repeat nor are among `seeds`.
+fn check_more_seeds(
+    seeds: &[u64],
+    more: &BTreeMap<String, Vec<u64>>,
+    scales: &BTreeMap<String, ScaleSpec>,
+) -> Result<()> {
+    for (scale, extra) in more {
+        if !scales.contains_key(scale) {
+            bail!(
+                "`more_seeds` names scale `{scale}`, which the file does not define (it has: {})",
+                scales.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        if seeds.len() < 2 {
+            bail!(
+                "`more_seeds` needs at least two `seeds` first: the seed rule compares their \
+                 spread with the difference to flat (docs/METHOD.md, \"Seeds\")"
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for s in extra {
+            if seeds.contains(s) || !seen.insert(s) {
+                bail!("`more_seeds` of scale `{scale}` repeats seed {s}");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What is trained in sequence (docs/METHOD.md "Forgetting protocol" and "Scenarios"). Each
@@ -666,6 +710,41 @@ mod tests {
             seen > 0 && keyed > 0,
             "{seen} records, {keyed} with dev_from_train"
         );
+    }
+
+    #[test]
+    fn more_seeds_name_a_scale_of_the_file_and_new_seeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("pair.yaml");
+        let with = |more: &str, seeds: &str| {
+            std::fs::write(
+                &config,
+                format!(
+                    "name: pair\nscenario: {{kind: pair, first: sst2, second: mrpc}}\n\
+                     scales:\n  forget: {{max_train: 10, epochs: 1, batch_size: 8, \
+                     max_len: 32}}\nseeds: {seeds}\nmore_seeds: {more}\n"
+                ),
+            )
+            .unwrap();
+            ExperimentConfig::from_file(&config).map_err(|e| format!("{e:#}"))
+        };
+        let ok = with("{forget: [3, 4]}", "[0, 1, 2]").unwrap();
+        assert_eq!(ok.more_seeds_at("forget"), [3, 4]);
+        assert!(ok.more_seeds_at("quick").is_empty());
+        let err = with("{quick: [3]}", "[0, 1, 2]").unwrap_err();
+        assert!(
+            err.contains("`quick`, which the file does not define"),
+            "{err}"
+        );
+        let err = with("{forget: [2, 3]}", "[0, 1, 2]").unwrap_err();
+        assert!(
+            err.contains("repeats seed 2") && err.contains("pair.yaml"),
+            "{err}"
+        );
+        let err = with("{forget: [3, 3]}", "[0, 1, 2]").unwrap_err();
+        assert!(err.contains("repeats seed 3"), "{err}");
+        let err = with("{forget: [3]}", "[0]").unwrap_err();
+        assert!(err.contains("at least two `seeds`"), "{err}");
     }
 
     #[test]

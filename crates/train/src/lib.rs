@@ -11,6 +11,8 @@
 //!   `demo`'s requests);
 //! - [`calibrate`] and [`tune`]: the flat-rate calibration and the baselines' tuning;
 //! - [`pending`]: what a resumable batch still has to run (`--dry-run`), and its cost;
+//! - [`seeds`]: the seed rule, which adds seeds to a batch where three leave a comparison
+//!   with flat unsettled;
 //! - [`flops`]: model FLOPs of a training step (`StageStats::flops`);
 //! - [`save`] and [`predict`]: trained heads as Hugging Face folders (`--save`), and
 //!   predictions of such a folder on a file (`lrdist predict`).
@@ -32,6 +34,7 @@ pub mod requests;
 pub mod runner;
 pub mod save;
 pub mod scenario;
+pub mod seeds;
 pub mod tune;
 
 pub use config::{

@@ -26,6 +26,9 @@ pub enum Status {
     ToRun,
     /// It cannot run yet: its method reads this file, which does not exist yet.
     Waiting(PathBuf),
+    /// It runs if the seed rule asks for it once the config's first seeds are recorded
+    /// ([`crate::seeds`]).
+    Conditional,
 }
 
 impl Status {
@@ -36,12 +39,14 @@ impl Status {
             Status::Stale(_) => "stale",
             Status::ToRun => "to_run",
             Status::Waiting(_) => "waiting",
+            Status::Conditional => "conditional",
         }
     }
 
-    /// Whether a batch still has to run it (now or once its file exists).
+    /// Whether a batch still has to run it (now or once its file exists); a conditional
+    /// run is not counted as left.
     pub fn is_left(&self) -> bool {
-        !matches!(self, Status::Done)
+        !matches!(self, Status::Done | Status::Conditional)
     }
 }
 
@@ -74,15 +79,17 @@ struct Row<'a> {
     note: String,
 }
 
-/// The batch `reqs` (records at `record_path(req)`) and the runs `waiting` for a file
-/// (records at `record_path(template)`, `template` being any request of the same config),
-/// each with its status.
+/// The batch `reqs` (records at `record_path(req)`), the runs `waiting` for a file
+/// (records at `record_path(template)`, `template` being any request of the same config)
+/// and the `conditional` runs the seed rule may add ([`Status::Conditional`] unless
+/// recorded), each with its status.
 pub fn plan(
     runner: &Runner,
     reqs: &[RunRequest],
     record_path: &dyn Fn(&RunRequest) -> PathBuf,
     waiting: &[WaitingRun],
     template: Option<&RunRequest>,
+    conditional: &[RunRequest],
 ) -> Result<Vec<PlannedRun>> {
     // Each record file's measure, read once (a config's runs share one file).
     let mut measured: BTreeMap<(PathBuf, String), Measured> = BTreeMap::new();
@@ -94,10 +101,12 @@ pub fn plan(
         Ok(measured[&key].estimate(method))
     };
     let mut rows = Vec::new();
-    for req in reqs {
+    let maybe = reqs.iter().map(|r| (r, false));
+    for (req, conditional) in maybe.chain(conditional.iter().map(|r| (r, true))) {
         let path = record_path(req);
         let status = match runner.status(req, &path)? {
             Done::Same => Status::Done,
+            _ if conditional => Status::Conditional,
             Done::Stale(why) => Status::Stale(why),
             Done::None => Status::ToRun,
         };
@@ -209,6 +218,7 @@ pub fn write_csv(rows: &[PlannedRun], out: impl Write) -> Result<()> {
         let note = match &r.status {
             Status::Stale(why) => why.clone(),
             Status::Waiting(file) => format!("needs {}", file.display()),
+            Status::Conditional => "if the seed rule asks (docs/METHOD.md, \"Seeds\")".into(),
             Status::Done | Status::ToRun => String::new(),
         };
         w.serialize(Row {
@@ -241,7 +251,11 @@ pub fn summary(rows: &[PlannedRun]) -> String {
         .count();
     let seconds: f64 = left.iter().filter_map(|r| r.est_seconds).sum();
     let unmeasured = left.iter().filter(|r| r.est_seconds.is_none()).count();
-    let mut line = format!("{} of {} runs left", left.len(), rows.len());
+    let maybe: Vec<&PlannedRun> = rows
+        .iter()
+        .filter(|r| r.status == Status::Conditional)
+        .collect();
+    let mut line = format!("{} of {} runs left", left.len(), rows.len() - maybe.len());
     let mut parts = Vec::new();
     if stale > 0 {
         parts.push(format!("{stale} stale"));
@@ -262,6 +276,13 @@ pub fn summary(rows: &[PlannedRun]) -> String {
         if unmeasured > 0 {
             line += &format!(" ({unmeasured} in files with no measured run, not counted)");
         }
+    }
+    if !maybe.is_empty() {
+        let hours = maybe.iter().filter_map(|r| r.est_seconds).sum::<f64>() / 3600.0;
+        line += &format!(
+            "; up to {} more if the seed rule asks (about {hours:.1} h)",
+            maybe.len()
+        );
     }
     line
 }
@@ -296,6 +317,15 @@ mod tests {
              per run their record files measured (1 in files with no measured run, not counted)"
         );
         assert_eq!(summary(&rows[..1]), "0 of 1 runs left");
+        let mut more = rows.to_vec();
+        more.push(run(Status::Conditional, Some(900.0)));
+        more.push(run(Status::Conditional, Some(900.0)));
+        assert!(
+            summary(&more).starts_with("3 of 4 runs left")
+                && summary(&more).ends_with("; up to 2 more if the seed rule asks (about 0.5 h)"),
+            "{}",
+            summary(&more)
+        );
         assert_eq!(
             summary(&rows[3..]),
             "1 of 1 runs left (1 waiting for a file); their record files have no measured \

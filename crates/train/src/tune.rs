@@ -345,7 +345,7 @@ pub fn plan(
 ) -> Result<Vec<crate::pending::PlannedRun>> {
     let cfg = TuningConfig::from_file(config_file)?;
     let (reqs, path) = batch(runner, &cfg, only_settings, only_baselines)?;
-    crate::pending::plan(runner, &reqs, &*path, &[], None)
+    crate::pending::plan(runner, &reqs, &*path, &[], None, &[])
 }
 
 /// The objective of one tuning run: p_o + p_s, as the search's `sum` objective.

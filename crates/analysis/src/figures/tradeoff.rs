@@ -1,7 +1,8 @@
 //! The learning–forgetting trade-off at the forget scale (docs/METHOD.md, "The flat
 //! frontier" and "Evaluation at the forget scale"): one panel per setting, p_s (learning B)
-//! against p_o (keeping A), every method's mean ± sd over seeds in both axes and the flat
-//! curve drawn through the flat points at their rates. A method above the curve keeps more
+//! against p_o (keeping A), every method's mean ± sd in both axes and the flat curve drawn
+//! through the flat points at their rates, all over the curve's seeds (those every flat
+//! point ran; `CurveMeans`), as the frontier table judges them. A method above the curve keeps more
 //! of A than flat does at the same learning of B; one on it makes a trade a flat rate makes.
 
 use std::path::Path;
@@ -35,13 +36,15 @@ struct Point {
 }
 
 impl Point {
+    /// `m` at its means over the curve's seeds, as the frontier judges it.
     fn of(m: &MethodRow, label: String) -> Option<Self> {
+        let c = &m.on_curve_seeds;
         Some(Point {
             label,
-            p_s: m.p_s?,
-            p_o: m.p_o?,
-            p_s_sd: m.p_s_sd.unwrap_or(0.0),
-            p_o_sd: m.p_o_sd.unwrap_or(0.0),
+            p_s: c.p_s?,
+            p_o: c.p_o?,
+            p_s_sd: c.p_s_sd.unwrap_or(0.0),
+            p_o_sd: c.p_o_sd.unwrap_or(0.0),
         })
     }
 }

@@ -27,6 +27,7 @@ use crate::measures::{
     frontier_rate, share_removed, FlatCurve, FlatPoint, Frontier, SequenceMetrics,
 };
 use crate::runs::{read_runs, to_frame, Run, RunSet, FLAT};
+use crate::stats::sample_sd;
 use crate::table::{csv_num, md_delta, md_mean_sd, md_num, md_p, Table};
 
 /// The metrics summarised per setting and method, in this order.
@@ -119,8 +120,74 @@ pub(crate) struct MethodRow {
     /// Share of flat's forgetting removed ([`share_removed`]) and the seeds it pairs.
     pub share: Option<f64>,
     pub share_pairs: usize,
+    /// Its means over the curve's seeds ([`CurveMeans`]): what the flat curve is drawn
+    /// from (flat points) and judged against (methods).
+    pub on_curve_seeds: CurveMeans,
     /// Against the setting's flat curve (methods only, and only where there is a curve).
     pub frontier: Option<Frontier>,
+}
+
+/// A method's mean (p_s, p_o) over the seeds every flat point of its setting ran (the
+/// curve's seeds; docs/METHOD.md, "Seeds"): where the seed rule gave flat and a method
+/// seeds the frontier rates did not run, the frontier compares all of them on the same
+/// seeds. Equal to the method's own means when it ran no seed outside the curve's.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct CurveMeans {
+    pub seeds: usize,
+    pub p_s: Option<f64>,
+    pub p_s_sd: Option<f64>,
+    pub p_o: Option<f64>,
+    pub p_o_sd: Option<f64>,
+}
+
+impl CurveMeans {
+    /// `m`'s means over `seeds` from its runs in `members`; `m`'s own summary when all its
+    /// seeds are among them (or the curve has none).
+    fn of(m: &MethodRow, members: &[&Run], seeds: &BTreeSet<u64>) -> Self {
+        let runs: Vec<&Run> = members
+            .iter()
+            .filter(|r| r.record.method == m.method)
+            .copied()
+            .collect();
+        if seeds.is_empty() || runs.iter().all(|r| seeds.contains(&r.record.seed)) {
+            return CurveMeans {
+                seeds: m.seeds,
+                p_s: m.p_s,
+                p_s_sd: m.p_s_sd,
+                p_o: m.p_o,
+                p_o_sd: m.p_o_sd,
+            };
+        }
+        let on: Vec<&Run> = runs
+            .into_iter()
+            .filter(|r| seeds.contains(&r.record.seed))
+            .collect();
+        let values =
+            |f: fn(&Run) -> Option<f64>| -> Vec<f64> { on.iter().filter_map(|r| f(r)).collect() };
+        let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        let (p_s, p_o) = (values(|r| r.record.p_s), values(|r| r.record.p_o));
+        CurveMeans {
+            seeds: on.len(),
+            p_s: mean(&p_s),
+            p_s_sd: sample_sd(&p_s),
+            p_o: mean(&p_o),
+            p_o_sd: sample_sd(&p_o),
+        }
+    }
+}
+
+/// The seeds every flat point (`flat` and each `flat@<rate>`) of a setting ran.
+fn curve_seeds(members: &[&Run], points: &[&str]) -> BTreeSet<u64> {
+    let seeds_of = |name: &str| -> BTreeSet<u64> {
+        members
+            .iter()
+            .filter(|r| r.record.method == name)
+            .map(|r| r.record.seed)
+            .collect()
+    };
+    let mut sets = points.iter().map(|p| seeds_of(p));
+    let first = sets.next().unwrap_or_default();
+    sets.fold(first, |acc, s| acc.intersection(&s).copied().collect())
 }
 
 /// One forget-scale setting: a scenario at one scale (name and spec).
@@ -252,22 +319,34 @@ impl Evaluation {
                         share_removed(&pairs)
                     },
                     share_pairs: pairs.len(),
+                    on_curve_seeds: CurveMeans::default(),
                     frontier: None,
                 });
             }
+            let points: Vec<&str> = methods
+                .iter()
+                .filter(|m| m.role.on_curve())
+                .map(|m| m.method.as_str())
+                .collect();
+            let seeds = curve_seeds(members, &points);
+            for i in 0..methods.len() {
+                methods[i].on_curve_seeds = CurveMeans::of(&methods[i], members, &seeds);
+            }
             let curve = FlatCurve::new(methods.iter().filter(|m| m.role.on_curve()).filter_map(
                 |m| {
+                    let c = &m.on_curve_seeds;
                     Some(FlatPoint {
-                        p_s: m.p_s?,
-                        p_o: m.p_o?,
-                        se: standard_error(m.p_o_sd, m.seeds),
+                        p_s: c.p_s?,
+                        p_o: c.p_o?,
+                        se: standard_error(c.p_o_sd, c.seeds),
                     })
                 },
             ));
             if let Some(curve) = &curve {
                 for m in methods.iter_mut().filter(|m| m.role == Role::Method) {
-                    if let (Some(p_s), Some(p_o)) = (m.p_s, m.p_o) {
-                        let se = standard_error(m.p_o_sd, m.seeds);
+                    let c = m.on_curve_seeds;
+                    if let (Some(p_s), Some(p_o)) = (c.p_s, c.p_o) {
+                        let se = standard_error(c.p_o_sd, c.seeds);
                         m.frontier = Some(Frontier::of(curve, p_s, p_o, se));
                     }
                 }
@@ -774,7 +853,7 @@ pub(crate) fn frontier_table(results: &Path) -> Result<Table> {
         // The curve's points by p_s, then the methods.
         let mut points: Vec<&MethodRow> = setting.curve_points().collect();
         points.sort_by(|a, b| {
-            let key = |m: &MethodRow| m.p_s.unwrap_or(f64::INFINITY);
+            let key = |m: &MethodRow| m.on_curve_seeds.p_s.unwrap_or(f64::INFINITY);
             key(a).total_cmp(&key(b))
         });
         let methods = setting.methods.iter().filter(|m| !m.role.on_curve());
@@ -805,13 +884,14 @@ pub(crate) fn frontier_table(results: &Path) -> Result<Table> {
             } else {
                 m.method.clone()
             };
+            let c = &m.on_curve_seeds;
             table.md_rows.push(vec![
                 setting.name.clone(),
                 setting.set().to_string(),
                 method,
-                m.seeds.to_string(),
-                md_mean_sd(m.p_s, m.p_s_sd),
-                md_mean_sd(m.p_o, m.p_o_sd),
+                c.seeds.to_string(),
+                md_mean_sd(c.p_s, c.p_s_sd),
+                md_mean_sd(c.p_o, c.p_o_sd),
                 md_num(curve_p_o),
                 match (gain, se) {
                     (Some(g), Some(s)) => format!("{} ± {s:.4}", md_delta(g)),
@@ -828,11 +908,11 @@ pub(crate) fn frontier_table(results: &Path) -> Result<Table> {
                 m.method.clone(),
                 m.role.name().to_string(),
                 rate_cell(m, &eval.flat_rates),
-                m.seeds.to_string(),
-                csv_num(m.p_s),
-                csv_num(m.p_s_sd),
-                csv_num(m.p_o),
-                csv_num(m.p_o_sd),
+                c.seeds.to_string(),
+                csv_num(c.p_s),
+                csv_num(c.p_s_sd),
+                csv_num(c.p_o),
+                csv_num(c.p_o_sd),
                 csv_num(Some(lo)),
                 csv_num(Some(hi)),
                 csv_num(curve_p_o),
@@ -857,7 +937,10 @@ pub(crate) fn frontier_table(results: &Path) -> Result<Table> {
     }
     table.footer.push(format!(
         "Flat curve: {FLAT} ({}) and flat@<rate> (flat at that rate in stage B), each at its \
-         mean (p_s, p_o) over seeds; points ordered by p_s, p_o interpolated linearly between \
+         mean (p_s, p_o) over the curve's seeds, those every flat point ran; every method is \
+         placed by its means over the same seeds (seeds the seed rule added to a method and \
+         to flat are left out here, docs/METHOD.md \"Seeds\"; column seeds counts those \
+         used). Points ordered by p_s, p_o interpolated linearly between \
          neighbours (equal p_s: the mean p_o). Gain = the method's mean p_o − the curve's p_o \
          at the method's mean p_s: above (gain > 0) it keeps more of A than flat at the same \
          learning of B; on or below it the trade is one a flat rate makes. ± is a standard \
