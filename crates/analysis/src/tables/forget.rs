@@ -329,8 +329,8 @@ impl Evaluation {
                 .map(|m| m.method.as_str())
                 .collect();
             let seeds = curve_seeds(members, &points);
-            for i in 0..methods.len() {
-                methods[i].on_curve_seeds = CurveMeans::of(&methods[i], members, &seeds);
+            for m in &mut methods {
+                m.on_curve_seeds = CurveMeans::of(m, members, &seeds);
             }
             let curve = FlatCurve::new(methods.iter().filter(|m| m.role.on_curve()).filter_map(
                 |m| {
