@@ -559,7 +559,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub record: Option<PathBuf>,
     /// With --config: run every method x seed of the config that has no record yet in the
-    /// record file (resumable: an interrupted batch continues where it stopped).
+    /// record file (resumable: an interrupted batch continues where it stopped). Where the
+    /// config names `more_seeds` for the scale, the seed rule then adds those seeds to each
+    /// method whose Δp_o to flat over the first seeds spreads wider than its mean, and to
+    /// flat (docs/METHOD.md, "Seeds"); what it decided is said on stderr.
     #[arg(long, requires = "config", conflicts_with_all = ["method", "distribution", "penalty"])]
     pub all: bool,
     /// With --all: only these of the config's methods, comma-separated (e.g. the baselines,
@@ -567,7 +570,8 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', requires = "all")]
     pub methods: Vec<String>,
     /// Run nothing: print each run the command would make with its status against its
-    /// record file (done, stale, to_run, or waiting for a file such as the tuning choice)
+    /// record file (done, stale, to_run, waiting for a file such as the tuning choice, or
+    /// conditional: seeds the seed rule adds if it asks once the first seeds are recorded)
     /// as CSV on stdout, and on stderr how many are left and about how long they take at
     /// the median seconds per run of that file's records (of the same method where it has
     /// some). E.g. `lrdist run --config
