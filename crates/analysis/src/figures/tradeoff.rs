@@ -4,7 +4,11 @@
 //! through the flat points at their rates, all over the curve's seeds (those every flat
 //! point ran; `CurveMeans`), as the frontier table judges them. A method above the curve keeps more
 //! of A than flat does at the same learning of B; one on it makes a trade a flat rate makes.
+//! A flat point far from every method (a rate that collapses task A) is drawn at the
+//! panel's edge with its value, and the curve is cut there ([`frame`]), so that it does not
+//! squash the methods into one corner.
 
+use std::ops::Range;
 use std::path::Path;
 
 use anyhow::Result;
@@ -193,6 +197,85 @@ where
     Ok(())
 }
 
+/// How far beyond the methods' span (and at least how far) a flat point may lie and still
+/// be inside a panel, in each axis: 0.05 is 20 dev rows in 400.
+const NEAR: f64 = 0.05;
+
+/// The ranges a panel shows (p_s, p_o): every method's point with its sd bars, and the flat
+/// points whose means lie within the methods' span widened by that span (at least
+/// [`NEAR`]) each way, with theirs; without methods, every flat point. A flat point
+/// outside is drawn at the edge ([`draw_panel`]).
+fn frame(panel: &Panel) -> (Range<f64>, Range<f64>) {
+    let bars = |p: &Point| {
+        (
+            [p.p_s - p.p_s_sd, p.p_s + p.p_s_sd],
+            [p.p_o - p.p_o_sd, p.p_o + p.p_o_sd],
+        )
+    };
+    let span = |v: &[f64]| {
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                (lo.min(x), hi.max(x))
+            });
+        let w = (hi - lo).max(NEAR);
+        lo - w..hi + w
+    };
+    let methods: Vec<&Point> = panel.methods.iter().map(|(_, p)| p).collect();
+    let shown: Vec<&Point> = if methods.is_empty() {
+        panel.curve.iter().collect()
+    } else {
+        let (xs, ys): (Vec<f64>, Vec<f64>) = methods.iter().map(|p| (p.p_s, p.p_o)).unzip();
+        let (near_x, near_y) = (span(&xs), span(&ys));
+        let near = |p: &&Point| near_x.contains(&p.p_s) && near_y.contains(&p.p_o);
+        methods
+            .iter()
+            .copied()
+            .chain(panel.curve.iter().filter(near))
+            .collect()
+    };
+    let (xs, ys): (Vec<[f64; 2]>, Vec<[f64; 2]>) = shown.iter().map(|p| bars(p)).unzip();
+    (score_range(xs.concat()), score_range(ys.concat()))
+}
+
+/// The part of segment `a`-`b` inside the rectangle `x` by `y` (Liang–Barsky), if any:
+/// plotters moves points outside a chart's ranges onto its edge instead of cutting lines
+/// there.
+fn clip(
+    a: (f64, f64),
+    b: (f64, f64),
+    x: &Range<f64>,
+    y: &Range<f64>,
+) -> Option<((f64, f64), (f64, f64))> {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let (mut t0, mut t1) = (0.0_f64, 1.0_f64);
+    for (p, q) in [
+        (-dx, a.0 - x.start),
+        (dx, x.end - a.0),
+        (-dy, a.1 - y.start),
+        (dy, y.end - a.1),
+    ] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None;
+            }
+        } else {
+            let t = q / p;
+            if p < 0.0 {
+                t0 = t0.max(t);
+            } else {
+                t1 = t1.min(t);
+            }
+        }
+    }
+    (t0 <= t1).then(|| {
+        (
+            (a.0 + t0 * dx, a.1 + t0 * dy),
+            (a.0 + t1 * dx, a.1 + t1 * dy),
+        )
+    })
+}
+
 /// [`padded_range`], at least 0.02 wide (four dev rows in 400 each side of a single
 /// value), so that a panel whose points share a score gets readable ticks.
 fn score_range(values: Vec<f64>) -> std::ops::Range<f64> {
@@ -207,23 +290,14 @@ where
     DB: DrawingBackend,
     DB::ErrorType: 'static,
 {
-    let all = panel
-        .curve
-        .iter()
-        .chain(panel.methods.iter().map(|(_, p)| p));
-    let xs: Vec<f64> = all
-        .clone()
-        .flat_map(|p| [p.p_s - p.p_s_sd, p.p_s + p.p_s_sd])
-        .collect();
-    let ys: Vec<f64> = all
-        .flat_map(|p| [p.p_o - p.p_o_sd, p.p_o + p.p_o_sd])
-        .collect();
+    let (x_range, y_range) = frame(panel);
+    let inside = |p: &&Point| x_range.contains(&p.p_s) && y_range.contains(&p.p_o);
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, (FONT, CAPTION_PX))
         .margin(MARGIN_PX)
         .x_label_area_size(X_LABELS_PX)
         .y_label_area_size(Y_LABELS_PX)
-        .build_cartesian_2d(score_range(xs), score_range(ys))?;
+        .build_cartesian_2d(x_range.clone(), y_range.clone())?;
     chart
         .configure_mesh()
         .light_line_style(TRANSPARENT)
@@ -232,19 +306,44 @@ where
         .label_style((FONT, 12))
         .draw()?;
     let ink = RGBColor(40, 40, 40);
-    chart.draw_series(LineSeries::new(
-        panel.curve.iter().map(|p| (p.p_s, p.p_o)),
-        ink.stroke_width(2),
-    ))?;
-    for p in &panel.curve {
+    let segments = panel.curve.windows(2).filter_map(|w| {
+        clip(
+            (w[0].p_s, w[0].p_o),
+            (w[1].p_s, w[1].p_o),
+            &x_range,
+            &y_range,
+        )
+    });
+    chart.draw_series(segments.map(|(a, b)| PathElement::new(vec![a, b], ink.stroke_width(2))))?;
+    for p in panel.curve.iter().filter(inside) {
         draw_point(&mut chart, p, ink, false)?;
     }
-    chart.draw_series(panel.curve.iter().map(|p| {
-        EmptyElement::at((p.p_s, p.p_o))
+    let label_font = (FONT, LABEL_PX).into_font().color(&ink);
+    chart.draw_series(panel.curve.iter().filter(inside).map(|p| {
+        EmptyElement::at((p.p_s, p.p_o)) + Text::new(p.label.clone(), (7, 6), label_font.clone())
+    }))?;
+    // A flat point off the panel: a hollow triangle at the nearest edge, with its value.
+    let (x_mid, y_mid) = (
+        (x_range.start + x_range.end) / 2.0,
+        (y_range.start + y_range.end) / 2.0,
+    );
+    let edge = |v: f64, r: &Range<f64>| {
+        let pad = (r.end - r.start) * 0.02;
+        v.clamp(r.start + pad, r.end - pad)
+    };
+    chart.draw_series(panel.curve.iter().filter(|p| !inside(p)).map(|p| {
+        let at = (edge(p.p_s, &x_range), edge(p.p_o, &y_range));
+        let dx = if at.0 > x_mid { -190 } else { 9 };
+        let dy = if at.1 < y_mid { -18 } else { 6 };
+        EmptyElement::at(at)
+            + TriangleMarker::new((0, 0), 6, ink.stroke_width(2))
             + Text::new(
-                p.label.clone(),
-                (7, 6),
-                (FONT, LABEL_PX).into_font().color(&ink),
+                format!(
+                    "{} off the panel: p_s {:.3}, p_o {:.3}",
+                    p.label, p.p_s, p.p_o
+                ),
+                (dx, dy),
+                label_font.clone(),
             )
     }))?;
     for (i, p) in &panel.methods {
@@ -295,4 +394,58 @@ where
         area.draw(&Text::new(method.clone(), (x + 32, y - 8), font.clone()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(p_s: f64, p_o: f64, sd: f64) -> Point {
+        Point {
+            label: String::new(),
+            p_s,
+            p_o,
+            p_s_sd: sd,
+            p_o_sd: sd,
+        }
+    }
+
+    #[test]
+    fn a_collapsed_flat_point_is_off_the_panel_and_the_others_on_it() {
+        // STS-B -> MRPC's shape: methods near (.79, .74), flat 2e-4 at (.745, .41).
+        let panel = Panel {
+            title: String::new(),
+            curve: vec![
+                point(0.745, 0.41, 0.4),
+                point(0.78, 0.77, 0.04),
+                point(0.80, 0.73, 0.03),
+            ],
+            methods: vec![(0, point(0.785, 0.72, 0.01)), (1, point(0.80, 0.75, 0.01))],
+        };
+        let (x, y) = frame(&panel);
+        assert!(x.contains(&0.745) && x.contains(&0.80), "{x:?}");
+        assert!(!y.contains(&0.41) && y.contains(&(0.77 + 0.04)), "{y:?}");
+        // Without methods every flat point is shown.
+        let alone = Panel {
+            methods: vec![],
+            ..panel
+        };
+        assert!(frame(&alone).1.contains(&0.41));
+    }
+
+    #[test]
+    fn segments_are_cut_at_the_frame() {
+        let (x, y) = (0.0..1.0, 0.0..1.0);
+        assert_eq!(
+            clip((0.5, 0.5), (0.5, -1.5), &x, &y),
+            Some(((0.5, 0.5), (0.5, 0.0)))
+        );
+        assert_eq!(
+            clip((0.2, 0.2), (0.4, 0.6), &x, &y),
+            Some(((0.2, 0.2), (0.4, 0.6)))
+        );
+        let cut = clip((-1.0, 0.5), (2.0, 0.5), &x, &y).unwrap();
+        assert_eq!(cut, ((0.0, 0.5), (1.0, 0.5)));
+        assert_eq!(clip((2.0, 2.0), (3.0, 3.0), &x, &y), None);
+    }
 }
