@@ -65,7 +65,8 @@ fn rows(out: &Output) -> Vec<(String, u64, String, String)> {
 #[test]
 fn run_dry_run_says_what_is_done_left_and_waiting_and_writes_nothing() {
     // A copy of a forget config in a folder with neither the tuning choice nor the
-    // combination, and the committed record file of that config (flat, seeds 0-2).
+    // combination, and the flat records of that config's committed record file (seeds
+    // 0-2; the other methods' records land as the evaluation runs and are left out).
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("experiments")).unwrap();
@@ -76,7 +77,16 @@ fn run_dry_run_says_what_is_done_left_and_waiting_and_writes_nothing() {
     )
     .unwrap();
     let records = root.join("results/runs/qqp_sst2.jsonl");
-    std::fs::copy(workspace().join("results/runs/qqp_sst2.jsonl"), &records).unwrap();
+    let committed =
+        std::fs::read_to_string(workspace().join("results/runs/qqp_sst2.jsonl")).unwrap();
+    let flat: Vec<&str> = committed
+        .lines()
+        .filter(|l| {
+            let r: serde_json::Value = serde_json::from_str(l).unwrap();
+            r["method"] == "flat" && r["scale"] == "forget"
+        })
+        .collect();
+    std::fs::write(&records, flat.join("\n") + "\n").unwrap();
     let before = std::fs::read(&records).unwrap();
 
     let out = lrdist(
@@ -111,12 +121,25 @@ fn run_dry_run_says_what_is_done_left_and_waiting_and_writes_nothing() {
         s.sort();
         s.into_iter().map(|(_, st)| st).collect()
     };
-    // flat at the forget scale's spec has a record for every seed.
-    assert_eq!(status("flat"), ["done", "done", "done"]);
-    // the frontier and the paper's vector need no file: still to run.
-    for m in ["flat@1e-5", "flat@2e-4", "paper-combined"] {
+    // flat at the forget scale's spec has a record for every seed; seeds 3 and 4 wait for
+    // the seed rule (docs/METHOD.md, "Seeds"), which waits for the other methods' seeds.
+    assert_eq!(
+        status("flat"),
+        ["done", "done", "done", "conditional", "conditional"]
+    );
+    // the frontier and the paper's vector need no file: still to run; the frontier keeps
+    // three seeds, the paper's vector may get two more.
+    for m in ["flat@1e-5", "flat@2e-4"] {
         assert_eq!(status(m), ["to_run", "to_run", "to_run"], "{m}");
     }
+    assert_eq!(
+        status("paper-combined"),
+        ["to_run", "to_run", "to_run", "conditional", "conditional"]
+    );
+    assert!(rows
+        .iter()
+        .filter(|r| r.2 == "conditional")
+        .all(|r| r.1 >= 3 && r.3.starts_with("if the seed rule asks")));
     // the tuned baselines wait for the choice, combined and flat-matched for the combination.
     for m in ["ewc", "wise-ft", "freeze"] {
         assert_eq!(status(m), ["waiting", "waiting", "waiting"], "{m}");
@@ -130,13 +153,19 @@ fn run_dry_run_says_what_is_done_left_and_waiting_and_writes_nothing() {
             .iter()
             .any(|r| r.0 == m && r.3 == "needs results/combined/forget.yaml"));
     }
-    let left = rows.iter().filter(|r| r.2 != "done").count();
+    let left = rows
+        .iter()
+        .filter(|r| r.2 != "done" && r.2 != "conditional")
+        .count();
     let waiting = rows.iter().filter(|r| r.2 == "waiting").count();
+    let conditional = rows.iter().filter(|r| r.2 == "conditional").count();
     let summary = format!(
         "{left} of {} runs left ({waiting} waiting for a file); about ",
-        rows.len()
+        rows.len() - conditional
     );
     assert!(stderr.contains(&summary), "{summary:?} not in {stderr}");
+    let more = format!("; up to {conditional} more if the seed rule asks (about ");
+    assert!(stderr.contains(&more), "{more:?} not in {stderr}");
 }
 
 #[test]
