@@ -302,7 +302,10 @@ status: $(BUILD_DEP) ## what is left of SCALE's tuning and evaluations, per conf
 	@$(if $(filter forget,$(SCALE)),echo "tuning: $$($(LRDIST) tune --dry-run 2>&1 >/dev/null | tail -n 1)";,)
 	@for c in $(EVAL_CONFIGS) $(SEARCH_CONFIGS); do \
 		echo "$$c: $$($(LRDIST) run --config experiments/$$c.yaml --scale $(SCALE) --all --dry-run 2>&1 >/dev/null | tail -n 1)"; \
-	done
+	done | awk '{ print } \
+		match($$0, /about [0-9.]+ h at/) { firm += substr($$0, RSTART + 6, RLENGTH - 11) } \
+		match($$0, /asks \(about [0-9.]+ h\)/) { more += substr($$0, RSTART + 12, RLENGTH - 15) } \
+		END { printf "evaluations in all: about %.1f one-thread hours left, up to %.1f more if the seed rule asks\n", firm, more }'
 
 eval-%: ## one config's methods x seeds (e.g. eval-rte_sst2), resumable
 	@echo "==> evaluating experiments/$*.yaml ($(SCALE) scale)"
