@@ -190,9 +190,15 @@ fn forget_table_has_every_setting_and_method_with_share_and_paired_delta() {
 
 #[test]
 fn summary_counts_held_out_settings_only_with_the_sign_test() {
-    let (_dir, rows, md) = fixture_table("forget-summary");
+    let (_dir, all_rows, md) = fixture_table("forget-summary");
+    let (rows, forgets): (Vec<Row>, Vec<Row>) =
+        all_rows.into_iter().partition(|r| r["subset"] == "all");
     let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str()).collect();
     assert_eq!(methods, ["llrd", "ewc", "combined"]);
+    // Flat forgets .05 or more on all four held-out settings of the fixture: the second
+    // block repeats the first.
+    assert!(forgets.iter().all(|r| r["subset"] == "flat forgets"));
+    assert_eq!(forgets.len(), rows.len());
 
     let combined = &rows[2];
     // Four held-out settings; the searched sst2->mrpc (+.085) and mrpc->sst2 (-.105) are
@@ -270,10 +276,48 @@ fn summary_counts_held_out_settings_only_with_the_sign_test() {
         &md,
         &[
             "Held-out settings only (embedding-shift:sst2, qnli->sst2, rte->mrpc->cola->sst2, sst2->qnli)",
-            "| combined | 4 | 2-3 | ",
+            "| all | combined | 4 | 2-3 | ",
             " | 3 / 1 (1 / 0) | 0.6250 | ",
             " | 3 / 0 / 1 (0) | 0.6250 |",
             " | 0 / 2 / 0 (0) | — |",
+        ],
+    );
+}
+
+#[test]
+fn the_summary_counts_apart_the_settings_where_flat_forgets() {
+    // A fifth held-out setting where flat does not forget (a1 .80, p_o .81 / .79: -.00) and
+    // combined loses .02 of p_o: in the `all` rows, not in the `flat forgets` ones.
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = fixture(dir.path());
+    let extra: Vec<String> = [(0, 0.81, 0.79), (1, 0.79, 0.77)]
+        .iter()
+        .flat_map(|&(seed, flat, combined)| {
+            [
+                forget_record("qqp->sst2", "flat", seed, 0.80, 0.80, flat).to_string(),
+                forget_record("qqp->sst2", "combined", seed, 0.80, 0.80, combined).to_string(),
+            ]
+        })
+        .collect();
+    write_runs(&inputs.results, "qqp_sst2.jsonl", &extra);
+    let (rows, md) = table(&inputs, "forget-summary", &dir.path().join("paper"));
+    let combined = |subset: &str| {
+        rows.iter()
+            .find(|r| r["subset"] == subset && r["method"] == "combined")
+            .unwrap_or_else(|| panic!("no {subset} row of combined"))
+    };
+    assert_eq!(combined("all")["settings"], "5");
+    assert!(combined("all")["scenarios"].contains("qqp->sst2"));
+    assert_eq!(combined("flat forgets")["settings"], "4");
+    assert!(!combined("flat forgets")["scenarios"].contains("qqp->sst2"));
+    // The sign test moves with the block: 3 better, 2 worse over all; 3 / 1 where it forgets.
+    assert_eq!(combined("all")["d_p_o_worse"], "2");
+    assert_eq!(combined("flat forgets")["d_p_o_worse"], "1");
+    assert_md(
+        &md,
+        &[
+            "| flat forgets | combined | 4 |",
+            "rows `flat forgets` only those where flat's mean",
         ],
     );
 }

@@ -26,6 +26,7 @@ use crate::inputs::MissingInput;
 use crate::measures::{
     frontier_rate, share_removed, FlatCurve, FlatPoint, Frontier, SequenceMetrics,
 };
+use crate::regime::{flat_forgets, FORGETS};
 use crate::runs::{read_runs, to_frame, Run, RunSet, FLAT};
 use crate::stats::sample_sd;
 use crate::table::{csv_num, md_delta, md_mean_sd, md_num, md_p, Table};
@@ -584,20 +585,19 @@ pub(crate) fn forget_table(results: &Path) -> Result<Table> {
     Ok(table)
 }
 
-/// `forget-summary`: each method against flat across the held-out settings.
-pub(crate) fn summary_table(results: &Path) -> Result<Table> {
-    let what = "table forget-summary";
-    let eval = Evaluation::load(results, what)?;
-    let held_out: Vec<&Setting> = eval
-        .compared(what)?
-        .into_iter()
-        .filter(|s| !s.searched)
-        .collect();
-    let rows = &eval.rows;
-    // method -> (setting, method row) of each held-out setting where it has at least two
-    // seeds paired with flat (a paired test is possible).
+/// The `subset` of a `forget-summary` row: every held-out setting, or those where flat
+/// forgets ([`flat_forgets`]).
+const ALL_HELD_OUT: &str = "all";
+const FLAT_FORGETS: &str = "flat forgets";
+
+/// method -> (setting, method row) of each setting of `block` where the method has at
+/// least two seeds paired with flat (a paired test is possible).
+fn by_method<'a>(
+    block: &[&'a Setting],
+    rows: &Rows,
+) -> BTreeMap<MethodKey, Vec<(&'a Setting, &'a MethodRow)>> {
     let mut groups: BTreeMap<MethodKey, Vec<(&Setting, &MethodRow)>> = BTreeMap::new();
-    for setting in &held_out {
+    for setting in block.iter().copied() {
         for m in setting.methods.iter().filter(|m| m.role == Role::Method) {
             if let Delta::Paired { test, .. } = rows.delta(m.row, P_O) {
                 if test.n() >= 2 {
@@ -609,7 +609,38 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
             }
         }
     }
-    if groups.is_empty() {
+    groups
+}
+
+/// `forget-summary`: each method against flat across the held-out settings, and across
+/// those of them where flat forgets.
+pub(crate) fn summary_table(results: &Path) -> Result<Table> {
+    let what = "table forget-summary";
+    let eval = Evaluation::load(results, what)?;
+    let held_out: Vec<&Setting> = eval
+        .compared(what)?
+        .into_iter()
+        .filter(|s| !s.searched)
+        .collect();
+    let rows = &eval.rows;
+    // The held-out settings where flat forgets, by the regime criterion's bar on its own
+    // runs there (its mean a1 − p_o; docs/METHOD.md, "The forget scale").
+    let forgets: Vec<&Setting> = held_out
+        .iter()
+        .copied()
+        .filter(|s| {
+            s.methods
+                .iter()
+                .find(|m| m.role == Role::Reference)
+                .and_then(|flat| rows.mean(flat.row, FORGETTING))
+                .is_some_and(flat_forgets)
+        })
+        .collect();
+    let blocks = [
+        (ALL_HELD_OUT, by_method(&held_out, rows)),
+        (FLAT_FORGETS, by_method(&forgets, rows)),
+    ];
+    if blocks[0].1.is_empty() {
         return Err(MissingInput::error(
             what,
             format!(
@@ -632,7 +663,9 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
             format!("{label} sign test p"),
         ]
     };
-    let mut md_header: Vec<String> = ["method", "settings", "seeds"].map(String::from).to_vec();
+    let mut md_header: Vec<String> = ["held-out settings", "method", "settings", "seeds"]
+        .map(String::from)
+        .to_vec();
     md_header.extend(counted("Δp_o"));
     md_header.push("mean Δp_s".into());
     md_header.extend(counted("Δ(p_o+p_s)"));
@@ -646,9 +679,16 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
         .map(String::from),
     );
     table.md_header = md_header;
-    let mut csv_header: Vec<String> = ["method", "settings", "seeds_min", "seeds_max", "scenarios"]
-        .map(String::from)
-        .to_vec();
+    let mut csv_header: Vec<String> = [
+        "subset",
+        "method",
+        "settings",
+        "seeds_min",
+        "seeds_max",
+        "scenarios",
+    ]
+    .map(String::from)
+    .to_vec();
     for m in ["p_o", "p_s", "objective"] {
         for suffix in [
             "mean",
@@ -677,7 +717,10 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
     );
     table.csv_header = csv_header;
 
-    for members in groups.values() {
+    for (subset, members) in blocks
+        .iter()
+        .flat_map(|(subset, groups)| groups.values().map(move |m| (*subset, m)))
+    {
         let method = members[0].1.method.clone();
         let seeds: Vec<usize> = members
             .iter()
@@ -718,6 +761,7 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
             format!("{lo}-{hi}")
         };
         table.md_rows.push(vec![
+            subset.to_string(),
             method.clone(),
             members.len().to_string(),
             seeds_md,
@@ -742,6 +786,7 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
         ]);
         let scenarios: Vec<&str> = members.iter().map(|(s, _)| s.name.as_str()).collect();
         let mut csv = vec![
+            subset.to_string(),
             method,
             members.len().to_string(),
             lo.to_string(),
@@ -767,10 +812,19 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
     }
     table.footer = eval.footer();
     let held: Vec<&str> = held_out.iter().map(|s| s.name.as_str()).collect();
+    let forgetting: Vec<&str> = forgets.iter().map(|s| s.name.as_str()).collect();
     table.footer.push(format!(
         "Held-out settings only ({}); the searched ones are left out. A setting counts for a \
-         method when at least two seeds pair with {FLAT}.",
-        held.join(", ")
+         method when at least two seeds pair with {FLAT}. Rows `{ALL_HELD_OUT}` count every \
+         held-out setting; rows `{FLAT_FORGETS}` only those where {FLAT}'s mean forgetting \
+         a1 − p_o there is at least {FORGETS} (the regime criterion's bar; {}), the settings \
+         where there is forgetting to remove.",
+        held.join(", "),
+        if forgetting.is_empty() {
+            "none yet".to_string()
+        } else {
+            forgetting.join(", ")
+        }
     ));
     table.footer.push(format!(
         "Per setting, Δ = mean over seeds of (method − {FLAT}), as in table forget. better / \
