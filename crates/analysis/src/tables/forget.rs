@@ -773,7 +773,12 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
             obj_counts,
             obj_sign,
             share_mean.map_or("—".to_string(), |s| {
-                format!("{:+.0}% ({} settings)", s * 100.0, shares.len())
+                let n = shares.len();
+                format!(
+                    "{:+.0}% ({n} setting{})",
+                    s * 100.0,
+                    if n == 1 { "" } else { "s" }
+                )
             }),
             frontier.mean.map_or("—".to_string(), md_delta),
             format!(
