@@ -192,10 +192,7 @@ pub fn run(
             .map(Path::to_path_buf)
             .unwrap_or_else(|| lrdist_train::record::default_record_path(&results, req))
     };
-    let mut runner = Runner::new(ctx);
-    for req in &reqs {
-        input(runner.validate(req))?;
-    }
+    let mut runner = validated(ctx, &reqs)?;
     if dry_run {
         let template = match waiting.is_empty() {
             true => None,
@@ -248,10 +245,7 @@ fn plan_batch(
     path: &dyn Fn(&RunRequest) -> PathBuf,
     console: &mut Console,
 ) -> Result<(), Failure> {
-    let runner = Runner::new(ctx);
-    for req in reqs {
-        input(runner.validate(req))?;
-    }
+    let runner = validated(ctx, reqs)?;
     let rows = lrdist_train::pending::plan(&runner, reqs, path, &[], None, &[])?;
     print_plan(console, &rows, settings.quiet)
 }
@@ -312,11 +306,18 @@ pub fn calibrate(
     if opts.dry_run {
         return plan_batch(settings, ctx, &reqs, &path, console);
     }
-    let mut runner = Runner::new(ctx);
-    for req in &reqs {
+    let mut runner = validated(ctx, &reqs)?;
+    run_validated(settings, &mut runner, &reqs, &path, true, console)
+}
+
+/// A runner on `ctx`, once every request of `reqs` is checked ([`Runner::validate`]; a
+/// failure is the user's input, exit 2).
+fn validated(ctx: lrdist_train::RunContext, reqs: &[RunRequest]) -> Result<Runner, Failure> {
+    let runner = Runner::new(ctx);
+    for req in reqs {
         input(runner.validate(req))?;
     }
-    run_validated(settings, &mut runner, &reqs, &path, true, console)
+    Ok(runner)
 }
 
 /// Runs `reqs`, validated by the caller ([`Runner::run_batch`]), printing each record.
