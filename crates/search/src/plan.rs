@@ -109,7 +109,7 @@ impl SearchOptions {
             "scale_spec": scale,
             "grouping": self.grouping,
             "num_layers": layers,
-            "model": model_dir.display().to_string(),
+            "model": lrdist_train::runner::model_key(model_dir),
             "stage2_only": self.stage2_only || scale.stage2_only,
             "asha": !self.no_asha,
             "command": lrdist_train::record::command_line(),
@@ -141,5 +141,32 @@ impl SearchOptions {
             resume: self.resume,
             worker,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_study_names_its_model_by_the_canonical_path() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let model = root.join("models/all-MiniLM-L6-v2");
+        assert!(
+            model.join("config.json").is_file(),
+            "model not found at {}: run `make model`",
+            model.display()
+        );
+        let opts = SearchOptions {
+            config: Some(root.join("experiments/sst2_mrpc.yaml")),
+            study: Some("unused.sqlite".into()),
+            ..Default::default()
+        };
+        // The same folder spelled through `..`: one model in the study's meta.
+        let detour = root.join("crates/../models/all-MiniLM-L6-v2");
+        let meta = |dir: &Path| opts.plan(dir).unwrap().study.meta["model"].clone();
+        assert_eq!(meta(&detour), meta(&model));
+        let canonical = std::fs::canonicalize(&model).unwrap();
+        assert_eq!(meta(&model), canonical.display().to_string());
     }
 }

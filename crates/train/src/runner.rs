@@ -618,10 +618,11 @@ impl StageCache {
     }
 }
 
-/// The model folder as a stage-1 cache key names it: its canonical path, so that
-/// `models/all-MiniLM-L6-v2` given on the command line and the absolute path the Makefile
-/// exports (`LRDIST_MODEL`) share one entry. Unchanged where the folder cannot be resolved.
-fn model_key(model_dir: &Path) -> String {
+/// The model folder as a stage-1 cache key and a study's `meta.model` name it: its
+/// canonical path, so that `models/all-MiniLM-L6-v2` given on the command line and the
+/// absolute path the Makefile exports (`LRDIST_MODEL`) are one model. Unchanged where the
+/// folder cannot be resolved.
+pub fn model_key(model_dir: &Path) -> String {
     std::fs::canonicalize(model_dir)
         .unwrap_or_else(|_| model_dir.to_path_buf())
         .display()
