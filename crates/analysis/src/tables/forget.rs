@@ -165,7 +165,6 @@ impl CurveMeans {
             .collect();
         let values =
             |f: fn(&Run) -> Option<f64>| -> Vec<f64> { on.iter().filter_map(|r| f(r)).collect() };
-        let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
         let (p_s, p_o) = (values(|r| r.record.p_s), values(|r| r.record.p_o));
         CurveMeans {
             seeds: on.len(),
