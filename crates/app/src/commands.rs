@@ -211,8 +211,11 @@ pub fn run(
         )?;
         return print_plan(console, &rows, settings.quiet);
     }
+    let mut reqs = reqs;
+    lrdist_train::runner::share_stage_b(&mut reqs);
     run_validated(settings, &mut runner, &reqs, &path, opts.all, console)?;
-    let more = more_seeds(&runner, opts, &path)?;
+    let mut more = more_seeds(&runner, opts, &path)?;
+    lrdist_train::runner::share_stage_b(&mut more.runs);
     if let Some(message) = more.message() {
         if !settings.quiet || !more.runs.is_empty() {
             console.err(message);

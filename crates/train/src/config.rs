@@ -521,6 +521,11 @@ pub struct RunRequest {
     /// Face folder `DIR/<task>/` ([`crate::save::save_heads`]). Not part of the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save: Option<PathBuf>,
+    /// Store stage B in the stage-2 cache (or restore it from there) for a WiSE-FT run of
+    /// the same batch, which trains the same stage B ([`crate::runner::share_stage_b`]).
+    /// Changes no number of this run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub store_stage_b: bool,
 }
 
 /// The rates a run trains with.
@@ -577,6 +582,7 @@ impl RunRequest {
             attribute: false,
             head: HeadKind::Cls,
             save: None,
+            store_stage_b: false,
             scale,
         }
     }

@@ -207,8 +207,15 @@ impl Runner {
         // WiSE-FT changes nothing before stage B ends, so every alpha of a setting and seed
         // shares one trained stage B: the first run trains and stores it, the others
         // restore it (under the entry's lock, as stage 1) and only interpolate and rescore.
-        let stage2_cache = match (&cache, &intervention) {
-            (Some(c), Some(Intervention::WiseFt { .. })) if plan.len() == 2 && done.is_none() => {
+        // A run marked `store_stage_b` (flat at WiSE-FT's rate, [`share_stage_b`]) takes
+        // part in the same way.
+        let shares_stage_b = match &intervention {
+            Some(Intervention::WiseFt { .. }) => true,
+            None => req.store_stage_b,
+            Some(_) => false,
+        };
+        let stage2_cache = match &cache {
+            Some(c) if shares_stage_b && plan.len() == 2 && done.is_none() => {
                 Some(c.stage2(&ctx, req, &rates[1], &train_from_depth, &file_tasks))
             }
             _ => None,
@@ -424,6 +431,42 @@ pub fn stage_settings(scale: &ScaleSpec, seed: u64, progress: bool) -> StageSett
     }
 }
 
+/// Marks the runs of a batch whose stage B a WiSE-FT run of the batch trains too
+/// (`store_stage_b`): a pair under `--stage2-only` with no penalty or intervention, at
+/// WiSE-FT's scenario, scale, seed, rates, grouping and head. WiSE-FT is flat's stage B,
+/// then an interpolation (docs/METHOD.md, "Baselines"); so the marked run (flat) stores
+/// its stage B in the stage-2 cache and the WiSE-FT run restores it instead of training
+/// it again. Each stage draws from its own seed ([`run_plan`]), so the restored stage B
+/// is the one WiSE-FT would train: no number changes, WiSE-FT's record says
+/// `stage2_cached`. Returns how many runs it marked.
+pub fn share_stage_b(reqs: &mut [RunRequest]) -> usize {
+    let same_stage_b = |w: &RunRequest, r: &RunRequest| {
+        w.scenario == r.scenario
+            && w.scale == r.scale
+            && w.seed == r.seed
+            && w.distribution == r.distribution
+            && w.grouping == r.grouping
+            && w.head == r.head
+            && w.penalty.is_none()
+            && w.stage1_distribution == r.stage1_distribution
+    };
+    let wise_ft: Vec<RunRequest> = reqs
+        .iter()
+        .filter(|r| matches!(r.intervention, Some(Intervention::WiseFt { .. })))
+        .cloned()
+        .collect();
+    let mut marked = 0;
+    for r in reqs.iter_mut() {
+        r.store_stage_b = r.stage2_only
+            && r.scenario.tasks().len() == 2
+            && r.intervention.is_none()
+            && r.penalty.is_none()
+            && wise_ft.iter().any(|w| w.stage2_only && same_stage_b(w, r));
+        marked += usize::from(r.store_stage_b);
+    }
+    marked
+}
+
 /// A trained stage on disk (docs/METHOD.md, "Protocol"): the encoder, one head and a JSON
 /// payload, in a folder named by a hash of everything that determines it.
 ///
@@ -433,7 +476,8 @@ pub fn stage_settings(scale: &ScaleSpec, seed: u64, progress: bool) -> StageSett
 ///   rate) shares one entry per seed. Payload: the stage's [`StageStats`].
 /// - [`StageCache::stage2`]: a pair's stage B on top of a stage-1 entry, keyed further by
 ///   the scenario, the whole scale, stage B's rates, penalty and frozen depths. Used by
-///   WiSE-FT only (its alphas share stage B). Payload: the run's [`Outcome`].
+///   WiSE-FT (its alphas share stage B) and the run that trains the same stage B for it
+///   ([`share_stage_b`]). Payload: the run's [`Outcome`].
 struct StageCache {
     dir: PathBuf,
 }
@@ -977,6 +1021,57 @@ mod tests {
         let canonical = std::fs::canonicalize(&model).unwrap();
         assert_eq!(model_key(&canonical), canonical.display().to_string());
         assert_ne!(model_key(&model), model_key(&tmp.path().join("other")));
+    }
+
+    #[test]
+    fn flat_at_wise_fts_rate_and_seed_is_marked_to_store_its_stage_b() {
+        use crate::config::PenaltySpec;
+        use lrdist_data::GlueTask;
+        let scenario = ScenarioSpec::Pair {
+            first: GlueTask::Sst2.into(),
+            second: GlueTask::Mrpc.into(),
+        };
+        let mut scale = ScaleSpec::builtin("quick").unwrap();
+        scale.stage2_only = true;
+        let req = |method: &str, rate: f64, seed: u64| {
+            let mut r = RunRequest::new(
+                scenario.clone(),
+                "forget",
+                scale.clone(),
+                method,
+                DistributionSpec::flat(rate),
+                seed,
+            );
+            if method == "wise-ft" {
+                r.intervention = Some(Intervention::WiseFt { alpha: 0.5 });
+            }
+            r
+        };
+        let mut ewc = req("ewc", 1e-4, 0);
+        ewc.penalty = Some(PenaltySpec::Ewc {
+            lambda: 1e3,
+            fisher_rows: 256,
+        });
+        let mut batch = vec![
+            req("flat", 1e-4, 0),
+            req("flat", 1e-4, 1),
+            req("flat@2e-5", 2e-5, 0),
+            ewc,
+            req("wise-ft", 1e-4, 0),
+        ];
+        assert_eq!(share_stage_b(&mut batch), 1);
+        let marked: Vec<bool> = batch.iter().map(|r| r.store_stage_b).collect();
+        assert_eq!(
+            marked,
+            [true, false, false, false, false],
+            "flat seed 0 only: seed 1 has no WiSE-FT run, 2e-5 other rates, EWC a penalty"
+        );
+        // Without --stage2-only there is no stage-1 entry to key stage B by.
+        for r in batch.iter_mut() {
+            r.stage2_only = false;
+        }
+        assert_eq!(share_stage_b(&mut batch), 0);
+        assert!(batch.iter().all(|r| !r.store_stage_b));
     }
 
     #[test]

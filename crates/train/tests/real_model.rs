@@ -141,6 +141,65 @@ fn wise_ft_alphas_share_one_stage_b_and_match_a_trained_one() {
 }
 
 #[test]
+fn wise_ft_restores_the_stage_b_its_batchs_flat_run_stored_with_identical_scores() {
+    let _rng = common::torch_rng_lock();
+    let scenario = ScenarioSpec::Pair {
+        first: GlueTask::Rte.into(),
+        second: GlueTask::Mrpc.into(),
+    };
+    let req = |method: &str| {
+        let mut req = RunRequest::new(
+            scenario.clone(),
+            "test",
+            small_scale(48, 32, 1),
+            method,
+            DistributionSpec::flat(1e-4),
+            6,
+        );
+        req.stage2_only = true;
+        if method == "wise-ft" {
+            req.intervention = Some(Intervention::WiseFt { alpha: 0.5 });
+        }
+        req
+    };
+    let mut batch = vec![req("flat"), req("wise-ft")];
+    assert_eq!(lrdist_train::runner::share_stage_b(&mut batch), 1);
+    let shared = tempfile::tempdir().unwrap();
+    let mut runner = Runner::new(context(shared.path()));
+    let flat = runner.run(&batch[0], &mut |_| Decision::Continue).unwrap();
+    assert!(!flat.stage2_cached, "flat trains stage B and stores it");
+    let restored = runner.run(&batch[1], &mut |_| Decision::Continue).unwrap();
+    assert!(restored.stage2_cached, "WiSE-FT restores flat's stage B");
+
+    // WiSE-FT alone, from empty caches, trains stage B itself: the same numbers.
+    let fresh = tempfile::tempdir().unwrap();
+    let trained = Runner::new(context(fresh.path()))
+        .run(&req("wise-ft"), &mut |_| Decision::Continue)
+        .unwrap();
+    assert!(!trained.stage2_cached);
+    let stages = |r: &lrdist_train::RunRecord| {
+        let mut v = serde_json::to_value(&r.stages).unwrap();
+        for stage in v.as_array_mut().unwrap() {
+            for key in ["seconds", "samples_per_s", "tokens_per_s"] {
+                stage.as_object_mut().unwrap().remove(key);
+            }
+            for epoch in stage["epochs"].as_array_mut().unwrap() {
+                epoch.as_object_mut().unwrap().remove("seconds");
+            }
+        }
+        v
+    };
+    assert_eq!(
+        stages(&flat),
+        stages(&trained),
+        "flat's stage B is WiSE-FT's, loss for loss"
+    );
+    assert_eq!(restored.matrix, trained.matrix);
+    assert_eq!(restored.metrics, trained.metrics);
+    assert_eq!((restored.p_o, restored.p_s), (trained.p_o, trained.p_s));
+}
+
+#[test]
 fn invalid_requests_are_rejected_before_any_work() {
     let _rng = common::torch_rng_lock();
     let tmp = tempfile::tempdir().unwrap();
