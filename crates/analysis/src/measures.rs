@@ -109,6 +109,15 @@ impl FlatCurve {
     }
 }
 
+/// Whether a point at (`q_s`, `q_o`) beats (`p_s`, `p_o`) in both p_s and p_o: at least as
+/// high in each and higher in one, beyond [`TIE`]. A flat rate that beats a method in both
+/// makes a better trade than the method outright, wherever the curve between the flat
+/// points runs (docs/METHOD.md, "The flat frontier"). Means over seeds: a guide, not a
+/// test.
+pub fn beats_in_both(q_s: f64, q_o: f64, p_s: f64, p_o: f64) -> bool {
+    q_s >= p_s - TIE && q_o >= p_o - TIE && (q_s > p_s + TIE || q_o > p_o + TIE)
+}
+
 /// A method against the flat curve of its setting.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Frontier {
@@ -315,6 +324,18 @@ mod tests {
             Frontier::of(&curve, 0.5, 0.9, None).position(),
             "outside (p_s below the flat points)"
         );
+    }
+
+    #[test]
+    fn beaten_in_both_needs_one_strictly_higher_and_neither_lower() {
+        assert!(beats_in_both(0.829, 0.7425, 0.8267, 0.7367));
+        assert!(
+            beats_in_both(0.80, 0.75, 0.80, 0.74),
+            "equal p_s, higher p_o"
+        );
+        assert!(!beats_in_both(0.80, 0.74, 0.80, 0.74), "itself");
+        assert!(!beats_in_both(0.81, 0.73, 0.80, 0.74), "a trade, not a win");
+        assert!(!beats_in_both(0.80 + 1e-10, 0.74, 0.80, 0.74), "within TIE");
     }
 
     #[test]

@@ -720,3 +720,68 @@ fn csv_rows_hold_no_comment_character_and_have_the_header_width() {
         .unwrap()
         .contains("forget~"));
 }
+
+#[test]
+fn the_flat_points_that_beat_a_row_in_both_are_named_beside_its_gain() {
+    // QQP -> SST-2's shape at 2026-12-08: flat 5e-5 beats flat 1e-4 and 2e-4 in both p_s
+    // and p_o. llrd at (.8267, .7367) lies above the curve, which dips through 2e-4 and
+    // 1e-4, while 5e-5 beats it in both; freeze learns less of B than any flat rate and
+    // keeps less of A than 1e-5 and 2e-5; ewc keeps more of A than any flat rate.
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("results");
+    let mut lines = Vec::new();
+    for (method, p_s, p_o) in [
+        ("flat", 0.8275, 0.7283),
+        ("flat@1e-5", 0.7825, 0.7742),
+        ("flat@2e-5", 0.81, 0.7633),
+        ("flat@5e-5", 0.829, 0.7425),
+        ("flat@2e-4", 0.821, 0.6567),
+        ("llrd", 0.8267, 0.7367),
+        ("freeze", 0.77, 0.76),
+        ("ewc", 0.77, 0.78),
+    ] {
+        for seed in 0..2 {
+            lines.push(forget_record("qqp->sst2", method, seed, 0.79, p_s, p_o).to_string());
+        }
+    }
+    write_runs(&results, "qqp_sst2.jsonl", &lines);
+    let inputs = inputs_in(results);
+    let (rows, md) = table(&inputs, "frontier", &tmp.path().join("frontier"));
+    let row = |m: &str| find(&rows, "qqp->sst2", m);
+    assert_eq!(row("flat")["beaten_by"], "flat@5e-5");
+    assert_eq!(row("flat@2e-4")["beaten_by"], "flat;flat@5e-5");
+    assert_eq!(row("flat@5e-5")["beaten_by"], "");
+    assert_eq!(row("flat@1e-5")["beaten_by"], "");
+    // The gain is still read off the curve through every flat point (between 2e-4 at .821
+    // and 1e-4 at .8275): .6567 + (.8267 - .821) / .0065 × .0716 = .71949.
+    assert_eq!(row("llrd")["position"], "above");
+    close(
+        row("llrd"),
+        "gain",
+        0.7367 - (0.6567 + 0.0057 / 0.0065 * 0.0716),
+    );
+    assert_eq!(row("llrd")["beaten_by"], "flat@5e-5");
+    assert_eq!(
+        row("freeze")["position"],
+        "outside (p_s below the flat points)"
+    );
+    assert_eq!(row("freeze")["beaten_by"], "flat@1e-5;flat@2e-5");
+    assert_eq!(row("ewc")["beaten_by"], "");
+    assert_md(
+        &md,
+        &["| above | flat@5e-5 |", "Beaten in both: the flat points"],
+    );
+
+    let (summary, _) = table(&inputs, "forget-summary", &tmp.path().join("summary"));
+    let beaten = |m: &str| {
+        summary
+            .iter()
+            .find(|r| r["subset"] == "all" && r["method"] == m)
+            .unwrap_or_else(|| panic!("{m} in {summary:?}"))["beaten_by_flat"]
+            .clone()
+    };
+    assert_eq!(
+        [beaten("llrd"), beaten("freeze"), beaten("ewc")],
+        ["1", "1", "0"]
+    );
+}

@@ -24,7 +24,7 @@ use super::regime::FORGET;
 use super::unseen::{Searched, Tally, ALPHA, TIE};
 use crate::inputs::MissingInput;
 use crate::measures::{
-    frontier_rate, share_removed, FlatCurve, FlatPoint, Frontier, SequenceMetrics,
+    beats_in_both, frontier_rate, share_removed, FlatCurve, FlatPoint, Frontier, SequenceMetrics,
 };
 use crate::regime::{flat_forgets, FORGETS};
 use crate::runs::{read_runs, to_frame, Run, RunSet, FLAT};
@@ -126,6 +126,9 @@ pub(crate) struct MethodRow {
     pub on_curve_seeds: CurveMeans,
     /// Against the setting's flat curve (methods only, and only where there is a curve).
     pub frontier: Option<Frontier>,
+    /// The flat points (`flat`, `flat@<rate>`) that beat it in both p_s and p_o over the
+    /// curve's seeds ([`beats_in_both`]), for methods and flat points alike.
+    pub beaten_by: Vec<String>,
 }
 
 /// A method's mean (p_s, p_o) over the seeds every flat point of its setting ran (the
@@ -321,6 +324,7 @@ impl Evaluation {
                     share_pairs: pairs.len(),
                     on_curve_seeds: CurveMeans::default(),
                     frontier: None,
+                    beaten_by: Vec::new(),
                 });
             }
             let points: Vec<&str> = methods
@@ -331,6 +335,23 @@ impl Evaluation {
             let seeds = curve_seeds(members, &points);
             for m in &mut methods {
                 m.on_curve_seeds = CurveMeans::of(m, members, &seeds);
+            }
+            let flat_points: Vec<(String, f64, f64)> = methods
+                .iter()
+                .filter(|m| m.role.on_curve())
+                .filter_map(|m| {
+                    let c = &m.on_curve_seeds;
+                    Some((m.method.clone(), c.p_s?, c.p_o?))
+                })
+                .collect();
+            for m in &mut methods {
+                if let (Some(p_s), Some(p_o)) = (m.on_curve_seeds.p_s, m.on_curve_seeds.p_o) {
+                    m.beaten_by = flat_points
+                        .iter()
+                        .filter(|(_, q_s, q_o)| beats_in_both(*q_s, *q_o, p_s, p_o))
+                        .map(|(name, ..)| name.clone())
+                        .collect();
+                }
             }
             let curve = FlatCurve::new(methods.iter().filter(|m| m.role.on_curve()).filter_map(
                 |m| {
@@ -674,6 +695,7 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
             "mean gain over the flat frontier",
             "frontier above / on / below (no claim)",
             "frontier sign test p",
+            "settings where a flat rate beats it in both",
         ]
         .map(String::from),
     );
@@ -711,6 +733,7 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
             "frontier_outside",
             "frontier_no_curve",
             "frontier_sign_p",
+            "beaten_by_flat",
         ]
         .map(String::from),
     );
@@ -752,6 +775,10 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
             .filter(|(_, m)| m.frontier.is_some_and(|f| f.position() == "on"))
             .count();
         let no_curve = members.iter().filter(|(_, m)| m.frontier.is_none()).count();
+        let beaten = members
+            .iter()
+            .filter(|(_, m)| !m.beaten_by.is_empty())
+            .count();
         let [p_o_mean, p_o_counts, p_o_sign] = p_o.markdown();
         let [obj_mean, obj_counts, obj_sign] = objective.markdown();
         let seeds_md = if lo == hi {
@@ -787,6 +814,7 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
                 outside + no_curve
             ),
             frontier.sign_p.map_or("—".to_string(), md_p),
+            beaten.to_string(),
         ]);
         let scenarios: Vec<&str> = members.iter().map(|(s, _)| s.name.as_str()).collect();
         let mut csv = vec![
@@ -811,6 +839,7 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
             outside.to_string(),
             no_curve.to_string(),
             gain_sign,
+            beaten.to_string(),
         ]);
         table.csv_rows.push(csv);
     }
@@ -841,7 +870,8 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
          (table frontier); above / on / below count the settings with a positive / zero \
          (|gain| < {TIE:e}) / negative gain, no claim those where its p_s lies outside the \
          flat points' span or the setting has no flat curve; the sign test is on above vs \
-         below."
+         below. Beaten in both: the settings where some flat point's mean p_s and p_o are \
+         both at least the method's, one higher (table frontier)."
     ));
     Ok(table)
 }
@@ -880,6 +910,7 @@ pub(crate) fn frontier_table(results: &Path) -> Result<Table> {
         "flat curve p_o at p_s",
         "gain over the flat curve",
         "position",
+        "beaten in both p_s and p_o by",
     ]
     .map(String::from)
     .to_vec();
@@ -902,6 +933,7 @@ pub(crate) fn frontier_table(results: &Path) -> Result<Table> {
         "gain",
         "gain_se",
         "position",
+        "beaten_by",
     ]
     .map(String::from)
     .to_vec();
@@ -957,6 +989,10 @@ pub(crate) fn frontier_table(results: &Path) -> Result<Table> {
                     _ => "—".to_string(),
                 },
                 position.clone(),
+                match m.beaten_by.is_empty() {
+                    true => "—".to_string(),
+                    false => m.beaten_by.join(", "),
+                },
             ]);
             table.csv_rows.push(vec![
                 setting.scenario.clone(),
@@ -977,6 +1013,7 @@ pub(crate) fn frontier_table(results: &Path) -> Result<Table> {
                 csv_num(gain),
                 csv_num(se),
                 position,
+                m.beaten_by.join(";"),
             ]);
         }
     }
@@ -1004,7 +1041,11 @@ pub(crate) fn frontier_table(results: &Path) -> Result<Table> {
          learning of B; on or below it the trade is one a flat rate makes. ± is a standard \
          error from the seeds' spread in p_o of the method and of the two neighbouring flat \
          points (p_s taken as exact). Outside the span of the flat points' p_s no gain is \
-         claimed (no extrapolation). docs/METHOD.md, \"The flat frontier\".",
+         claimed (no extrapolation). Beaten in both: the flat points whose mean p_s and p_o \
+         are both at least the row's, one of them higher (beyond {TIE:e}); a flat rate \
+         there makes a better trade outright, whatever the curve does between points (the \
+         curve runs through every flat point, also those beaten so). docs/METHOD.md, \
+         \"The flat frontier\".",
         eval.flat_rate_text()
     ));
     Ok(table)
