@@ -57,6 +57,15 @@ pub struct TaskHead {
 const STAGE_ENCODER_FILE: &str = "encoder.safetensors";
 const STAGE_HEAD_FILE: &str = "head.safetensors";
 
+/// The file of the `i`-th head saved in a stage checkpoint, head `head` of the learner:
+/// the first keeps the name checkpoints of one head have always had.
+fn stage_head_file(i: usize, head: usize) -> String {
+    match i {
+        0 => STAGE_HEAD_FILE.to_string(),
+        _ => format!("head-{head}.safetensors"),
+    }
+}
+
 /// The encoder and its heads. Other modules read them through [`Learner::encoder`] and
 /// [`Learner::head`]; weights change by training or a stage checkpoint
 /// ([`Learner::save_stage`], [`Learner::load_stage`]).
@@ -125,30 +134,38 @@ impl Learner {
         self.encoder.vs.device()
     }
 
-    /// Writes the encoder and head `head` into `dir` as `encoder.safetensors` and
-    /// `head.safetensors`: a stage checkpoint ([`Learner::load_stage`] reads it back).
-    pub fn save_stage(&self, head: usize, dir: &std::path::Path) -> Result<()> {
+    /// Writes the encoder and the heads `heads` into `dir`: `encoder.safetensors`, the
+    /// first head as `head.safetensors` and any other head `h` as `head-<h>.safetensors`
+    /// (a sequence's later stages train one head each): a stage checkpoint
+    /// ([`Learner::load_stage`] reads it back).
+    pub fn save_stage(&self, heads: &[usize], dir: &std::path::Path) -> Result<()> {
         self.encoder
             .vs
             .save(dir.join(STAGE_ENCODER_FILE))
             .with_context(|| format!("{}: encoder", dir.display()))?;
-        self.heads[head]
-            .vs
-            .save(dir.join(STAGE_HEAD_FILE))
-            .with_context(|| format!("{}: head", dir.display()))
+        for (i, &head) in heads.iter().enumerate() {
+            self.heads[head]
+                .vs
+                .save(dir.join(stage_head_file(i, head)))
+                .with_context(|| format!("{}: head {head}", dir.display()))?;
+        }
+        Ok(())
     }
 
-    /// Loads a stage checkpoint [`Learner::save_stage`] wrote into the encoder and head
-    /// `head`.
-    pub fn load_stage(&mut self, head: usize, dir: &std::path::Path) -> Result<()> {
+    /// Loads a stage checkpoint [`Learner::save_stage`] wrote with the same `heads` into
+    /// the encoder and those heads.
+    pub fn load_stage(&mut self, heads: &[usize], dir: &std::path::Path) -> Result<()> {
         self.encoder
             .vs
             .load(dir.join(STAGE_ENCODER_FILE))
             .with_context(|| format!("{}: encoder", dir.display()))?;
-        self.heads[head]
-            .vs
-            .load(dir.join(STAGE_HEAD_FILE))
-            .with_context(|| format!("{}: head", dir.display()))
+        for (i, &head) in heads.iter().enumerate() {
+            self.heads[head]
+                .vs
+                .load(dir.join(stage_head_file(i, head)))
+                .with_context(|| format!("{}: head {head}", dir.display()))?;
+        }
+        Ok(())
     }
 
     fn logits(&self, head: usize, t: &BatchTensors, train: bool) -> Tensor {

@@ -174,7 +174,7 @@ impl Runner {
             false => None,
         };
         let (lock, cached) =
-            StageCache::lock_and_load::<StageStats>(&cache, &mut learner, plan[0].head, &ctx)?;
+            StageCache::lock_and_load::<StageStats>(&cache, &mut learner, &[plan[0].head], &ctx)?;
         let stage1_cached = cached.is_some();
         let mut first_stage = cached;
         let mut done: Option<Outcome> = None;
@@ -194,7 +194,7 @@ impl Runner {
                 on_epoch,
             )?;
             if let Some(c) = &cache {
-                c.save(&learner, plan[0].head, &first.stages[0])?;
+                c.save(&learner, &[plan[0].head], &first.stages[0])?;
             }
             if first.stopped_early || plan.len() == 1 {
                 done = Some(first);
@@ -208,22 +208,33 @@ impl Runner {
         // shares one trained stage B: the first run trains and stores it, the others
         // restore it (under the entry's lock, as stage 1) and only interpolate and rescore.
         // A run marked `store_stage_b` (flat at WiSE-FT's rate, [`share_stage_b`]) takes
-        // part in the same way.
+        // part in the same way. In a sequence "stage B" is every stage after A, and the
+        // entry holds every head they train.
         let shares_stage_b = match &intervention {
             Some(Intervention::WiseFt { .. }) => true,
             None => req.store_stage_b,
             Some(_) => false,
         };
         let stage2_cache = match &cache {
-            Some(c) if shares_stage_b && plan.len() == 2 && done.is_none() => {
+            Some(c) if shares_stage_b && plan.len() >= 2 && done.is_none() => {
                 Some(c.stage2(&ctx, req, &rates[1], &train_from_depth, &file_tasks))
             }
             _ => None,
         };
-        // The last stage's head: stage B's where the cache exists (pairs only).
-        let last_head = plan[plan.len() - 1].head;
-        let (stage2_lock, restored) =
-            StageCache::lock_and_load::<Outcome>(&stage2_cache, &mut learner, last_head, &ctx)?;
+        // The heads stage B trains: the last stage's first (the one a pair's entry has
+        // always held), then those of a sequence's middle stages, each once.
+        let mut stage_b_heads = vec![plan[plan.len() - 1].head];
+        for stage in &plan[1..] {
+            if !stage_b_heads.contains(&stage.head) {
+                stage_b_heads.push(stage.head);
+            }
+        }
+        let (stage2_lock, restored) = StageCache::lock_and_load::<Outcome>(
+            &stage2_cache,
+            &mut learner,
+            &stage_b_heads,
+            &ctx,
+        )?;
         let stage2_cached = restored.is_some();
         let mut outcome = match (done, restored) {
             (Some(o), _) | (None, Some(o)) => o,
@@ -236,7 +247,7 @@ impl Runner {
                     on_epoch,
                 )?;
                 if let Some(c) = stage2_cache.as_ref().filter(|_| !o.stopped_early) {
-                    c.save(&learner, last_head, &o)?;
+                    c.save(&learner, &stage_b_heads, &o)?;
                 }
                 o
             }
@@ -431,9 +442,9 @@ pub fn stage_settings(scale: &ScaleSpec, seed: u64, progress: bool) -> StageSett
     }
 }
 
-/// Marks the runs of a batch whose stage B a WiSE-FT run of the batch trains too
-/// (`store_stage_b`): a pair under `--stage2-only` with no penalty or intervention, at
-/// WiSE-FT's scenario, scale, seed, rates, grouping and head. WiSE-FT is flat's stage B,
+/// Marks the runs of a batch whose stage B (in a sequence, every stage after A) a WiSE-FT
+/// run of the batch trains too (`store_stage_b`): a run under `--stage2-only` with no
+/// penalty or intervention, at WiSE-FT's scenario, scale, seed, rates, grouping and head. WiSE-FT is flat's stage B,
 /// then an interpolation (docs/METHOD.md, "Baselines"); so the marked run (flat) stores
 /// its stage B in the stage-2 cache and the WiSE-FT run restores it instead of training
 /// it again. Each stage draws from its own seed ([`run_plan`]), so the restored stage B
@@ -458,7 +469,6 @@ pub fn share_stage_b(reqs: &mut [RunRequest]) -> usize {
     let mut marked = 0;
     for r in reqs.iter_mut() {
         r.store_stage_b = r.stage2_only
-            && r.scenario.tasks().len() == 2
             && r.intervention.is_none()
             && r.penalty.is_none()
             && wise_ft.iter().any(|w| w.stage2_only && same_stage_b(w, r));
@@ -474,10 +484,11 @@ pub fn share_stage_b(reqs: &mut [RunRequest]) -> usize {
 ///   the stage hyperparameters, seed and the stage-1 distribution. Task B plays no part,
 ///   so every setting with the same task A (and `lrdist calibrate`'s run of A at that
 ///   rate) shares one entry per seed. Payload: the stage's [`StageStats`].
-/// - [`StageCache::stage2`]: a pair's stage B on top of a stage-1 entry, keyed further by
-///   the scenario, the whole scale, stage B's rates, penalty and frozen depths. Used by
-///   WiSE-FT (its alphas share stage B) and the run that trains the same stage B for it
-///   ([`share_stage_b`]). Payload: the run's [`Outcome`].
+/// - [`StageCache::stage2`]: stage B (a sequence's stages after A) on top of a stage-1
+///   entry, keyed further by the scenario, the whole scale, stage B's rates, penalty and
+///   frozen depths; it holds every head stage B trains. Used by WiSE-FT (its alphas share
+///   stage B) and the run that trains the same stage B for it ([`share_stage_b`]).
+///   Payload: the run's [`Outcome`].
 struct StageCache {
     dir: PathBuf,
 }
@@ -539,8 +550,8 @@ impl StageCache {
         })
     }
 
-    /// The entry of a pair's stage B trained from this stage-1 entry with `rates_b` (per
-    /// depth) and `train_from_depth`, `req`'s penalty, scale and scenario (`files`: the
+    /// The entry of stage B (a pair's, or a sequence's stages after A) trained from this
+    /// stage-1 entry with `rates_b` (per depth) and `train_from_depth`, `req`'s penalty, scale and scenario (`files`: the
     /// run's file tasks, with their digests).
     fn stage2(
         &self,
@@ -613,28 +624,30 @@ impl StageCache {
     fn lock_and_load<T: serde::de::DeserializeOwned>(
         cache: &Option<StageCache>,
         learner: &mut Learner,
-        head: usize,
+        heads: &[usize],
         ctx: &RunContext,
     ) -> Result<(Option<EntryLock>, Option<T>)> {
         let Some(c) = cache else {
             return Ok((None, None));
         };
         let lock = c.lock(ctx.progress)?;
-        Ok((Some(lock), c.load(learner, head)?))
+        Ok((Some(lock), c.load(learner, heads)?))
     }
 
-    /// Restores the entry's encoder and head `head` into `learner` and returns its payload,
-    /// or `None` when the entry does not exist.
+    /// Restores the entry's encoder and heads `heads` into `learner` and returns its
+    /// payload, or `None` when the entry does not exist.
     fn load<T: serde::de::DeserializeOwned>(
         &self,
         learner: &mut Learner,
-        head: usize,
+        heads: &[usize],
     ) -> Result<Option<T>> {
         let stats_path = self.dir.join("stage.json");
         if !stats_path.exists() {
             return Ok(None);
         }
-        learner.load_stage(head, &self.dir).context("stage cache")?;
+        learner
+            .load_stage(heads, &self.dir)
+            .context("stage cache")?;
         let text = std::fs::read_to_string(&stats_path)
             .with_context(|| format!("cannot read {}", stats_path.display()))?;
         let payload = serde_json::from_str(&text)
@@ -642,7 +655,7 @@ impl StageCache {
         Ok(Some(payload))
     }
 
-    fn save<T: Serialize>(&self, learner: &Learner, head: usize, payload: &T) -> Result<()> {
+    fn save<T: Serialize>(&self, learner: &Learner, heads: &[usize], payload: &T) -> Result<()> {
         // A folder of this process's own, renamed into place last, so a crash never
         // leaves a half-written entry that looks complete.
         let tmp = self
@@ -650,7 +663,7 @@ impl StageCache {
             .with_extension(format!("partial-{}", std::process::id()));
         std::fs::create_dir_all(&tmp)
             .with_context(|| format!("cannot create {}", tmp.display()))?;
-        learner.save_stage(head, &tmp)?;
+        learner.save_stage(heads, &tmp)?;
         std::fs::write(
             tmp.join("stage.json"),
             serde_json::to_string_pretty(payload)?,
