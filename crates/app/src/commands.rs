@@ -200,7 +200,10 @@ pub fn run(
         };
         let more = more_seeds(&runner, opts, &path)?;
         let mut firm = reqs;
-        firm.extend(more.runs);
+        lrdist_train::runner::share_stage_b(&mut firm);
+        let mut extra = more.runs;
+        lrdist_train::runner::share_stage_b(&mut extra);
+        firm.extend(extra);
         let rows = lrdist_train::pending::plan(
             &runner,
             &firm,

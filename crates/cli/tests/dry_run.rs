@@ -83,7 +83,7 @@ fn run_dry_run_says_what_is_done_left_and_waiting_and_writes_nothing() {
         .lines()
         .filter(|l| {
             let r: serde_json::Value = serde_json::from_str(l).unwrap();
-            r["method"] == "flat" && r["scale"] == "forget"
+            r["method"] == "flat" && r["scale"] == "forget" && r["seed"].as_u64() < Some(3)
         })
         .collect();
     std::fs::write(&records, flat.join("\n") + "\n").unwrap();
@@ -166,6 +166,42 @@ fn run_dry_run_says_what_is_done_left_and_waiting_and_writes_nothing() {
     assert!(stderr.contains(&summary), "{summary:?} not in {stderr}");
     let more = format!("; up to {conditional} more if the seed rule asks (about ");
     assert!(stderr.contains(&more), "{more:?} not in {stderr}");
+}
+
+#[test]
+fn wise_ft_says_it_restores_the_stage_b_of_the_flat_run_before_it() {
+    // The config and the tuning choice, no records: flat and WiSE-FT are both to run, and
+    // each WiSE-FT run restores the stage B its seed's flat run stores.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for file in ["experiments/qqp_sst2.yaml", "results/tuning/forget.yaml"] {
+        std::fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
+        std::fs::copy(workspace().join(file), root.join(file)).unwrap();
+    }
+    let out = lrdist(
+        root,
+        root,
+        &[
+            "run",
+            "--config",
+            "experiments/qqp_sst2.yaml",
+            "--scale",
+            "forget",
+            "--all",
+            "--dry-run",
+            "--methods",
+            "flat,wise-ft",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rows = rows(&out);
+    let of = |m: &str| rows.iter().filter(|r| r.0 == m && r.2 == "to_run").count();
+    assert_eq!((of("flat"), of("wise-ft")), (3, 3), "{rows:?}");
+    for r in rows.iter().filter(|r| r.2 == "to_run") {
+        let restores = r.3 == "restores the stage B a flat run of the batch stores";
+        assert_eq!(restores, r.0 == "wise-ft", "{r:?}");
+    }
 }
 
 #[test]

@@ -62,8 +62,13 @@ pub struct PlannedRun {
     pub status: Status,
     /// The median seconds ([`batch_seconds`]) of the trained records of its method at
     /// this scale in `record`, else of all its trained records there
-    /// ([`Measured::estimate`]); `None` when the file has none.
+    /// ([`Measured::estimate`]); `None` when the file has none. A WiSE-FT run that will
+    /// restore the stage B a flat run of the batch still has to train and store
+    /// ([`crate::runner::stage_b_source`]) costs what the file's runs spent outside their
+    /// stages after A ([`Measured::outside_stage_b`]).
     pub est_seconds: Option<f64>,
+    /// It restores the stage B a flat run of the batch trains (as above).
+    pub restores_stage_b: bool,
 }
 
 /// One CSV row of [`write_csv`].
@@ -93,12 +98,12 @@ pub fn plan(
 ) -> Result<Vec<PlannedRun>> {
     // Each record file's measure, read once (a config's runs share one file).
     let mut measured: BTreeMap<(PathBuf, String), Measured> = BTreeMap::new();
-    let mut estimate = |path: &Path, scale: &str, method: &str| -> Result<Option<f64>> {
+    let mut measure = |path: &Path, scale: &str| -> Result<Measured> {
         let key = (path.to_path_buf(), scale.to_string());
         if !measured.contains_key(&key) {
             measured.insert(key.clone(), measured_seconds(path, scale)?);
         }
-        Ok(measured[&key].estimate(method))
+        Ok(measured[&key].clone())
     };
     let mut rows = Vec::new();
     let maybe = reqs.iter().map(|r| (r, false));
@@ -110,8 +115,21 @@ pub fn plan(
             Done::Stale(why) => Status::Stale(why),
             Done::None => Status::ToRun,
         };
+        // WiSE-FT restores the stage B a flat run of the batch stores when that run
+        // still has to run (one already recorded may have run before it stored any).
+        let restores_stage_b = status.is_left()
+            && match crate::runner::stage_b_source(req, reqs) {
+                Some(flat) => runner.status(flat, &record_path(flat))? != Done::Same,
+                None => false,
+            };
+        let m = measure(&path, &req.scale_name)?;
+        let est_seconds = match restores_stage_b {
+            true => m.outside_stage_b,
+            false => m.estimate(&req.method),
+        };
         rows.push(PlannedRun {
-            est_seconds: estimate(&path, &req.scale_name, &req.method)?,
+            est_seconds,
+            restores_stage_b,
             record: path,
             scenario: req.scenario.label(),
             method: req.method.clone(),
@@ -123,7 +141,7 @@ pub fn plan(
     if let Some(t) = template {
         let path = record_path(t);
         for w in waiting {
-            let est = estimate(&path, &t.scale_name, &w.method)?;
+            let est = measure(&path, &t.scale_name)?.estimate(&w.method);
             rows.push(PlannedRun {
                 record: path.clone(),
                 scenario: t.scenario.label(),
@@ -132,6 +150,7 @@ pub fn plan(
                 scale: t.scale_name.clone(),
                 status: Status::Waiting(w.file.clone()),
                 est_seconds: est,
+                restores_stage_b: false,
             });
         }
     }
@@ -150,6 +169,9 @@ pub struct Measured {
     /// Per baseline of a grid point label (`ewc` for `ewc@1e3` and `ewc@1e5`, `flat` for
     /// `flat@2e-5`; [`lrdist_record::grid_point`]) and per plain label, over all of them.
     pub by_baseline: BTreeMap<String, f64>,
+    /// Over every trained run, its seconds outside the stages after A (restoring or
+    /// training A, loading, the last scoring): what a run that restores its stage B costs.
+    pub outside_stage_b: Option<f64>,
 }
 
 /// The baseline a method label belongs to: `ewc` for `ewc@1e3`, the label itself otherwise.
@@ -189,10 +211,13 @@ pub fn measured_seconds(path: &Path, scale: &str) -> Result<Measured> {
     let mut all = Vec::new();
     let mut by_method: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut by_baseline: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut outside = Vec::new();
     for r in read_records(path)? {
         if r.scale == scale && !r.stage2_cached && r.seconds > 0.0 {
             let seconds = batch_seconds(&r);
             all.push(seconds);
+            let stage_b: f64 = r.stages.iter().skip(1).map(|s| s.seconds).sum();
+            outside.push((seconds - stage_b).max(0.0));
             by_baseline
                 .entry(baseline_of(&r.method).to_string())
                 .or_default()
@@ -209,6 +234,7 @@ pub fn measured_seconds(path: &Path, scale: &str) -> Result<Measured> {
         all: median(all),
         by_method: medians(by_method),
         by_baseline: medians(by_baseline),
+        outside_stage_b: median(outside),
     })
 }
 
@@ -234,6 +260,9 @@ pub fn write_csv(rows: &[PlannedRun], out: impl Write) -> Result<()> {
             Status::Stale(why) => why.clone(),
             Status::Waiting(file) => format!("needs {}", file.display()),
             Status::Conditional => "if the seed rule asks (docs/METHOD.md, \"Seeds\")".into(),
+            Status::ToRun if r.restores_stage_b => {
+                "restores the stage B a flat run of the batch stores".into()
+            }
             Status::Done | Status::ToRun => String::new(),
         };
         w.serialize(Row {
@@ -315,6 +344,7 @@ mod tests {
             scale: "forget".into(),
             status,
             est_seconds: est,
+            restores_stage_b: false,
         }
     }
 
@@ -398,6 +428,12 @@ mod tests {
         assert_eq!(forget.all, Some(500.0));
         assert_eq!(forget.estimate("flat"), Some(200.0));
         assert_eq!(forget.estimate("ewc"), Some(800.0));
+        // Outside stage B (the fixture's is 405.54 s): 0, 0, 494.46, 294.46 → 147.23.
+        let outside = forget.outside_stage_b.unwrap();
+        assert!(
+            (outside - (700.0 - 405.535_758_761) / 2.0).abs() < 1e-9,
+            "{outside}"
+        );
         // No trained wise-ft run (the one there was restored): the file's median.
         assert_eq!(forget.estimate("wise-ft"), Some(500.0));
         // A grid point or frontier rate without runs of its own: its baseline's median.

@@ -451,30 +451,48 @@ pub fn stage_settings(scale: &ScaleSpec, seed: u64, progress: bool) -> StageSett
 /// is the one WiSE-FT would train: no number changes, WiSE-FT's record says
 /// `stage2_cached`. Returns how many runs it marked.
 pub fn share_stage_b(reqs: &mut [RunRequest]) -> usize {
-    let same_stage_b = |w: &RunRequest, r: &RunRequest| {
-        w.scenario == r.scenario
-            && w.scale == r.scale
-            && w.seed == r.seed
-            && w.distribution == r.distribution
-            && w.grouping == r.grouping
-            && w.head == r.head
-            && w.penalty.is_none()
-            && w.stage1_distribution == r.stage1_distribution
-    };
-    let wise_ft: Vec<RunRequest> = reqs
-        .iter()
-        .filter(|r| matches!(r.intervention, Some(Intervention::WiseFt { .. })))
-        .cloned()
-        .collect();
+    let wise_ft: Vec<RunRequest> = reqs.iter().filter(|r| is_wise_ft(r)).cloned().collect();
     let mut marked = 0;
     for r in reqs.iter_mut() {
         r.store_stage_b = r.stage2_only
             && r.intervention.is_none()
             && r.penalty.is_none()
-            && wise_ft.iter().any(|w| w.stage2_only && same_stage_b(w, r));
+            && wise_ft.iter().any(|w| same_stage_b(w, r));
         marked += usize::from(r.store_stage_b);
     }
     marked
+}
+
+/// The run of `batch` marked by [`share_stage_b`] whose stage B the WiSE-FT run `req`
+/// restores, if there is one.
+pub fn stage_b_source<'a>(req: &RunRequest, batch: &'a [RunRequest]) -> Option<&'a RunRequest> {
+    if !is_wise_ft(req) {
+        return None;
+    }
+    batch
+        .iter()
+        .find(|r| r.store_stage_b && same_stage_b(req, r))
+}
+
+fn is_wise_ft(r: &RunRequest) -> bool {
+    matches!(r.intervention, Some(Intervention::WiseFt { .. }))
+}
+
+/// Whether `r` trains the stage B of the WiSE-FT run `w`: both under `--stage2-only`, at
+/// the same scenario, scale, seed, rates, grouping, head and stage-1 rates, neither with a
+/// penalty.
+fn same_stage_b(w: &RunRequest, r: &RunRequest) -> bool {
+    w.stage2_only
+        && r.stage2_only
+        && w.scenario == r.scenario
+        && w.scale == r.scale
+        && w.seed == r.seed
+        && w.distribution == r.distribution
+        && w.grouping == r.grouping
+        && w.head == r.head
+        && w.penalty.is_none()
+        && r.penalty.is_none()
+        && w.stage1_distribution == r.stage1_distribution
 }
 
 /// A trained stage on disk (docs/METHOD.md, "Protocol"): the encoder, one head and a JSON
