@@ -62,6 +62,28 @@ fn rows(out: &Output) -> Vec<(String, u64, String, String)> {
         .collect()
 }
 
+/// `lrdist run --config experiments/qqp_sst2.yaml --scale forget --all --dry-run ARGS` in
+/// `root`, which must succeed.
+fn dry_run_qqp_sst2(root: &Path, args: &[&str]) -> Output {
+    let mut all = vec![
+        "run",
+        "--config",
+        "experiments/qqp_sst2.yaml",
+        "--scale",
+        "forget",
+        "--all",
+        "--dry-run",
+    ];
+    all.extend(args);
+    let out = lrdist(root, root, &all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 #[test]
 fn run_dry_run_says_what_is_done_left_and_waiting_and_writes_nothing() {
     // A copy of a forget config in a folder with neither the tuning choice nor the
@@ -89,21 +111,8 @@ fn run_dry_run_says_what_is_done_left_and_waiting_and_writes_nothing() {
     std::fs::write(&records, flat.join("\n") + "\n").unwrap();
     let before = std::fs::read(&records).unwrap();
 
-    let out = lrdist(
-        root,
-        root,
-        &[
-            "run",
-            "--config",
-            "experiments/qqp_sst2.yaml",
-            "--scale",
-            "forget",
-            "--all",
-            "--dry-run",
-        ],
-    );
+    let out = dry_run_qqp_sst2(root, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
     assert_eq!(
         std::fs::read(&records).unwrap(),
         before,
@@ -178,24 +187,7 @@ fn wise_ft_says_it_restores_the_stage_b_of_the_flat_run_before_it() {
         std::fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
         std::fs::copy(workspace().join(file), root.join(file)).unwrap();
     }
-    let out = lrdist(
-        root,
-        root,
-        &[
-            "run",
-            "--config",
-            "experiments/qqp_sst2.yaml",
-            "--scale",
-            "forget",
-            "--all",
-            "--dry-run",
-            "--methods",
-            "flat,wise-ft",
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let rows = rows(&out);
+    let rows = rows(&dry_run_qqp_sst2(root, &["--methods", "flat,wise-ft"]));
     let of = |m: &str| rows.iter().filter(|r| r.0 == m && r.2 == "to_run").count();
     assert_eq!((of("flat"), of("wise-ft")), (3, 3), "{rows:?}");
     for r in rows.iter().filter(|r| r.2 == "to_run") {
