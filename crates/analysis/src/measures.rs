@@ -19,7 +19,9 @@ pub struct FlatPoint {
 
 /// The flat curve of one setting: p_o as a function of p_s, piecewise linear between
 /// neighbouring flat points ordered by mean p_s (docs/METHOD.md "The flat frontier").
-/// Points with equal mean p_s are merged into one with their mean p_o.
+/// Points with equal mean p_s are merged into one with their mean p_o. Only the points no
+/// other flat point beats in both p_s and p_o are on it ([`beats_in_both`]): a rate that
+/// learns less of B *and* keeps less of A than another is no trade on offer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlatCurve {
     points: Vec<FlatPoint>,
@@ -37,7 +39,9 @@ pub enum CurveAt {
 }
 
 impl FlatCurve {
-    /// The curve through `points`; `None` with fewer than two distinct p_s (no curve).
+    /// The curve through the unbeaten `points`; `None` with fewer than two distinct p_s
+    /// among all of them (no curve). When one flat point beats every other, the curve is
+    /// that point alone: no span to interpolate in, but it still beats what it beats.
     pub fn new(points: impl IntoIterator<Item = FlatPoint>) -> Option<Self> {
         let mut points: Vec<FlatPoint> = points
             .into_iter()
@@ -65,7 +69,30 @@ impl FlatCurve {
                 }
             })
             .collect();
-        (points.len() >= 2).then_some(FlatCurve { points })
+        if points.len() < 2 {
+            return None;
+        }
+        let unbeaten = points
+            .iter()
+            .filter(|p| {
+                !points
+                    .iter()
+                    .any(|q| beats_in_both(q.p_s, q.p_o, p.p_s, p.p_o))
+            })
+            .copied()
+            .collect();
+        Some(FlatCurve { points: unbeaten })
+    }
+
+    /// The point of the curve that beats `(p_s, p_o)` in both p_s and p_o, the one with
+    /// the highest p_o if several do; `None` for a point on the curve or above it. A flat
+    /// point it returns one for is off the curve.
+    pub fn beaten_by(&self, p_s: f64, p_o: f64) -> Option<FlatPoint> {
+        self.points
+            .iter()
+            .filter(|q| beats_in_both(q.p_s, q.p_o, p_s, p_o))
+            .max_by(|a, b| a.p_o.total_cmp(&b.p_o))
+            .copied()
     }
 
     /// The points, ordered by p_s.
@@ -88,6 +115,12 @@ impl FlatCurve {
         }
         if p_s > hi + TIE {
             return CurveAt::AboveSpan;
+        }
+        if let [only] = self.points.as_slice() {
+            return CurveAt::Inside {
+                p_o: only.p_o,
+                se: only.se,
+            };
         }
         let p_s = p_s.clamp(lo, hi);
         let upper = self
@@ -129,7 +162,10 @@ pub enum Frontier {
         gain: f64,
         se: Option<f64>,
     },
-    /// Outside the span: no gain is claimed.
+    /// Outside the span, and a flat point beats it in both p_s and p_o (that point): below
+    /// the frontier, with no gain figure (no curve there to measure it from).
+    Dominated(FlatPoint),
+    /// Outside the span and not beaten: no gain is claimed.
     Outside(CurveAt),
 }
 
@@ -146,7 +182,10 @@ impl Frontier {
                     _ => None,
                 },
             },
-            outside => Frontier::Outside(outside),
+            outside => match curve.beaten_by(p_s, p_o) {
+                Some(q) => Frontier::Dominated(q),
+                None => Frontier::Outside(outside),
+            },
         }
     }
 
@@ -154,18 +193,20 @@ impl Frontier {
     pub fn gain(&self) -> Option<f64> {
         match self {
             Frontier::Gain { gain, .. } => Some(*gain),
-            Frontier::Outside(_) => None,
+            Frontier::Dominated(_) | Frontier::Outside(_) => None,
         }
     }
 
     /// `above` (keeps more of A than flat at the same learning of B), `below`, `on`
-    /// (|gain| < [`TIE`]), or why there is no gain: `outside (p_s below the flat points)`,
-    /// `outside (p_s above the flat points)`.
+    /// (|gain| < [`TIE`]), `below (a flat rate beats it in both)` outside the span, or why
+    /// there is no gain: `outside (p_s below the flat points)`, `outside (p_s above the
+    /// flat points)`.
     pub fn position(&self) -> &'static str {
         match self {
             Frontier::Gain { gain, .. } if *gain > TIE => "above",
             Frontier::Gain { gain, .. } if *gain < -TIE => "below",
             Frontier::Gain { .. } => "on",
+            Frontier::Dominated(_) => "below (a flat rate beats it in both)",
             Frontier::Outside(CurveAt::BelowSpan) => "outside (p_s below the flat points)",
             Frontier::Outside(_) => "outside (p_s above the flat points)",
         }
@@ -323,6 +364,60 @@ mod tests {
         assert_eq!(
             Frontier::of(&curve, 0.5, 0.9, None).position(),
             "outside (p_s below the flat points)"
+        );
+    }
+
+    #[test]
+    fn a_flat_point_another_beats_in_both_is_off_the_curve() {
+        // QQP -> SST-2's shape: 2e-4 (.821, .657) and 1e-4 (.8275, .728) learn less of B
+        // and keep less of A than 5e-5 (.829, .7425); 2e-5 and 1e-5 trade B for A.
+        let curve = FlatCurve::new([
+            point(0.7825, 0.7742, 0.0),
+            point(0.81, 0.7633, 0.0),
+            point(0.821, 0.6567, 0.0),
+            point(0.8275, 0.7283, 0.0),
+            point(0.829, 0.7425, 0.0),
+        ])
+        .unwrap();
+        let on: Vec<(f64, f64)> = curve.points().iter().map(|p| (p.p_s, p.p_o)).collect();
+        assert_eq!(on, [(0.7825, 0.7742), (0.81, 0.7633), (0.829, 0.7425)]);
+        assert_eq!(curve.beaten_by(0.821, 0.6567).unwrap().p_s, 0.829);
+        assert_eq!(curve.beaten_by(0.81, 0.7633), None, "on the curve");
+        // A method at (.8267, .7367): a curve through every point would dip to .7195
+        // there (between 2e-4 and 1e-4) and put it above; 5e-5 beats it in both.
+        let f = Frontier::of(&curve, 0.8267, 0.7367, None);
+        assert_eq!(f.position(), "below");
+        let at = 0.7633 + (0.8267 - 0.81) / (0.829 - 0.81) * (0.7425 - 0.7633);
+        assert!(close(f.gain().unwrap(), 0.7367 - at), "{f:?}");
+        // Below the span: beaten by 1e-5 and 2e-5, or no claim when it keeps more of A
+        // than any flat rate.
+        let below = Frontier::of(&curve, 0.77, 0.76, None);
+        assert_eq!(below.position(), "below (a flat rate beats it in both)");
+        assert_eq!(below.gain(), None);
+        assert_eq!(
+            Frontier::of(&curve, 0.77, 0.78, None).position(),
+            "outside (p_s below the flat points)"
+        );
+    }
+
+    #[test]
+    fn a_flat_point_that_beats_all_others_is_the_whole_curve() {
+        let curve = FlatCurve::new([point(0.80, 0.75, 0.01), point(0.78, 0.70, 0.01)]).unwrap();
+        assert_eq!(curve.points().len(), 1);
+        assert_eq!(curve.span(), (0.80, 0.80));
+        let f = Frontier::of(&curve, 0.80, 0.76, None);
+        assert!(close(f.gain().unwrap(), 0.01), "{f:?}");
+        assert_eq!(
+            Frontier::of(&curve, 0.79, 0.74, None).position(),
+            "below (a flat rate beats it in both)"
+        );
+        assert_eq!(
+            Frontier::of(&curve, 0.79, 0.77, None).position(),
+            "outside (p_s below the flat points)"
+        );
+        assert_eq!(
+            Frontier::of(&curve, 0.81, 0.70, None).position(),
+            "outside (p_s above the flat points)"
         );
     }
 

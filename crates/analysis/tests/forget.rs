@@ -722,11 +722,12 @@ fn csv_rows_hold_no_comment_character_and_have_the_header_width() {
 }
 
 #[test]
-fn the_flat_points_that_beat_a_row_in_both_are_named_beside_its_gain() {
+fn the_flat_curve_runs_through_the_flat_points_no_other_beats_in_both() {
     // QQP -> SST-2's shape at 2026-12-08: flat 5e-5 beats flat 1e-4 and 2e-4 in both p_s
-    // and p_o. llrd at (.8267, .7367) lies above the curve, which dips through 2e-4 and
-    // 1e-4, while 5e-5 beats it in both; freeze learns less of B than any flat rate and
-    // keeps less of A than 1e-5 and 2e-5; ewc keeps more of A than any flat rate.
+    // and p_o, so the curve runs 1e-5, 2e-5, 5e-5. llrd at (.8267, .7367) would lie above
+    // a curve through every flat point (it dips to .7195 between 2e-4 and 1e-4); 5e-5
+    // beats it in both. freeze learns less of B than any flat rate and keeps less of A
+    // than 1e-5 and 2e-5; ewc keeps more of A than any flat rate.
     let tmp = tempfile::tempdir().unwrap();
     let results = tmp.path().join("results");
     let mut lines = Vec::new();
@@ -748,38 +749,58 @@ fn the_flat_points_that_beat_a_row_in_both_are_named_beside_its_gain() {
     let inputs = inputs_in(results);
     let (rows, md) = table(&inputs, "frontier", &tmp.path().join("frontier"));
     let row = |m: &str| find(&rows, "qqp->sst2", m);
+    let off = "off the curve (another flat rate beats it in both)";
+    assert_eq!(row("flat")["position"], off);
     assert_eq!(row("flat")["beaten_by"], "flat@5e-5");
+    assert_eq!(row("flat@2e-4")["position"], off);
     assert_eq!(row("flat@2e-4")["beaten_by"], "flat;flat@5e-5");
-    assert_eq!(row("flat@5e-5")["beaten_by"], "");
-    assert_eq!(row("flat@1e-5")["beaten_by"], "");
-    // The gain is still read off the curve through every flat point (between 2e-4 at .821
-    // and 1e-4 at .8275): .6567 + (.8267 - .821) / .0065 × .0716 = .71949.
-    assert_eq!(row("llrd")["position"], "above");
-    close(
-        row("llrd"),
-        "gain",
-        0.7367 - (0.6567 + 0.0057 / 0.0065 * 0.0716),
-    );
+    for on in ["flat@1e-5", "flat@2e-5", "flat@5e-5"] {
+        assert_eq!(row(on)["position"], "curve point", "{on}");
+        assert_eq!(row(on)["beaten_by"], "", "{on}");
+    }
+    // Between 2e-5 (.81, .7633) and 5e-5 (.829, .7425): .7633 - 1.67/1.9 × .0208.
+    assert_eq!(row("llrd")["position"], "below");
+    close(row("llrd"), "curve_p_o", 0.7633 - 0.0167 / 0.019 * 0.0208);
     assert_eq!(row("llrd")["beaten_by"], "flat@5e-5");
     assert_eq!(
         row("freeze")["position"],
+        "below (a flat rate beats it in both)"
+    );
+    assert_eq!(row("freeze")["gain"], "");
+    assert_eq!(row("freeze")["beaten_by"], "flat@1e-5;flat@2e-5");
+    assert_eq!(
+        row("ewc")["position"],
         "outside (p_s below the flat points)"
     );
-    assert_eq!(row("freeze")["beaten_by"], "flat@1e-5;flat@2e-5");
     assert_eq!(row("ewc")["beaten_by"], "");
     assert_md(
         &md,
-        &["| above | flat@5e-5 |", "Beaten in both: the flat points"],
+        &["| below | flat@5e-5 |", "Beaten in both: the flat points"],
     );
 
     let (summary, _) = table(&inputs, "forget-summary", &tmp.path().join("summary"));
-    let beaten = |m: &str| {
+    let row = |m: &str| {
         summary
             .iter()
             .find(|r| r["subset"] == "all" && r["method"] == m)
-            .unwrap_or_else(|| panic!("{m} in {summary:?}"))["beaten_by_flat"]
-            .clone()
+            .unwrap_or_else(|| panic!("{m} in {summary:?}"))
     };
+    let counts = |m: &str| {
+        ["above", "on", "below", "outside"].map(|c| row(m)[&format!("frontier_{c}")].clone())
+    };
+    assert_eq!(
+        counts("freeze"),
+        ["0", "0", "1", "0"],
+        "beaten counts below"
+    );
+    assert_eq!(
+        row("freeze")["frontier_gain_mean"],
+        "",
+        "with no gain to average"
+    );
+    assert_eq!(counts("ewc"), ["0", "0", "0", "1"]);
+    assert_eq!(counts("llrd"), ["0", "0", "1", "0"]);
+    let beaten = |m: &str| row(m)["beaten_by_flat"].clone();
     assert_eq!(
         [beaten("llrd"), beaten("freeze"), beaten("ewc")],
         ["1", "1", "0"]

@@ -1,9 +1,11 @@
 //! The learning–forgetting trade-off at the forget scale (docs/METHOD.md, "The flat
 //! frontier" and "Evaluation at the forget scale"): one panel per setting, p_s (learning B)
 //! against p_o (keeping A), every method's mean ± sd in both axes and the flat curve drawn
-//! through the flat points at their rates, all over the curve's seeds (those every flat
-//! point ran; `CurveMeans`), as the frontier table judges them. A method above the curve keeps more
-//! of A than flat does at the same learning of B; one on it makes a trade a flat rate makes.
+//! through the flat points at their rates that no other flat point beats in both (those it
+//! beats are grey and unconnected), all over the curve's seeds (those every flat point
+//! ran; `CurveMeans`), as the frontier table judges them. A method above the curve keeps
+//! more of A than flat does at the same learning of B; one on it makes a trade a flat rate
+//! makes.
 //! A flat point far from every method (a rate that collapses task A) is drawn at the
 //! panel's edge with its value, and the curve is cut there ([`frame`]), so that it does not
 //! squash the methods into one corner.
@@ -55,8 +57,10 @@ impl Point {
 
 struct Panel {
     title: String,
-    /// The flat points ordered by p_s, labelled with their rates.
+    /// The flat points on the curve ordered by p_s, labelled with their rates.
     curve: Vec<Point>,
+    /// The flat points off it (another flat point beats them in both), unconnected.
+    off_curve: Vec<Point>,
     /// (index into [`TradeOff::methods`], point).
     methods: Vec<(usize, Point)>,
 }
@@ -92,16 +96,24 @@ pub(crate) fn figure(results: &Path) -> Result<TradeOff> {
 }
 
 fn panel(setting: &Setting, methods: &[String], flat_rate: &str) -> Panel {
-    let mut curve: Vec<Point> = setting
+    // (on the curve, point) for each flat point.
+    type Flagged = Vec<(bool, Point)>;
+    let (on, off): (Flagged, Flagged) = setting
         .curve_points()
         .filter_map(|m| {
             let label = match m.role {
                 Role::Frontier(rate) => format!("{rate:.0e}"),
                 _ => flat_rate.to_string(),
             };
-            Point::of(m, label)
+            let label = match m.beaten_by.is_empty() {
+                true => label,
+                false => format!("{label} (off the curve)"),
+            };
+            Some((m.beaten_by.is_empty(), Point::of(m, label)?))
         })
-        .collect();
+        .partition(|(on, _)| *on);
+    let mut curve: Vec<Point> = on.into_iter().map(|(_, p)| p).collect();
+    let off_curve: Vec<Point> = off.into_iter().map(|(_, p)| p).collect();
     curve.sort_by(|a, b| a.p_s.total_cmp(&b.p_s));
     let points = setting
         .methods
@@ -120,6 +132,7 @@ fn panel(setting: &Setting, methods: &[String], flat_rate: &str) -> Panel {
     Panel {
         title: format!("{} ({}{note})", setting.name, setting.set()),
         curve,
+        off_curve,
         methods: points,
     }
 }
@@ -222,17 +235,14 @@ fn frame(panel: &Panel) -> (Range<f64>, Range<f64>) {
         lo - w..hi + w
     };
     let methods: Vec<&Point> = panel.methods.iter().map(|(_, p)| p).collect();
+    let flat = || panel.curve.iter().chain(&panel.off_curve);
     let shown: Vec<&Point> = if methods.is_empty() {
-        panel.curve.iter().collect()
+        flat().collect()
     } else {
         let (xs, ys): (Vec<f64>, Vec<f64>) = methods.iter().map(|p| (p.p_s, p.p_o)).unzip();
         let (near_x, near_y) = (span(&xs), span(&ys));
         let near = |p: &&Point| near_x.contains(&p.p_s) && near_y.contains(&p.p_o);
-        methods
-            .iter()
-            .copied()
-            .chain(panel.curve.iter().filter(near))
-            .collect()
+        methods.iter().copied().chain(flat().filter(near)).collect()
     };
     let (xs, ys): (Vec<[f64; 2]>, Vec<[f64; 2]>) = shown.iter().map(|p| bars(p)).unzip();
     (score_range(xs.concat()), score_range(ys.concat()))
@@ -313,11 +323,15 @@ where
         )
     });
     chart.draw_series(segments.map(|(a, b)| PathElement::new(vec![a, b], ink.stroke_width(2))))?;
+    let flat = || panel.curve.iter().chain(&panel.off_curve);
     for p in panel.curve.iter().filter(inside) {
         draw_point(&mut chart, p, ink, false)?;
     }
+    for p in panel.off_curve.iter().filter(inside) {
+        draw_point(&mut chart, p, RGBColor(150, 150, 150), false)?;
+    }
     let label_font = (FONT, LABEL_PX).into_font().color(&ink);
-    chart.draw_series(panel.curve.iter().filter(inside).map(|p| {
+    chart.draw_series(flat().filter(inside).map(|p| {
         EmptyElement::at((p.p_s, p.p_o)) + Text::new(p.label.clone(), (7, 6), label_font.clone())
     }))?;
     // A flat point off the panel: a hollow triangle at the nearest edge, with its value.
@@ -329,7 +343,7 @@ where
         let pad = (r.end - r.start) * 0.02;
         v.clamp(r.start + pad, r.end - pad)
     };
-    chart.draw_series(panel.curve.iter().filter(|p| !inside(p)).map(|p| {
+    chart.draw_series(flat().filter(|p| !inside(p)).map(|p| {
         let at = (edge(p.p_s, &x_range), edge(p.p_o, &y_range));
         let dx = if at.0 > x_mid { -190 } else { 9 };
         let dy = if at.1 < y_mid { -18 } else { 6 };
@@ -418,6 +432,7 @@ mod tests {
                 point(0.78, 0.77, 0.04),
                 point(0.80, 0.73, 0.03),
             ],
+            off_curve: vec![],
             methods: vec![(0, point(0.785, 0.72, 0.01)), (1, point(0.80, 0.75, 0.01))],
         };
         let (x, y) = frame(&panel);

@@ -766,6 +766,12 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
                 .filter_map(|(_, m)| m.frontier.as_ref()?.gain())
                 .map(|gain| (gain, None)),
         );
+        // Beaten in both outside the span: below the frontier, with no gain to average.
+        let dominated = members
+            .iter()
+            .filter(|(_, m)| matches!(m.frontier, Some(Frontier::Dominated(_))))
+            .count();
+        let frontier = frontier.with_worse(dominated);
         let outside = members
             .iter()
             .filter(|(_, m)| matches!(m.frontier, Some(Frontier::Outside(_))))
@@ -868,9 +874,10 @@ pub(crate) fn summary_table(results: &Path) -> Result<Table> {
          unseen). Share removed: as in table forget, averaged over the settings where flat \
          forgets. Frontier: the method's mean p_o minus the flat curve's p_o at its mean p_s \
          (table frontier); above / on / below count the settings with a positive / zero \
-         (|gain| < {TIE:e}) / negative gain, no claim those where its p_s lies outside the \
-         flat points' span or the setting has no flat curve; the sign test is on above vs \
-         below. Beaten in both: the settings where some flat point's mean p_s and p_o are \
+         (|gain| < {TIE:e}) / negative gain, and below also those where its p_s lies \
+         outside the curve's span and a flat point beats it in both p_s and p_o (no gain \
+         figure there, so not in the mean); no claim: outside the span and not beaten, or \
+         no flat curve; the sign test is on above vs below. Beaten in both: the settings where some flat point's mean p_s and p_o are \
          both at least the method's, one higher (table frontier)."
     ));
     Ok(table)
@@ -949,7 +956,13 @@ pub(crate) fn frontier_table(results: &Path) -> Result<Table> {
         let methods = setting.methods.iter().filter(|m| !m.role.on_curve());
         for m in points.into_iter().chain(methods) {
             let (curve_p_o, gain, se, position) = match (m.role.on_curve(), m.frontier) {
-                (true, _) => (None, None, None, "curve point".to_string()),
+                (true, _) => {
+                    let position = match m.beaten_by.is_empty() {
+                        true => "curve point",
+                        false => "off the curve (another flat rate beats it in both)",
+                    };
+                    (None, None, None, position.to_string())
+                }
                 (
                     false,
                     Some(Frontier::Gain {
@@ -1036,16 +1049,17 @@ pub(crate) fn frontier_table(results: &Path) -> Result<Table> {
          placed by its means over the same seeds (seeds the seed rule added to a method and \
          to flat are left out here, docs/METHOD.md \"Seeds\"; column seeds counts those \
          used). Points ordered by p_s, p_o interpolated linearly between \
-         neighbours (equal p_s: the mean p_o). Gain = the method's mean p_o − the curve's p_o \
-         at the method's mean p_s: above (gain > 0) it keeps more of A than flat at the same \
-         learning of B; on or below it the trade is one a flat rate makes. ± is a standard \
-         error from the seeds' spread in p_o of the method and of the two neighbouring flat \
-         points (p_s taken as exact). Outside the span of the flat points' p_s no gain is \
-         claimed (no extrapolation). Beaten in both: the flat points whose mean p_s and p_o \
-         are both at least the row's, one of them higher (beyond {TIE:e}); a flat rate \
-         there makes a better trade outright, whatever the curve does between points (the \
-         curve runs through every flat point, also those beaten so). docs/METHOD.md, \
-         \"The flat frontier\".",
+         neighbours (equal p_s: the mean p_o), through only the flat points no other flat \
+         point beats in both p_s and p_o (the others are off the curve: no rate would be \
+         chosen there). Gain = the method's mean p_o − the curve's p_o at the method's mean \
+         p_s: above (gain > 0) it keeps more of A than flat at the same learning of B; on or \
+         below it the trade is one a flat rate makes. ± is a standard error from the seeds' \
+         spread in p_o of the method and of the two neighbouring flat points (p_s taken as \
+         exact). Outside the span of the curve's p_s no gain is claimed (no extrapolation), \
+         but a method there that a flat point beats in both is below. Beaten in both: the \
+         flat points whose mean p_s and p_o are both at least the row's, one of them higher \
+         (beyond {TIE:e}). Means over three seeds: a flat point's lead of less than a seed \
+         sd can put it on the curve and others off it. docs/METHOD.md, \"The flat frontier\".",
         eval.flat_rate_text()
     ));
     Ok(table)

@@ -254,6 +254,15 @@ impl Tally {
         }
     }
 
+    /// The tally with `extra` more settings worse, without a value to add to the mean (a
+    /// method a flat point beats in both outside the flat curve's span,
+    /// [`crate::measures::Frontier::Dominated`]); the sign test counts them.
+    pub(super) fn with_worse(mut self, extra: usize) -> Self {
+        self.worse += extra;
+        self.sign_p = sign_test(self.better, self.worse);
+        self
+    }
+
     /// mean Δ, "better / worse (significant better / worse)", sign test p.
     pub(super) fn markdown(&self) -> [String; 3] {
         [
