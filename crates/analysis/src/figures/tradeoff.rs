@@ -2,7 +2,7 @@
 //! frontier" and "Evaluation at the forget scale"): one panel per setting, p_s (learning B)
 //! against p_o (keeping A), every method's mean ± sd in both axes and the flat curve drawn
 //! through the flat points at their rates that no other flat point beats in both (those it
-//! beats are grey and unconnected), all over the curve's seeds (those every flat point
+//! beats are drawn unconnected, labelled "off the curve"), all over the curve's seeds (those every flat point
 //! ran; `CurveMeans`), as the frontier table judges them. A method above the curve keeps
 //! more of A than flat does at the same learning of B; one on it makes a trade a flat rate
 //! makes.
@@ -59,7 +59,7 @@ struct Panel {
     title: String,
     /// The flat points on the curve ordered by p_s, labelled with their rates.
     curve: Vec<Point>,
-    /// The flat points off it (another flat point beats them in both), unconnected.
+    /// The flat points off it (another flat point beats them in both), drawn unconnected.
     off_curve: Vec<Point>,
     /// (index into [`TradeOff::methods`], point).
     methods: Vec<(usize, Point)>,
@@ -328,7 +328,7 @@ where
         draw_point(&mut chart, p, ink, false)?;
     }
     for p in panel.off_curve.iter().filter(inside) {
-        draw_point(&mut chart, p, RGBColor(150, 150, 150), false)?;
+        draw_point(&mut chart, p, ink, false)?;
     }
     let label_font = (FONT, LABEL_PX).into_font().color(&ink);
     chart.draw_series(flat().filter(inside).map(|p| {
