@@ -444,10 +444,10 @@ pub fn stage_settings(scale: &ScaleSpec, seed: u64, progress: bool) -> StageSett
 
 /// Marks the runs of a batch whose stage B (in a sequence, every stage after A) a WiSE-FT
 /// run of the batch trains too (`store_stage_b`): a run under `--stage2-only` with no
-/// penalty or intervention, at WiSE-FT's scenario, scale, seed, rates, grouping and head. WiSE-FT is flat's stage B,
-/// then an interpolation (docs/METHOD.md, "Baselines"); so the marked run (flat) stores
-/// its stage B in the stage-2 cache and the WiSE-FT run restores it instead of training
-/// it again. Each stage draws from its own seed ([`run_plan`]), so the restored stage B
+/// penalty or intervention, at WiSE-FT's scenario, scale, seed, rates, grouping and head.
+/// WiSE-FT is flat's stage B, then an interpolation (docs/METHOD.md, "Baselines"); so
+/// the marked run (flat) stores its stage B in the stage-2 cache and the WiSE-FT run
+/// restores it instead of training it again. Each stage draws from its own seed ([`run_plan`]), so the restored stage B
 /// is the one WiSE-FT would train: no number changes, WiSE-FT's record says
 /// `stage2_cached`. Returns how many runs it marked.
 pub fn share_stage_b(reqs: &mut [RunRequest]) -> usize {
@@ -495,8 +495,9 @@ fn same_stage_b(w: &RunRequest, r: &RunRequest) -> bool {
         && w.stage1_distribution == r.stage1_distribution
 }
 
-/// A trained stage on disk (docs/METHOD.md, "Protocol"): the encoder, one head and a JSON
-/// payload, in a folder named by a hash of everything that determines it.
+/// A trained stage on disk (docs/METHOD.md, "Protocol"): the encoder, the heads it
+/// trained and a JSON payload, in a folder named by a hash of everything that determines
+/// it.
 ///
 /// - [`StageCache::stage1`]: stage 1, keyed by model, what stage 1 trains on, its data,
 ///   the stage hyperparameters, seed and the stage-1 distribution. Task B plays no part,
